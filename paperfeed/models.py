@@ -1,0 +1,112 @@
+"""Plain data models passed between stages; no I/O here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+
+@dataclass(slots=True)
+class Paper:
+    """One arXiv paper, identified by its canonical id without version."""
+
+    id: str
+    title: str
+    abstract: str = ""
+    authors: list[str] = field(default_factory=list)
+    categories: list[str] = field(default_factory=list)
+    version: int = 1
+    published: datetime | None = None  # first version
+    updated: datetime | None = None  # latest version
+    comments: str | None = None
+    journal_ref: str | None = None
+    doi: str | None = None
+    license: str | None = None
+    github_repo: str | None = None
+    project_page: str | None = None
+    ai_summary: str | None = None
+    ai_keywords: list[str] = field(default_factory=list)
+    upvotes: int = 0
+    num_comments: int = 0
+
+    @property
+    def primary_category(self) -> str | None:
+        """The primary category is the first one listed."""
+        return self.categories[0] if self.categories else None
+
+    @property
+    def abs_url(self) -> str:
+        """The arXiv abstract page."""
+        return f"https://arxiv.org/abs/{self.id}"
+
+    @property
+    def pdf_url(self) -> str:
+        """The arXiv PDF link."""
+        return f"https://arxiv.org/pdf/{self.id}"
+
+
+@dataclass(slots=True)
+class FeedEntry:
+    """A paper featured on a day's feed, with who submitted it."""
+
+    paper_id: str
+    day: date
+    submitted_by: str | None = None
+    submitted_at: datetime | None = None
+    source: str = "import"
+
+
+@dataclass(slots=True)
+class Signal:
+    """An external signal about a paper observed at a time (e.g. GitHub stars)."""
+
+    paper_id: str
+    kind: str
+    value: float
+    observed_at: datetime
+
+
+@dataclass(slots=True)
+class FeedItem:
+    """A paper as shown in a feed: the paper plus the day it was featured."""
+
+    paper: Paper
+    day: date
+    submitted_by: str | None = None
+    submitted_at: datetime | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class Hit:
+    """A retriever's or ranker's result: a paper id and a score, higher is better."""
+
+    paper_id: str
+    score: float
+
+
+@dataclass(slots=True)
+class UpsertCounts:
+    """What an upsert or import did, for summaries."""
+
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    errors: int = 0
+
+    def add(self, other: UpsertCounts) -> None:
+        """Accumulate another batch's counts into this one."""
+        self.new += other.new
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.skipped += other.skipped
+        self.errors += other.errors
+
+
+@dataclass(slots=True)
+class ImportRecord:
+    """What a file importer yields for one input record: a paper and optional feed entry."""
+
+    paper: Paper
+    entry: FeedEntry | None = None
+    signals: list[Signal] = field(default_factory=list)

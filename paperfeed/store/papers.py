@@ -1,0 +1,250 @@
+"""Papers: upsert that never moves a version backwards, lookups and change-ordered scans."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from paperfeed.models import Paper, UpsertCounts
+from paperfeed.store.schema import counters, papers, upvotes_expr
+
+# Fields an incoming record may set; empty incoming values never erase stored ones.
+_FIELDS = (
+    "title",
+    "abstract",
+    "authors",
+    "categories",
+    "published",
+    "updated",
+    "comments",
+    "journal_ref",
+    "doi",
+    "license",
+    "github_repo",
+    "project_page",
+    "ai_summary",
+    "ai_keywords",
+)
+_CHUNK = 500  # ids per IN (...) lookup: well under SQLite's 32k variable limit
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _naive(dt: datetime | None) -> datetime | None:
+    if dt is not None and dt.tzinfo is not None:
+        return dt.astimezone(UTC).replace(tzinfo=None)
+    return dt
+
+
+def _row_values(p: Paper) -> dict[str, Any]:
+    return {
+        "title": p.title,
+        "abstract": p.abstract,
+        "authors": list(p.authors),
+        "categories": list(p.categories),
+        "published": _naive(p.published),
+        "updated": _naive(p.updated),
+        "comments": p.comments,
+        "journal_ref": p.journal_ref,
+        "doi": p.doi,
+        "license": p.license,
+        "github_repo": p.github_repo,
+        "project_page": p.project_page,
+        "ai_summary": p.ai_summary,
+        "ai_keywords": list(p.ai_keywords) if p.ai_keywords else None,
+    }
+
+
+def _present(value: Any) -> bool:
+    return value not in (None, "", [], ())
+
+
+def next_revs(conn: Connection, n: int, name: str = "paper_rev") -> int:
+    """Reserve n consecutive change numbers and return the first; the row lock orders commits."""
+    stmt = (
+        sa.update(counters)
+        .where(counters.c.name == name)
+        .values(value=counters.c.value + n)
+        .returning(counters.c.value)
+    )
+    last = conn.execute(stmt).scalar_one()
+    return int(last) - n + 1
+
+
+def upsert_papers(conn: Connection, batch: Sequence[Paper]) -> UpsertCounts:
+    """Insert new papers and merge newer data into known ones inside the caller's transaction."""
+    counts = UpsertCounts()
+    if not batch:
+        return counts
+    # Last occurrence of an id in a batch wins, except that versions never go backwards.
+    by_id: dict[str, Paper] = {}
+    for p in batch:
+        old = by_id.get(p.id)
+        by_id[p.id] = p if old is None or p.version >= old.version else old
+    existing: dict[str, Any] = {}
+    ids = list(by_id)
+    for i in range(0, len(ids), _CHUNK):
+        rows = conn.execute(sa.select(papers).where(papers.c.id.in_(ids[i : i + _CHUNK])))
+        existing.update({r.id: r for r in rows})
+    inserts: list[dict[str, Any]] = []
+    updates: list[tuple[str, dict[str, Any]]] = []
+    now = _now()
+    for pid, p in by_id.items():
+        row = existing.get(pid)
+        values = _row_values(p)
+        if row is None:
+            values.update(
+                id=pid,
+                version=p.version,
+                primary_category=p.primary_category,
+                ext_upvotes=p.upvotes,
+                votes=0,
+                num_comments=p.num_comments,
+                hidden=False,
+                created_at=now,
+                modified_at=now,
+            )
+            inserts.append(values)
+            continue
+        change = _merge(row, p, values)
+        if change:
+            updates.append((pid, change))
+        else:
+            counts.unchanged += 1
+    total = len(inserts) + len(updates)
+    if total:
+        rev = next_revs(conn, total)
+        for values in inserts:
+            values["rev"] = rev
+            rev += 1
+        if inserts:
+            conn.execute(papers.insert(), inserts)
+        for pid, change in updates:
+            change.update(rev=rev, modified_at=now)
+            rev += 1
+            conn.execute(sa.update(papers).where(papers.c.id == pid).values(**change))
+    counts.new += len(inserts)
+    counts.updated += len(updates)
+    return counts
+
+
+def _merge(row: Any, p: Paper, values: dict[str, Any]) -> dict[str, Any]:
+    """The columns to change on a stored row; an older version only fills gaps."""
+    newer_or_same = p.version >= row.version
+    change: dict[str, Any] = {}
+    for name in _FIELDS:
+        new, old = values[name], getattr(row, name)
+        if not _present(new):
+            continue
+        if (newer_or_same and new != old) or (not newer_or_same and not _present(old)):
+            change[name] = new
+    if p.version > row.version:
+        change["version"] = p.version
+    if "categories" in change:
+        change["primary_category"] = p.primary_category
+    if p.upvotes and p.upvotes != row.ext_upvotes:
+        change["ext_upvotes"] = p.upvotes
+    if p.num_comments and p.num_comments != row.num_comments:
+        change["num_comments"] = p.num_comments
+    return change
+
+
+def paper_from_row(row: Any) -> Paper:
+    """Build a Paper model from a papers row (with the upvotes label)."""
+    m = row._mapping
+    return Paper(
+        id=m["id"],
+        title=m["title"],
+        abstract=m["abstract"],
+        authors=list(m["authors"] or []),
+        categories=list(m["categories"] or []),
+        version=m["version"],
+        published=m["published"],
+        updated=m["updated"],
+        comments=m["comments"],
+        journal_ref=m["journal_ref"],
+        doi=m["doi"],
+        license=m["license"],
+        github_repo=m["github_repo"],
+        project_page=m["project_page"],
+        ai_summary=m["ai_summary"],
+        ai_keywords=list(m["ai_keywords"] or []),
+        upvotes=int(m["upvotes"]) if "upvotes" in m else int(m["ext_upvotes"]) + int(m["votes"]),
+        num_comments=m["num_comments"],
+    )
+
+
+def paper_columns() -> list[Any]:
+    """The columns that paper_from_row needs."""
+    return [*papers.c, upvotes_expr]
+
+
+def get_paper(conn: Connection, paper_id: str, *, include_hidden: bool = False) -> Paper | None:
+    """One paper by canonical id, or None."""
+    q = sa.select(*paper_columns()).where(papers.c.id == paper_id)
+    if not include_hidden:
+        q = q.where(papers.c.hidden == sa.false())
+    row = conn.execute(q).first()
+    return paper_from_row(row) if row else None
+
+
+def get_papers(conn: Connection, ids: Iterable[str]) -> dict[str, Paper]:
+    """Visible papers by id, as a dict (missing ids are absent)."""
+    ids = list(dict.fromkeys(ids))
+    out: dict[str, Paper] = {}
+    for i in range(0, len(ids), _CHUNK):
+        q = sa.select(*paper_columns()).where(
+            papers.c.id.in_(ids[i : i + _CHUNK]), papers.c.hidden == sa.false()
+        )
+        out.update({r.id: paper_from_row(r) for r in conn.execute(q)})
+    return out
+
+
+def count_papers(conn: Connection) -> int:
+    """How many papers are stored."""
+    return int(conn.execute(sa.select(sa.func.count()).select_from(papers)).scalar_one())
+
+
+def iter_papers(conn: Connection, *, batch: int = 1000) -> Iterator[Paper]:
+    """Every paper in id order, fetched in keyset pages so memory stays constant."""
+    last = ""
+    while True:
+        q = sa.select(*paper_columns()).where(papers.c.id > last).order_by(papers.c.id).limit(batch)
+        rows = conn.execute(q).all()
+        if not rows:
+            return
+        for r in rows:
+            yield paper_from_row(r)
+        last = rows[-1].id
+
+
+def changed_since(
+    conn: Connection, rev: int, *, limit: int = 1000
+) -> list[tuple[int, Paper, bool]]:
+    """Papers whose change number is above rev, in change order, with their hidden flag."""
+    q = sa.select(*paper_columns()).where(papers.c.rev > rev).order_by(papers.c.rev).limit(limit)
+    return [(int(r.rev), paper_from_row(r), bool(r.hidden)) for r in conn.execute(q)]
+
+
+def max_rev(conn: Connection) -> int:
+    """The highest change number handed out so far."""
+    return int(
+        conn.execute(sa.select(counters.c.value).where(counters.c.name == "paper_rev")).scalar_one()
+    )
+
+
+def set_hidden(conn: Connection, paper_id: str, hidden: bool) -> bool:
+    """Hide or show a paper; True when it exists."""
+    rev = next_revs(conn, 1)
+    res = conn.execute(
+        sa.update(papers)
+        .where(papers.c.id == paper_id)
+        .values(hidden=hidden, rev=rev, modified_at=_now())
+    )
+    return bool(res.rowcount)

@@ -1,0 +1,63 @@
+"""Shared fixtures: a migrated database on SQLite and, when configured, on PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from paperfeed.store import Database, open_database
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+PG_URL = os.environ.get("PAPERFEED_TEST_DATABASE_URL", "")
+
+
+def _pg_database(schema_name: str) -> tuple[str, object]:
+    """Create an empty schema on the test server and return a URL whose search_path is it."""
+    import sqlalchemy as sa
+
+    from paperfeed.store.db import normalize_url
+
+    admin = sa.create_engine(normalize_url(PG_URL), isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(sa.text(f'CREATE SCHEMA "{schema_name}"'))
+    sep = "&" if "?" in PG_URL else "?"
+    return f"{PG_URL}{sep}options=-csearch_path%3D{schema_name}", admin
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A URL of an empty database: a SQLite file, or a fresh schema on the PostgreSQL test server."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'test.db'}"
+        return
+    if not PG_URL:
+        pytest.skip("PostgreSQL not configured: set PAPERFEED_TEST_DATABASE_URL (CI always does)")
+    import sqlalchemy as sa
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    url, admin = _pg_database(name)
+    yield url
+    with admin.connect() as c:  # type: ignore[attr-defined]
+        c.execute(sa.text(f'DROP SCHEMA "{name}" CASCADE'))
+    admin.dispose()  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    """A migrated, empty database on each backend (the contract suite runs on both)."""
+    database = open_database(database_url)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def sqlite_db(tmp_path: Path) -> Iterator[Database]:
+    """A migrated, empty SQLite database only, for tests that need no backend contract."""
+    database = open_database(f"sqlite:///{tmp_path / 'test.db'}")
+    yield database
+    database.dispose()
