@@ -105,8 +105,8 @@ class UpsertCounts:
 
 @dataclass(slots=True)
 class ImportRecord:
-    """What a file importer yields for one input record: a paper and optional feed entry."""
+    """What a source yields for one input record: a paper, its feed entries and signals."""
 
     paper: Paper
-    entry: FeedEntry | None = None
+    entries: list[FeedEntry] = field(default_factory=list)
     signals: list[Signal] = field(default_factory=list)

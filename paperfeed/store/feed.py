@@ -110,3 +110,20 @@ def entries_for(conn: Connection, paper_id: str) -> list[FeedEntry]:
 def count_entries(conn: Connection) -> int:
     """How many feed entries are stored."""
     return int(conn.execute(sa.select(sa.func.count()).select_from(feed_entries)).scalar_one())
+
+
+def entries_for_many(conn: Connection, paper_ids: Sequence[str]) -> dict[str, list[FeedEntry]]:
+    """The feed entries of many papers at once, by paper id."""
+    out: dict[str, list[FeedEntry]] = {}
+    if not paper_ids:
+        return out
+    q = (
+        sa.select(feed_entries)
+        .where(feed_entries.c.paper_id.in_(list(paper_ids)))
+        .order_by(feed_entries.c.paper_id, feed_entries.c.day)
+    )
+    for r in conn.execute(q):
+        out.setdefault(r.paper_id, []).append(
+            FeedEntry(r.paper_id, r.day, r.submitted_by, r.submitted_at, r.source)
+        )
+    return out

@@ -1,0 +1,1 @@
+"""Sources: parse upstream payloads and files into plain models; they never touch the database."""
