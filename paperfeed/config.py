@@ -53,6 +53,46 @@ class Settings:
         "", "Secret for signing sessions and tokens; generated into the data folder when empty."
     )
 
+    # --- digests / mail ---
+    mail_backend: str = setting(
+        "console", "How email is sent: 'console' (print to stdout, development) or 'smtp'."
+    )
+    mail_from: str = setting(
+        "paperfeed <noreply@localhost>", "From address of digests and account emails."
+    )
+    smtp_host: str = setting("localhost", "SMTP server host.")
+    smtp_port: int = setting(0, "SMTP port; 0 means 25, 587 for starttls or 465 for ssl.")
+    smtp_security: str = setting("none", "SMTP transport security: 'none', 'starttls' or 'ssl'.")
+    smtp_username: str = setting("", "SMTP login user; empty means no authentication.")
+    smtp_password: str = setting("", "SMTP login password.")
+    smtp_timeout: float = setting(30.0, "Seconds before an SMTP connection or command times out.")
+    digest_hour: int = setting(7, "Default local hour (0-23) a daily digest is sent.")
+    digest_timezone: str = setting("UTC", "Default IANA time zone for new subscriptions.")
+    digest_weekly_day: int = setting(0, "Weekday of weekly digests: 0 is Monday, 6 Sunday.")
+    digest_items_per_section: int = setting(10, "Most papers in one digest section.")
+    digest_skip_empty: bool = setting(True, "Don't send a digest that has nothing new.")
+    digest_rate_per_minute: int = setting(
+        0, "Most digest emails sent per minute; 0 means unlimited."
+    )
+    digest_max_attempts: int = setting(
+        8, "Attempts on temporary (4xx) failures before an outbox row is marked failed."
+    )
+    digest_retry_base: float = setting(
+        60.0, "Seconds before the first retry after a 4xx; doubles each attempt (capped at 6 h)."
+    )
+    digest_bounce_limit: int = setting(
+        3, "Permanent (5xx) failures after which a subscription is marked bounced and not mailed."
+    )
+    digest_list_id: str = setting(
+        "", "List-Id header domain part; empty means 'digest.<host of base_url>'."
+    )
+    digest_unsubscribe_mailto: str = setting(
+        "", "Optional mailto address added to List-Unsubscribe (e.g. unsubscribe@example.org)."
+    )
+    subscribe_rate_per_hour: int = setting(
+        10, "Subscribe requests allowed per hour from one IP address and for one email address."
+    )
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Read PAPERFEED_* variables, apply explicit overrides, and validate types."""

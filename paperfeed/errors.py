@@ -27,3 +27,52 @@ class UpstreamError(PaperfeedError):
 
 class MissingExtra(PaperfeedError, ImportError):
     """An optional dependency is not installed; the message names the extra to install."""
+
+
+# --- digests / mail ---
+class MailError(PaperfeedError):
+    """Sending an email failed; subclasses say whether to retry, bounce or pause."""
+
+
+class MailTemporaryError(MailError):
+    """The mail server answered 4xx: try the same message again later."""
+
+    def __init__(self, message: str, *, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class MailPermanentError(MailError):
+    """The mail server answered 5xx for a recipient: the address bounced."""
+
+    def __init__(self, message: str, *, recipient: str = "", code: int | None = None) -> None:
+        super().__init__(message)
+        self.recipient = recipient
+        self.code = code
+
+
+class MailConnectionError(MailError):
+    """The mail server cannot be reached or dropped the connection; check smtp_host/smtp_port."""
+
+
+# --- community ---
+
+
+class InvalidInput(PaperfeedError, ValueError):
+    """A form field or parameter is invalid; the message says what is accepted."""
+
+
+class Conflict(PaperfeedError):
+    """The request clashes with existing data (an address in use, a paper already submitted)."""
+
+
+class PermissionDenied(PaperfeedError):
+    """The signed-in user may not do this (wrong role, not the author, not signed in)."""
+
+
+class RateLimited(PaperfeedError):
+    """Too many requests of one kind in a time window; the message says when to retry."""
+
+    def __init__(self, message: str, retry_after: int = 60) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -1,0 +1,97 @@
+"""A real SMTP server on loopback (aiosmtpd) that records messages and can refuse chosen recipients."""
+
+from __future__ import annotations
+
+import email
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from email import policy
+from email.message import EmailMessage
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+
+@dataclass
+class Received:
+    """One message as the server received it."""
+
+    mail_from: str
+    rcpt_tos: list[str]
+    data: bytes
+
+    @property
+    def message(self) -> EmailMessage:
+        msg = email.message_from_bytes(self.data, policy=policy.default)
+        assert isinstance(msg, EmailMessage)
+        return msg
+
+
+@dataclass
+class RecordingHandler:
+    """Records delivered messages; answers RCPT with a fixed reply for chosen addresses."""
+
+    rcpt_replies: dict[str, str] = field(
+        default_factory=dict
+    )  # address -> "550 5.1.1 no such user"
+    data_delay: float = 0.0  # seconds to wait before accepting DATA (a slow server)
+    messages: list[Received] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
+    ) -> str:
+        reply = self.rcpt_replies.get(address.lower())
+        if reply:
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.data_delay:
+            import asyncio
+
+            await asyncio.sleep(self.data_delay)
+        with self.lock:
+            self.messages.append(
+                Received(envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.content))
+            )
+        return "250 Message accepted"
+
+    def to(self, address: str) -> list[Received]:
+        """Messages delivered to one address."""
+        with self.lock:
+            return [m for m in self.messages if address in m.rcpt_tos]
+
+
+def free_port() -> int:
+    """A free TCP port on loopback."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class SmtpServer:
+    """An aiosmtpd server on 127.0.0.1 running in a thread, used as a context manager."""
+
+    def __init__(self, handler: RecordingHandler | None = None) -> None:
+        self.handler = handler or RecordingHandler()
+        self.port = free_port()
+        self.controller = Controller(
+            self.handler, hostname="127.0.0.1", port=self.port, ready_timeout=10
+        )
+
+    def __enter__(self) -> SmtpServer:
+        self.controller.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.controller.stop()
+
+    def wait_for(self, count: int, timeout: float = 30.0) -> None:
+        """Wait until at least `count` messages arrived (a liveness wait, not a timing assertion)."""
+        deadline = time.monotonic() + timeout
+        while len(self.handler.messages) < count and time.monotonic() < deadline:
+            time.sleep(0.02)

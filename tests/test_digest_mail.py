@@ -1,0 +1,98 @@
+"""The mailers against a real SMTP server on loopback."""
+
+from __future__ import annotations
+
+import io
+from email import policy
+from email.message import EmailMessage
+
+import pytest
+from _digest_helpers import RecordingHandler, SmtpServer, free_port
+
+from paperfeed.config import Settings
+from paperfeed.digest.mail import ConsoleMailer, SmtpMailer, make_mailer
+from paperfeed.errors import (
+    ConfigError,
+    MailConnectionError,
+    MailError,
+    MailPermanentError,
+    MailTemporaryError,
+)
+
+
+def _msg(to: str = "a@example.org", subject: str = "Hello") -> EmailMessage:
+    msg = EmailMessage(policy=policy.SMTP)
+    msg["From"] = "paperfeed <noreply@example.org>"
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg.set_content("body é")
+    return msg
+
+
+def test_make_mailer_picks_backend() -> None:
+    assert isinstance(make_mailer(Settings()), ConsoleMailer)
+    assert isinstance(make_mailer(Settings(mail_backend="smtp")), SmtpMailer)
+    with pytest.raises(ConfigError, match="mail_backend"):
+        make_mailer(Settings(mail_backend="pigeon"))
+    with pytest.raises(ConfigError, match="smtp_security"):
+        make_mailer(Settings(mail_backend="smtp", smtp_security="tls13"))
+
+
+def test_console_mailer_prints_message() -> None:
+    out = io.StringIO()
+    ConsoleMailer(out).send(_msg(subject="Confirm"))
+    assert "Subject: Confirm" in out.getvalue()
+
+
+def test_smtp_mailer_delivers_and_reuses_connection() -> None:
+    with SmtpServer() as server:
+        settings = Settings(mail_backend="smtp", smtp_host="127.0.0.1", smtp_port=server.port)
+        mailer = make_mailer(settings)
+        mailer.send(_msg("one@example.org"))
+        with mailer:
+            mailer.send(_msg("two@example.org"))
+            mailer.send(_msg("three@example.org"))
+    got = [m.rcpt_tos for m in server.handler.messages]
+    assert got == [["one@example.org"], ["two@example.org"], ["three@example.org"]]
+    assert server.handler.messages[0].message["Subject"] == "Hello"
+
+
+@pytest.mark.parametrize(
+    ("reply", "error"),
+    [
+        ("550 5.1.1 no such user", MailPermanentError),
+        ("451 4.3.0 try later", MailTemporaryError),
+        ("421 4.3.2 closing", MailTemporaryError),
+    ],
+)
+def test_smtp_replies_map_to_errors(reply: str, error: type[MailError]) -> None:
+    handler = RecordingHandler(rcpt_replies={"bad@example.org": reply})
+    with SmtpServer(handler) as server:
+        mailer = SmtpMailer("127.0.0.1", server.port)
+        with mailer:
+            with pytest.raises(error) as info:
+                mailer.send(_msg("bad@example.org"))
+            # The batch goes on after a refused recipient, even when 421 closed the connection.
+            mailer.send(_msg("good@example.org"))
+    if isinstance(info.value, MailPermanentError):
+        assert info.value.recipient == "bad@example.org"
+        assert info.value.code == 550
+    assert [m.rcpt_tos for m in handler.messages] == [["good@example.org"]]
+
+
+def test_connection_refused_is_connection_error() -> None:
+    mailer = SmtpMailer("127.0.0.1", free_port(), timeout=5)
+    with pytest.raises(MailConnectionError, match="smtp_host"):
+        mailer.send(_msg())
+
+
+def test_header_injection_refused() -> None:
+    with pytest.raises(ValueError):
+        _msg(subject="hi\r\nBcc: victim@example.org")
+    msg = _msg()
+    # A header smuggled past the policy (compat32 style) is still caught before sending.
+    msg._headers.append(("X-Evil", "a\r\nBcc: victim@example.org"))  # type: ignore[attr-defined]
+    with SmtpServer() as server:
+        with pytest.raises(MailError, match="line break"):
+            SmtpMailer("127.0.0.1", server.port).send(msg)
+    assert server.handler.messages == []
