@@ -116,7 +116,7 @@ def split_authors(text: str | None) -> list[str]:
         elif depth == 0:
             out.append(ch)
     text = "".join(out)
-    parts = re.split(r",\s*|\s+and\s+", text)
+    parts = re.split(r",\s*(?:and\s+)?|\s+and\s+", text)
     return [clean_text(p) for p in parts if clean_text(p)]
 
 

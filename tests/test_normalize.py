@@ -1,0 +1,90 @@
+"""Canonical arXiv ids, versions and text clean-up."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from paperfeed.errors import InvalidId
+from paperfeed.normalize import (
+    canonical_id,
+    clean_abstract,
+    clean_text,
+    parse_arxiv_id,
+    split_authors,
+    split_categories,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "canonical", "version"),
+    [
+        ("2401.01234", "2401.01234", None),
+        ("2401.01234v3", "2401.01234", 3),
+        ("0704.0001", "0704.0001", None),
+        ("arXiv:2401.01234v2", "2401.01234", 2),
+        ("hep-th/9901001", "hep-th/9901001", None),
+        ("hep-th/9901001v2", "hep-th/9901001", 2),
+        ("HEP-TH/9901001", "hep-th/9901001", None),
+        ("math.AG/0601001", "math.AG/0601001", None),
+        ("astro-ph/0601001", "astro-ph/0601001", None),
+        ("https://arxiv.org/abs/2401.01234v2", "2401.01234", 2),
+        ("http://arxiv.org/pdf/2401.01234.pdf", "2401.01234", None),
+        ("https://arxiv.org/pdf/2401.01234v1", "2401.01234", 1),
+        ("arxiv.org/abs/quant-ph/0201082v1", "quant-ph/0201082", 1),
+        ("https://export.arxiv.org/abs/1707.08567", "1707.08567", None),
+        ("oai:arXiv.org:0804.2273", "0804.2273", None),
+        ("  2401.01234  ", "2401.01234", None),
+    ],
+)
+def test_parses_every_id_form(text: str, canonical: str, version: int | None) -> None:
+    aid = parse_arxiv_id(text)
+    assert (aid.id, aid.version) == (canonical, version)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "abc",
+        "2401.123",
+        "2401.01234v0",
+        "1' OR '1'='1",
+        "../../etc/passwd",
+        "<script>",
+        "2401.01234v",
+        "https://evil.example/abs/2401.01234",
+        "hep-th/990100",
+    ],
+)
+def test_rejects_non_ids_with_a_clear_message(text: str) -> None:
+    with pytest.raises(InvalidId, match="not an arXiv id"):
+        parse_arxiv_id(text)
+
+
+@given(st.text(max_size=200))
+def test_never_crashes_on_any_text(text: str) -> None:
+    try:
+        aid = parse_arxiv_id(text)
+    except InvalidId:
+        return
+    # Whatever parses is canonical: parsing its string form again is a fixed point.
+    assert canonical_id(str(aid)) == aid.id
+
+
+def test_text_cleanup() -> None:
+    assert (
+        clean_text("Calculation of prompt\n  diphoton  production\x00")
+        == "Calculation of prompt diphoton production"
+    )
+    assert (
+        clean_abstract("  first line\nwraps here.\n\n second\n para ")
+        == "first line wraps here.\n\nsecond para"
+    )
+    assert split_authors("C. Bal\\'azs, E. L. Berger (ANL, Chicago), and P. M. Nadolsky") == [
+        "C. Bal\\'azs",
+        "E. L. Berger",
+        "P. M. Nadolsky",
+    ]
+    assert split_categories("hep-ph cs.LG hep-ph") == ["hep-ph", "cs.LG"]
