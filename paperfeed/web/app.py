@@ -1,0 +1,121 @@
+"""The FastAPI application factory: routes, templates, static files, errors and security headers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from paperfeed.config import Settings
+from paperfeed.errors import InvalidId, NotFound
+from paperfeed.store import Database, open_database
+from paperfeed.web import routes
+from paperfeed.web.context import STATIC_DIR, render
+from paperfeed.web.views import BadRequest
+
+log = logging.getLogger(__name__)
+
+# MathML from latex2mathml needs no script; inline styles stay allowed for MathML and mspace.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: https:; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+    "X-Frame-Options": "DENY",
+}
+
+
+def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
+    """Build the web app on a database (opened from settings.database_url when not given)."""
+    owns_db = db is None
+    database = open_database(settings.database_url) if db is None else db
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> Any:
+        yield
+        if owns_db:
+            database.dispose()
+
+    app = FastAPI(
+        title=settings.site_name,
+        docs_url=None,  # Swagger UI loads scripts from a CDN, which the CSP forbids
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = database
+    app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+    routes.register(app)
+    _add_error_handlers(app)
+
+    @app.middleware("http")
+    async def security_headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+    return app
+
+
+def wants_json(request: Request) -> bool:
+    """True for the JSON API, whose errors are JSON rather than HTML pages."""
+    return request.url.path.startswith("/api/")
+
+
+def error_response(request: Request, status: int, title: str, message: str) -> Response:
+    """An error as JSON ({"error": ...}, like the Hub) for the API and as an HTML page otherwise."""
+    if wants_json(request):
+        return JSONResponse({"error": message}, status_code=status)
+    context = {"status": status, "title": title, "message": message}
+    return render(request, "error.html", context, status_code=status)
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    async def not_found(request: Request, exc: Exception) -> Response:
+        return error_response(request, 404, "Not found", str(exc))
+
+    async def bad_request(request: Request, exc: Exception) -> Response:
+        return error_response(request, 400, "Bad request", str(exc))
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        titles = {404: "Not found", 405: "Method not allowed"}
+        message = "There is no page at this address." if exc.status_code == 404 else exc.detail
+        response = error_response(
+            request, exc.status_code, titles.get(exc.status_code, "Error"), str(message)
+        )
+        for name, value in (exc.headers or {}).items():
+            response.headers[name] = value
+        return response
+
+    async def validation_error(request: Request, exc: Exception) -> Response:
+        return error_response(request, 400, "Bad request", "malformed request parameters")
+
+    async def server_error(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s", request.url.path, exc_info=exc)
+        return error_response(
+            request, 500, "Server error", "Something went wrong on our side; it has been logged."
+        )
+
+    app.add_exception_handler(NotFound, not_found)
+    app.add_exception_handler(InvalidId, not_found)  # a malformed id in a path names no page
+    app.add_exception_handler(BadRequest, bad_request)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(Exception, server_error)

@@ -1,0 +1,161 @@
+"""Render paper text with LaTeX math as safe HTML: math becomes MathML, everything else is escaped."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from xml.etree.ElementTree import Element
+
+from latex2mathml.converter import convert_to_element
+from markupsafe import Markup, escape
+
+# $$…$$ and \[…\] are display math; \(…\) and $…$ inline. A single $ needs a closing $ before
+# the next blank line, so a stray "costs $5" stays text. \$ is a literal dollar, never a delimiter.
+_MATH_RE = re.compile(
+    r"\$\$(?P<dd>.+?)\$\$"
+    r"|\\\[(?P<db>.+?)\\\]"
+    r"|\\\((?P<ip>.+?)\\\)"
+    r"|(?<!\\)\$(?P<id>(?:\\.|[^$\\\n]|\n(?!\s*\n))+?)\$",
+    re.DOTALL,
+)
+# latex2mathml is fast on normal formulas but a 2 kB "formula" is almost surely a mismatched $.
+_MAX_MATH = 2000
+
+# Presentation MathML elements latex2mathml emits; anything else rejects the fragment.
+_TAGS = frozenset(
+    "math mrow mi mn mo ms mtext mspace msub msup msubsup mfrac msqrt mroot mover munder "
+    "munderover mtable mtr mtd mlabeledtr mstyle mpadded mphantom menclose merror "
+    "mmultiscripts mprescripts none semantics annotation".split()
+)
+# Attributes that only affect layout; href, style, class, id and event handlers are dropped.
+_ATTRS = frozenset(
+    "display mathvariant stretchy fence separator form accent accentunder width height depth "
+    "lspace rspace voffset linethickness columnalign columnspacing columnlines rowalign "
+    "rowspacing rowlines frame framespacing equalrows equalcolumns displaystyle scriptlevel "
+    "movablelimits largeop symmetric minsize maxsize notation mathcolor mathbackground "
+    "columnspan rowspan".split()
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """A run of text: plain text, or LaTeX source of inline or display math."""
+
+    kind: str  # "text", "inline" or "display"
+    source: str
+    raw: str  # the original characters including delimiters
+
+
+def split_math(text: str) -> Iterator[Piece]:
+    """Split text into plain runs and math fragments, in order."""
+    pos = 0
+    for m in _MATH_RE.finditer(text):
+        if m.start() > pos:
+            yield Piece("text", text[pos : m.start()], text[pos : m.start()])
+        display = m.group("dd") is not None or m.group("db") is not None
+        body = m.group("dd") or m.group("db") or m.group("ip") or m.group("id") or ""
+        yield Piece("display" if display else "inline", body, m.group(0))
+        pos = m.end()
+    if pos < len(text):
+        yield Piece("text", text[pos:], text[pos:])
+
+
+class UnsafeMathML(ValueError):
+    """latex2mathml produced an element that is not on the MathML allow-list."""
+
+
+def _serialize(el: Element, out: list[str]) -> None:
+    tag = el.tag
+    if not isinstance(tag, str) or tag not in _TAGS:
+        raise UnsafeMathML(str(tag))
+    attrs = "".join(
+        f' {name}="{escape(value)}"' for name, value in el.attrib.items() if name in _ATTRS
+    )
+    if tag == "math":
+        attrs = ' xmlns="http://www.w3.org/1998/Math/MathML"' + attrs
+    out.append(f"<{tag}{attrs}>")
+    if el.text:
+        out.append(_text(el.text))
+    for child in el:
+        _serialize(child, out)
+        if child.tail:
+            out.append(_text(child.tail))
+    out.append(f"</{tag}>")
+
+
+def _text(value: str) -> str:
+    # latex2mathml writes symbols as character references ("&#x02299;") and copies \text{…}
+    # verbatim: resolve the references, then escape everything, so user text stays text.
+    return str(escape(html.unescape(value)))
+
+
+def math_to_mathml(latex: str, *, display: bool = False) -> Markup | None:
+    """One LaTeX formula as sanitized MathML, or None when it cannot be converted safely."""
+    if not latex.strip() or len(latex) > _MAX_MATH:
+        return None
+    try:
+        element = convert_to_element(latex, display="block" if display else "inline")
+        out: list[str] = []
+        _serialize(element, out)
+    except Exception:  # latex2mathml raises many types on bad input; the source is shown instead
+        return None
+    return Markup("".join(out))
+
+
+def _text_html(text: str) -> str:
+    # \$ is LaTeX for a literal dollar sign.
+    return str(escape(text.replace("\\$", "$")))
+
+
+def render(text: str | None) -> Markup:
+    """Text with $…$, $$…$$, \\(…\\) and \\[…\\] rendered as MathML and all else HTML-escaped."""
+    if not text:
+        return Markup("")
+    out: list[str] = []
+    for piece in split_math(text):
+        if piece.kind == "text":
+            out.append(_text_html(piece.source))
+            continue
+        mathml = math_to_mathml(piece.source, display=piece.kind == "display")
+        if mathml is None:
+            out.append(f'<code class="tex">{escape(piece.raw)}</code>')
+        else:
+            out.append(f'<span class="math" title="{escape(piece.raw)}">{mathml}</span>')
+    return Markup("".join(out))
+
+
+def render_paragraphs(text: str | None) -> Markup:
+    """Text split on blank lines into <p> elements, each rendered with math."""
+    if not text:
+        return Markup("")
+    paragraphs = [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
+    return Markup("".join(f"<p>{render(p)}</p>" for p in paragraphs))
+
+
+def render_excerpt(text: str | None, limit: int = 500) -> Markup:
+    """The start of a text (about limit characters), cut between words and never inside math."""
+    if not text:
+        return Markup("")
+    text = re.sub(r"\s+", " ", text).strip()
+    if len(text) <= limit:
+        return render(text)
+    kept: list[str] = []
+    used = 0
+    for piece in split_math(text):
+        if used + len(piece.raw) <= limit:
+            kept.append(piece.raw)
+            used += len(piece.raw)
+            continue
+        if piece.kind == "text":
+            room = piece.raw[: limit - used]
+            cut = room.rfind(" ")
+            kept.append(room[:cut] if cut > 0 else room)
+        break
+    return Markup(str(render("".join(kept).rstrip())) + "…")
+
+
+def plain(text: str | None) -> str:
+    """Text with math delimiters kept as-is, for places that cannot hold markup (page titles)."""
+    return re.sub(r"\s+", " ", text or "").strip()

@@ -1,0 +1,133 @@
+"""HTML page handlers: thin twins of the JSON API over the same view functions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+
+from fastapi import Request
+from fastapi.responses import RedirectResponse
+from starlette.responses import Response
+
+from paperfeed.errors import NotFound
+from paperfeed.web import views
+from paperfeed.web.context import db_of, path_for, render, settings_of
+
+# Route name and path parameter of each period kind, for building prev/next links.
+PERIOD_ROUTES = {
+    "day": ("papers_day", "day"),
+    "week": ("papers_week", "week"),
+    "month": ("papers_month", "month"),
+}
+
+
+def period_path(request: Request, period: views.Period) -> str:
+    """The page URL of a day, week or month."""
+    name, param = PERIOD_ROUTES[period.kind]
+    return path_for(request, name, **{param: period.key})
+
+
+def _page_url(request: Request, base: str, page: int) -> str:
+    return base if page == 0 else f"{base}?p={page + 1}"
+
+
+def _feed_page(request: Request, view: views.FeedView, *, base: str, status: int = 200) -> Response:
+    period = view.period
+    if status == 200 and view.total and view.page >= view.pages:
+        status = 404
+    context = {
+        "view": view,
+        "period": period,
+        "anchor": period.start if period else None,
+        "prev_url": period_path(request, view.prev) if view.prev else None,
+        "next_url": period_path(request, view.next) if view.next else None,
+        "prev_page_url": _page_url(request, base, view.page - 1) if view.page > 0 else None,
+        "next_page_url": (
+            _page_url(request, base, view.page + 1) if view.page + 1 < view.pages else None
+        ),
+    }
+    if period is not None:
+        context["week_url"] = period_path(request, views.week_period(period.start))
+        context["month_url"] = period_path(request, views.month_period(period.start))
+    return render(request, "feed.html", context, status_code=status)
+
+
+def _page_param(request: Request) -> int:
+    return views.parse_page(request.query_params.get("p"), first=1)
+
+
+def home(request: Request) -> Response:
+    """The latest day with featured papers, most upvoted first."""
+    db, settings = db_of(request), settings_of(request)
+    view = views.latest_view(db, page=_page_param(request), page_size=settings.page_size)
+    return _feed_page(request, view, base=path_for(request, "home"))
+
+
+def _period_page(request: Request, period: views.Period) -> Response:
+    settings = settings_of(request)
+    view = views.feed_view(
+        db_of(request), period, page=_page_param(request), page_size=settings.page_size
+    )
+    # A valid date with nothing featured is a 404, but the page still offers the neighbours.
+    return _feed_page(
+        request, view, base=period_path(request, period), status=200 if view.total else 404
+    )
+
+
+def _in_path(parse: Callable[[str], views.Period], text: str) -> views.Period:
+    try:
+        return parse(text)
+    except views.InvalidPeriod as exc:
+        # A malformed date in the path names a page that does not exist.
+        raise NotFound(str(exc)) from None
+
+
+def day_page(request: Request, day: str) -> Response:
+    """One day's featured papers (YYYY-MM-DD)."""
+    return _period_page(request, _in_path(views.parse_day, day))
+
+
+def week_page(request: Request, week: str) -> Response:
+    """One ISO week's featured papers (YYYY-Www)."""
+    return _period_page(request, _in_path(views.parse_week, week))
+
+
+def month_page(request: Request, month: str) -> Response:
+    """One month's featured papers (YYYY-MM)."""
+    return _period_page(request, _in_path(views.parse_month, month))
+
+
+def _latest_of(request: Request, make: Callable[[date], views.Period]) -> Response:
+    period = views.latest_period(db_of(request))
+    if period is None:
+        return RedirectResponse(path_for(request, "home"), status_code=302)
+    target = make(period.start)
+    return RedirectResponse(period_path(request, target), status_code=302)
+
+
+def latest_week(request: Request) -> Response:
+    """Redirect to the week of the latest featured day."""
+    return _latest_of(request, views.week_period)
+
+
+def latest_month(request: Request) -> Response:
+    """Redirect to the month of the latest featured day."""
+    return _latest_of(request, views.month_period)
+
+
+def paper_page(request: Request, arxiv_id: str) -> Response:
+    """One paper: full abstract, all authors, links, categories, dates and upvotes."""
+    try:
+        view = views.paper_view(db_of(request), arxiv_id)
+    except views.CanonicalRedirect as redirect:
+        # 308 keeps the method; versioned ids and arxiv.org URLs all land on one canonical page.
+        return RedirectResponse(
+            path_for(request, "paper", arxiv_id=redirect.canonical), status_code=308
+        )
+    context = {
+        "view": view,
+        "paper": view.paper,
+        "anchor": view.days[-1] if view.days else None,
+        "day_urls": [(d, period_path(request, views.day_period(d))) for d in view.days],
+    }
+    return render(request, "paper.html", context)

@@ -1,0 +1,56 @@
+"""The whole URL table of the web app, pages and JSON API side by side."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from paperfeed.web import api, pages
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One URL: path, handler, route name (used by path_for in templates) and methods."""
+
+    path: str
+    endpoint: Callable[..., Any]
+    name: str
+    methods: tuple[str, ...] = ("GET",)
+    api: bool = False  # JSON twin: listed in the OpenAPI schema
+
+
+# Add new features here, each page next to its JSON twin. Order matters only against the
+# catch-all paper routes, which live in CATCH_ALL and are registered after everything else.
+ROUTES: list[Route] = [
+    # Feed: latest day, day, ISO week, month.
+    Route("/", pages.home, "home"),
+    Route("/papers/date/{day}", pages.day_page, "papers_day"),
+    Route("/papers/week", pages.latest_week, "papers_week_latest"),
+    Route("/papers/week/{week}", pages.week_page, "papers_week"),
+    Route("/papers/month", pages.latest_month, "papers_month_latest"),
+    Route("/papers/month/{month}", pages.month_page, "papers_month"),
+    Route("/api/daily_papers", api.daily_papers, "api_daily_papers", api=True),
+]
+
+# Paper ids may contain a slash (hep-th/9901001), so these match any path: keep them last.
+CATCH_ALL: list[Route] = [
+    Route("/api/papers/{arxiv_id:path}", api.paper, "api_paper", api=True),
+    Route("/papers/{arxiv_id:path}", pages.paper_page, "paper"),
+]
+
+
+def register(app: FastAPI, routes: list[Route] | None = None) -> None:
+    """Add the URL table (ROUTES, then CATCH_ALL) to an app."""
+    for r in [*(ROUTES if routes is None else routes), *CATCH_ALL]:
+        app.add_api_route(
+            r.path,
+            r.endpoint,
+            name=r.name,
+            methods=list(r.methods),
+            include_in_schema=r.api,
+            response_class=JSONResponse if r.api else HTMLResponse,
+        )
