@@ -93,6 +93,39 @@ class Settings:
         10, "Subscribe requests allowed per hour from one IP address and for one email address."
     )
 
+    # --- community ---
+    trending_half_life_hours: float = setting(
+        24.0, "Trending: hours after which an upvote or a gained star counts half as much."
+    )
+    trending_star_weight: float = setting(
+        0.1, "Trending: weight of one GitHub star gained relative to one upvote."
+    )
+    trending_window_days: float = setting(
+        14.0, "Trending: days of votes and star history the score reads (older events are ignored)."
+    )
+    submission_max_age_days: int = setting(
+        14, "A paper can be submitted up to this many days after its first arXiv version."
+    )
+    submission_daily_cap: int = setting(
+        10, "Most papers one member may submit per UTC day (curators are not capped)."
+    )
+    comment_max_chars: int = setting(10_000, "Longest comment accepted, in characters.")
+    max_form_bytes: int = setting(
+        262_144, "Largest form body (bytes) the community forms accept; larger requests get 413."
+    )
+    login_rate_limit: int = setting(
+        10, "Sign-in attempts allowed per 15 minutes per IP address and per email address."
+    )
+    mail_rate_limit: int = setting(
+        5, "Account emails (verification, magic links) per hour per address and per IP (x4)."
+    )
+    write_rate_limit: int = setting(
+        60, "Submissions, votes and comments one member may post per minute."
+    )
+    session_days: int = setting(30, "Days a sign-in session lasts.")
+    magic_link_minutes: int = setting(15, "Minutes a sign-in link stays valid.")
+    verify_link_hours: int = setting(48, "Hours an email verification link stays valid.")
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Read PAPERFEED_* variables, apply explicit overrides, and validate types."""

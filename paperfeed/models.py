@@ -110,3 +110,58 @@ class ImportRecord:
     paper: Paper
     entries: list[FeedEntry] = field(default_factory=list)
     signals: list[Signal] = field(default_factory=list)
+
+
+# --- community ---
+
+
+@dataclass(slots=True)
+class User:
+    """A member of the community; role is admin, curator or member."""
+
+    id: int
+    email: str
+    username: str
+    display_name: str
+    role: str = "member"
+    password_hash: str | None = None
+    email_verified_at: datetime | None = None
+    github_url: str | None = None
+    orcid_url: str | None = None
+    created_at: datetime | None = None
+
+    @property
+    def verified(self) -> bool:
+        """True once the email address has been confirmed."""
+        return self.email_verified_at is not None
+
+    @property
+    def is_curator(self) -> bool:
+        """Curators and admins may feature, un-feature and hide papers and moderate comments."""
+        return self.role in ("curator", "admin")
+
+
+@dataclass(slots=True)
+class Comment:
+    """A plain-text comment on a paper by a member."""
+
+    id: int
+    paper_id: str
+    user_id: int
+    body: str
+    created_at: datetime
+    author_name: str = ""
+    author_username: str = ""
+    edited_at: datetime | None = None
+    deleted_at: datetime | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class TrendingScore:
+    """A paper's stored trending score and why: votes in the last 24 h and stars gained."""
+
+    paper_id: str
+    score: float
+    votes_24h: int
+    stars_gained: float
+    computed_at: datetime

@@ -86,3 +86,80 @@ harvest_runs = sa.Table(
 
 # Upvotes shown everywhere: imported counts plus votes cast on this instance.
 upvotes_expr = (papers.c.ext_upvotes + papers.c.votes).label("upvotes")
+
+# --- community (m0004) ---
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("email", sa.String(320), nullable=False),
+    sa.Column("email_key", sa.String(320), nullable=False, unique=True),  # lower-cased email
+    sa.Column("username", sa.String(40), nullable=False, unique=True),
+    sa.Column("display_name", sa.String(100), nullable=False),
+    sa.Column("password_hash", sa.Text),
+    sa.Column("role", sa.String(16), nullable=False),  # admin | curator | member
+    sa.Column("email_verified_at", sa.DateTime),
+    sa.Column("github_url", sa.Text),
+    sa.Column("orcid_url", sa.Text),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),  # sha256 of the cookie value
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("expires_at", sa.DateTime, nullable=False),
+)
+
+auth_tokens = sa.Table(
+    "auth_tokens",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),  # sha256 of the mailed token
+    sa.Column("kind", sa.String(16), nullable=False),  # login | verify | email
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("data", sa.Text),  # e.g. the new address of an email change
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("expires_at", sa.DateTime, nullable=False),
+    sa.Column("used_at", sa.DateTime),
+)
+
+votes = sa.Table(
+    "votes",
+    metadata,
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), primary_key=True),
+    sa.Column("paper_id", sa.String(64), sa.ForeignKey("papers.id"), primary_key=True),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+comments = sa.Table(
+    "comments",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("paper_id", sa.String(64), sa.ForeignKey("papers.id"), nullable=False),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("edited_at", sa.DateTime),
+    sa.Column("deleted_at", sa.DateTime),
+)
+
+submissions = sa.Table(
+    "submissions",
+    metadata,
+    sa.Column("paper_id", sa.String(64), sa.ForeignKey("papers.id"), primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id")),
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("submitted_at", sa.DateTime, nullable=False),
+)
+
+trending_scores = sa.Table(
+    "trending_scores",
+    metadata,
+    sa.Column("paper_id", sa.String(64), sa.ForeignKey("papers.id"), primary_key=True),
+    sa.Column("score", sa.Float, nullable=False),
+    sa.Column("votes_24h", sa.Integer, nullable=False),
+    sa.Column("stars_gained", sa.Float, nullable=False),
+    sa.Column("computed_at", sa.DateTime, nullable=False),
+)

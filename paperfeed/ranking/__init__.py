@@ -1,0 +1,1 @@
+"""Rankers: every ranker returns list[Hit], best first."""
