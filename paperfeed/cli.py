@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from paperfeed.config import Settings, describe
+from paperfeed.config import Settings, describe, settings_markdown
 from paperfeed.errors import PaperfeedError
 from paperfeed.pipeline import ImportSummary, export_jsonl, import_files
 from paperfeed.sources.files import LineError
@@ -162,7 +162,294 @@ def serve(ctx: click.Context, host: str | None, port: int | None, demo: bool) ->
 
 
 @main.command("settings")
-def settings_cmd() -> None:
+@click.option(
+    "--markdown",
+    is_flag=True,
+    help="Print a Markdown table (docs/configuration.md is made with it).",
+)
+def settings_cmd(markdown: bool) -> None:
     """List every setting: environment variable, default and meaning."""
+    if markdown:
+        click.echo(settings_markdown(), nl=False)
+        return
     for name, default, help_ in describe():
         click.echo(f"{name} (default {default})\n    {help_}")
+
+
+# --- search ---
+
+
+@main.command("index")
+@click.option(
+    "--rebuild", is_flag=True, help="Rebuild the keyword and vector indexes from scratch."
+)
+@click.option("--no-embed", is_flag=True, help="Only update the keyword index; embed nothing.")
+@click.option(
+    "--batch", type=int, default=None, help="Papers per embedding call (default: setting)."
+)
+@click.option("--limit", type=int, default=None, help="Embed at most this many papers this run.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.pass_context
+def index_cmd(
+    ctx: click.Context,
+    rebuild: bool,
+    no_embed: bool,
+    batch: int | None,
+    limit: int | None,
+    quiet: bool,
+) -> None:
+    """Bring the search indexes up to date: keywords first, then embed papers, then vectors."""
+    from paperfeed.search.sync import no_progress, rich_progress, run_index
+
+    settings = settings_of(ctx)
+    db = _open(settings)
+    bar, update = no_progress() if quiet or no_embed else rich_progress()
+    with bar:
+        stats = run_index(
+            db,
+            settings,
+            rebuild=rebuild,
+            embed=not no_embed,
+            batch=batch,
+            limit=limit,
+            progress=update,
+        )
+    click.echo(
+        f"keyword index: {stats.lexical_docs} papers ({stats.lexical_changed} changes, "
+        f"watermark {stats.lexical_rev}); embedded {stats.embedded} "
+        f"({stats.unchanged_text} unchanged); vector index: {stats.vectors} vectors",
+        err=True,
+    )
+
+
+@main.command("search")
+@click.argument("query", nargs=-1, required=True)
+@click.option("--mode", type=click.Choice(["hybrid", "lexical", "semantic"]), default="hybrid")
+@click.option("--limit", "-n", type=int, default=10, help="Results to show.")
+@click.option("--sort", type=click.Choice(["relevance", "date", "upvotes"]), default="relevance")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of text.")
+@click.pass_context
+def search_cmd(
+    ctx: click.Context, query: tuple[str, ...], mode: str, limit: int, sort: str, as_json: bool
+) -> None:
+    """Search papers, e.g. paperfeed search 'diffusion cat:cs.CV year:2025'."""
+    import json
+
+    from paperfeed.search import search
+
+    settings = settings_of(ctx)
+    res = search(_open(settings), settings, " ".join(query), mode=mode, limit=limit, sort=sort)
+    for note in res.notes:
+        click.echo(f"note: {note}", err=True)
+    if not as_json:
+        click.echo(f"{res.total} results ({res.mode})", err=True)
+    for hit, p in zip(res.hits, res.papers, strict=True):
+        if as_json:
+            click.echo(json.dumps({"id": p.id, "score": round(hit.score, 4), "title": p.title}))
+        else:
+            click.echo(f"{p.id:<16} {hit.score:7.3f}  {' '.join(p.title.split())}")
+
+
+# --- harvest ---
+
+
+@main.group("harvest")
+def harvest_group() -> None:
+    """Fetch new papers from arXiv and Hugging Face.
+
+    Exit codes: 0 something new or changed arrived, 3 the run completed with nothing new,
+    2 the run failed (the cursor did not move; running it again resumes).
+    """
+
+
+def _harvest_cli(ctx: click.Context, name: str, quiet: bool, **options: Any) -> None:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+
+    from paperfeed.harvest import HarvestResult, harvest
+    from paperfeed.sources.base import Page
+
+    settings = settings_of(ctx)
+    db = _open(settings)
+    console = Console(stderr=True)
+    seen = 0
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=console,
+        transient=True,
+        disable=quiet or not console.is_terminal,
+    ) as progress:
+        task = progress.add_task(f"harvest {name}", total=None)
+
+        def on_page(page: Page, result: HarvestResult) -> None:
+            nonlocal seen
+            seen += len(page.records) + len(page.deleted) + len(page.errors)
+            c = result.counts
+            progress.update(
+                task,
+                completed=seen,
+                total=page.total,
+                description=f"{result.source} {page.label}: {c.new} new, {c.updated} updated",
+            )
+            if not progress.disable:
+                return
+            if not quiet:
+                console.print(f"{result.source} {page.label}: {seen} record(s) so far")
+
+        result = harvest(settings, db, name, on_page=on_page, **options)
+    click.echo(result.line())
+    for problem in result.problems[:10]:
+        click.echo(f"  skipped {problem}", err=True)
+    ctx.exit(result.exit_code)
+
+
+_quiet = click.option("--quiet", "-q", is_flag=True, help="No progress display, only the summary.")
+
+
+@harvest_group.command("arxiv")
+@click.option("--set", "set_", help="OAI-PMH set, e.g. cs, math, physics:hep-th (default: all).")
+@click.option("--from", "from_", help="First datestamp YYYY-MM-DD (default: the last run's end).")
+@click.option("--until", help="Last datestamp YYYY-MM-DD (default: open-ended).")
+@click.option(
+    "--format",
+    "prefix",
+    type=click.Choice(["arXivRaw", "arXiv", "oai_dc"]),
+    help="Metadata format (default from PAPERFEED_HARVEST_ARXIV_FORMAT, arXivRaw).",
+)
+@_quiet
+@click.pass_context
+def harvest_arxiv(
+    ctx: click.Context,
+    set_: str | None,
+    from_: str | None,
+    until: str | None,
+    prefix: str | None,
+    quiet: bool,
+) -> None:
+    """Harvest arXiv OAI-PMH records changed in a date window, e.g. --set cs --from 2026-11-01."""
+    options: dict[str, Any] = {"set_": set_, "from_": from_, "until": until}
+    if prefix:
+        options["prefix"] = prefix
+    _harvest_cli(ctx, "arxiv", quiet, **options)
+
+
+@harvest_group.command("hf")
+@click.option("--date", "day", help="One day YYYY-MM-DD.")
+@click.option("--from", "from_", help="First day of a range (default: the last run's last day).")
+@click.option("--until", help="Last day of a range (default: today, UTC).")
+@_quiet
+@click.pass_context
+def harvest_hf(
+    ctx: click.Context, day: str | None, from_: str | None, until: str | None, quiet: bool
+) -> None:
+    """Harvest Hugging Face daily papers for a day (--date) or a range (--from/--until)."""
+    if day and (from_ or until):
+        raise click.UsageError("give either --date or --from/--until, not both")
+    if day:
+        from_ = until = day
+    _harvest_cli(ctx, "hf", quiet, from_=from_, until=until)
+
+
+@harvest_group.command("ids")
+@click.argument("ids", nargs=-1, required=True)
+@_quiet
+@click.pass_context
+def harvest_ids(ctx: click.Context, ids: tuple[str, ...], quiet: bool) -> None:
+    """Look papers up by arXiv id through the arXiv API (batched) and store them."""
+    _harvest_cli(ctx, "arxiv-ids", quiet, ids=list(ids))
+
+
+@harvest_group.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_context
+def harvest_status(ctx: click.Context, as_json: bool) -> None:
+    """Show each source's cursor and last run: when, outcome, counts and errors."""
+    import dataclasses
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from paperfeed.harvest import status
+
+    rows = status(_open(settings_of(ctx)))
+    if as_json:
+        for row in rows:
+            run = row["last_run"]
+            row["last_run"] = dataclasses.asdict(run) if run else None
+        click.echo(json.dumps(rows, default=str, indent=2))
+        return
+    if not rows:
+        click.echo("no harvest has run yet: try `paperfeed harvest arxiv --set cs --from <date>`")
+        return
+    table = Table(
+        "source",
+        "cursor",
+        "last run (UTC)",
+        "status",
+        "new",
+        "updated",
+        "skipped",
+        "errors",
+        "message",
+    )
+    for row in rows:
+        run = row["last_run"]
+        cursor = row["cursor"] or "-"
+        if row["pending"]:
+            cursor += " (unfinished run will resume)"
+        if run is None:
+            table.add_row(row["source"], cursor, "-", "-", "", "", "", "", "")
+            continue
+        table.add_row(
+            row["source"],
+            cursor,
+            run.started_at.strftime("%Y-%m-%d %H:%M"),
+            run.status,
+            str(run.new),
+            str(run.updated),
+            str(run.skipped),
+            str(run.errors),
+            (run.message or "")[:120],
+        )
+    Console(width=200).print(table)
+
+
+@main.command("worker")
+@click.option(
+    "--once", multiple=True, metavar="JOB", help="Run the named job now and exit (repeatable)."
+)
+@click.option("--list", "list_jobs", is_flag=True, help="List the jobs and their schedules.")
+@click.pass_context
+def worker_cmd(ctx: click.Context, once: tuple[str, ...], list_jobs: bool) -> None:
+    """Run scheduled jobs (harvests, and later ranking, indexing, digests) from the settings."""
+    import logging
+
+    from paperfeed.worker import JOBS, get_job, run_job, run_worker
+
+    settings = settings_of(ctx)
+    if list_jobs:
+        for job in JOBS.values():
+            when = getattr(settings, job.schedule_setting, "") or "off"
+            click.echo(
+                f"{job.name:<16} {when:<16} {job.help} (PAPERFEED_{job.schedule_setting.upper()})"
+            )
+        return
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    db = _open(settings)
+    if once:
+        outcome = "ran"
+        for name in once:
+            get_job(name)
+        for name in once:
+            outcome = run_job(settings, db, name, raise_errors=True)
+            click.echo(f"{name}: {outcome}")
+        if outcome == "busy":
+            ctx.exit(3)
+        return
+    run_worker(settings, db)
