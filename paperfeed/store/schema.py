@@ -163,3 +163,18 @@ trending_scores = sa.Table(
     sa.Column("stars_gained", sa.Float, nullable=False),
     sa.Column("computed_at", sa.DateTime, nullable=False),
 )
+
+
+# --- search (m0003) ---
+paper_vectors = sa.Table(
+    "paper_vectors",
+    metadata,
+    sa.Column("paper_id", sa.String(64), sa.ForeignKey("papers.id"), primary_key=True),
+    sa.Column("model", sa.String(200), nullable=False),
+    sa.Column("dim", sa.Integer, nullable=False),
+    sa.Column("vector", sa.LargeBinary, nullable=False),  # float32 little-endian
+    sa.Column("text_hash", sa.String(32), nullable=False),  # of the embedded text
+    sa.Column("paper_rev", sa.BigInteger, nullable=False),  # papers.rev when last checked
+    sa.Column("rev", sa.BigInteger, nullable=False),  # vector change counter
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)

@@ -106,6 +106,11 @@ def daily_item_json(item: FeedItem) -> dict[str, Any]:
     }
     if item.submitted_by:
         out["submittedBy"] = user_json(item.submitted_by)
+    # The Hub nests these under "paper" only, where huggingface_hub's PaperInfo never looks;
+    # repeating them at the top level lets the client see links and AI summaries too.
+    for key in ("projectPage", "githubRepo", "githubStars", "ai_summary", "ai_keywords"):
+        if key in paper:
+            out[key] = paper[key]
     return out
 
 

@@ -1,0 +1,273 @@
+"""The keyword index: Tantivy BM25 with field boosts, filter fields and snippets."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import tantivy
+
+from paperfeed.errors import PaperfeedError
+from paperfeed.models import Hit, Paper
+from paperfeed.search.query import Query, QueryError
+
+TEXT_FIELDS = ["title", "abstract", "authors"]
+# Title words say what a paper is about far more than a passing mention in the abstract;
+# author names are matched but should not outrank topical matches.
+BOOSTS = {"title": 3.0, "abstract": 1.0, "authors": 0.5}
+SNIPPET_CHARS = 320
+WRITER_HEAP = 128_000_000  # bytes; Tantivy's default, enough for 10k-document batches
+SORTS = ("relevance", "date", "upvotes")
+
+
+def paper_key(paper_id: str) -> int:
+    """A stable 63-bit integer for a paper id, shared by the keyword and vector indexes."""
+    return int.from_bytes(hashlib.blake2b(paper_id.encode(), digest_size=8).digest(), "big") >> 1
+
+
+def _day(d: date | datetime | None) -> int:
+    return d.year * 10000 + d.month * 100 + d.day if d else 0
+
+
+def build_schema() -> tantivy.Schema:
+    """The Tantivy schema: stored text for snippets, fast fields for filters and sorting."""
+    sb = tantivy.SchemaBuilder()
+    sb.add_text_field("id", stored=True, tokenizer_name="raw")
+    sb.add_unsigned_field("key", indexed=True, fast=True)
+    sb.add_text_field("title", stored=True, tokenizer_name="en_stem")
+    sb.add_text_field("abstract", stored=True, tokenizer_name="en_stem")
+    sb.add_text_field("authors", stored=True, tokenizer_name="default")
+    sb.add_text_field("cats", tokenizer_name="raw")  # 'cs.cl' and its archive 'cs'
+    sb.add_integer_field("day", indexed=True, fast=True)  # YYYYMMDD of first version
+    sb.add_integer_field("upvotes", indexed=False, fast=True)
+    return sb.build()
+
+
+def document(p: Paper) -> tantivy.Document:
+    """The Tantivy document for a paper."""
+    doc = tantivy.Document()
+    doc.add_text("id", p.id)
+    doc.add_unsigned("key", paper_key(p.id))
+    doc.add_text("title", p.title)
+    doc.add_text("abstract", p.abstract)
+    for a in p.authors:
+        doc.add_text("authors", a)
+    cats: dict[str, None] = {}
+    for c in p.categories:
+        c = c.strip().lower()
+        if c:
+            cats[c] = None
+            cats[c.split(".", 1)[0]] = None
+    for c in cats:
+        doc.add_text("cats", c)
+    doc.add_integer("day", _day(p.published or p.updated))
+    doc.add_integer("upvotes", int(p.upvotes))
+    return doc
+
+
+@dataclass(slots=True)
+class LexicalResult:
+    """Hits for one page, the number of matching papers, and highlighted snippets by id."""
+
+    hits: list[Hit]
+    total: int
+    snippets: dict[str, str]  # paper id -> abstract fragment as safe HTML with <mark>
+    titles: dict[str, str]  # paper id -> title as safe HTML with <mark>
+
+
+class LexicalIndex:
+    """One Tantivy index directory: search it, or write to it through `writer()`."""
+
+    def __init__(self, path: Path, *, create: bool = False) -> None:
+        self.path = path
+        self.schema = build_schema()
+        if create:
+            path.mkdir(parents=True, exist_ok=True)
+            self.index = tantivy.Index(self.schema, path=str(path), reuse=True)
+        else:
+            if not tantivy.Index.exists(str(path)):
+                raise PaperfeedError(f"no keyword index at {path}: run `paperfeed index`")
+            self.index = tantivy.Index.open(str(path))
+
+    def reload(self) -> None:
+        """See the latest commit (readers call this when the indexer has committed)."""
+        self.index.reload()
+
+    @property
+    def num_docs(self) -> int:
+        """How many papers are indexed."""
+        return int(self.index.searcher().num_docs)
+
+    # --- writing ---
+
+    def writer(self, threads: int = 1) -> tantivy.IndexWriter:
+        """The single writer (Tantivy holds a lock file: a second writer fails)."""
+        try:
+            return self.index.writer(WRITER_HEAP, threads)
+        except ValueError as exc:
+            raise PaperfeedError(
+                f"the keyword index at {self.path} is locked by another indexer ({exc}); "
+                "wait for it to finish"
+            ) from None
+
+    @staticmethod
+    def apply(writer: tantivy.IndexWriter, changes: Iterable[tuple[Paper, bool]]) -> int:
+        """Replace or (when hidden) delete each paper's document; returns how many were added."""
+        added = 0
+        for paper, hidden in changes:
+            writer.delete_documents_by_term("id", paper.id)
+            if not hidden:
+                writer.add_document(document(paper))
+                added += 1
+        return added
+
+    # --- reading ---
+
+    def _text_query(self, q: Query) -> Any | None:
+        text = q.tantivy_text()
+        if not text:
+            return None
+        try:
+            return self.index.parse_query(text, TEXT_FIELDS, BOOSTS)
+        except ValueError:
+            # Only words and quotes reach here, so this is not expected; keep it a clear error.
+            raise QueryError("the search words could not be understood; try plain words") from None
+
+    def _filter_queries(self, q: Query) -> list[Any]:
+        s = self.schema
+        out: list[Any] = []
+        if q.categories:
+            out.append(tantivy.Query.term_set_query(s, "cats", list(q.categories)))
+        for name in q.authors:
+            if len(name) == 1:
+                out.append(tantivy.Query.term_query(s, "authors", name[0]))
+            else:
+                out.append(tantivy.Query.phrase_query(s, "authors", list(name)))
+        if q.date_from or q.date_to:
+            out.append(
+                tantivy.Query.range_query(
+                    s,
+                    "day",
+                    tantivy.FieldType.Integer,
+                    _day(q.date_from) if q.date_from else 0,
+                    _day(q.date_to) if q.date_to else 99_999_999,
+                )
+            )
+        return out
+
+    def build(self, q: Query, *, text: bool = True, keys: Sequence[int] | None = None) -> Any:
+        """The Tantivy query: text scored, filters as zero-score constraints, exclusions."""
+        Occur = tantivy.Occur
+        clauses: list[tuple[Any, Any]] = []
+        tq = self._text_query(q) if text else None
+        if tq is not None:
+            clauses.append((Occur.Must, tq))
+        for f in self._filter_queries(q):
+            clauses.append((Occur.Must, tantivy.Query.const_score_query(f, 0.0)))
+        if keys is not None:
+            ks = tantivy.Query.term_set_query(self.schema, "key", list(keys))
+            clauses.append((Occur.Must, tantivy.Query.const_score_query(ks, 0.0)))
+        if q.excluded:
+            try:
+                ex = self.index.parse_query(q.tantivy_excluded(), TEXT_FIELDS)
+            except ValueError:
+                raise QueryError("the excluded words could not be understood") from None
+            clauses.append((Occur.MustNot, ex))
+        if not any(o == Occur.Must for o, _ in clauses):
+            clauses.append((Occur.Must, tantivy.Query.all_query()))
+        if len(clauses) == 1:
+            return clauses[0][1]
+        return tantivy.Query.boolean_query(clauses)
+
+    def search(
+        self,
+        q: Query,
+        *,
+        limit: int = 10,
+        offset: int = 0,
+        sort: str = "relevance",
+        snippets: bool = True,
+    ) -> LexicalResult:
+        """Ranked hits for a parsed query (BM25, or by date/upvotes), with the total count."""
+        if sort not in SORTS:
+            raise QueryError(f"unknown sort {sort!r}: use one of {', '.join(SORTS)}")
+        query = self.build(q)
+        searcher = self.index.searcher()
+        if sort == "relevance" and not q.has_text:
+            sort = "date"  # nothing to score: newest first
+        order_by = None if sort == "relevance" else ("day" if sort == "date" else "upvotes")
+        res = searcher.search(query, limit, count=True, order_by_field=order_by, offset=offset)
+        docs = [(score, searcher.doc(addr)) for score, addr in res.hits]
+        hits = [Hit(d["id"][0], float(score)) for score, d in docs]
+        snips: dict[str, str] = {}
+        titles: dict[str, str] = {}
+        if snippets and docs and q.has_text:
+            snips, titles = self._snippets(searcher, q, [d for _, d in docs])
+        return LexicalResult(hits, int(getattr(res, "count", 0) or 0), snips, titles)
+
+    def _snippets(
+        self, searcher: Any, q: Query, docs: list[Any]
+    ) -> tuple[dict[str, str], dict[str, str]]:
+        tq = self._text_query(q)
+        if tq is None:
+            return {}, {}
+        gen_a = tantivy.SnippetGenerator.create(searcher, tq, self.schema, "abstract")
+        gen_a.set_max_num_chars(SNIPPET_CHARS)
+        gen_t = tantivy.SnippetGenerator.create(searcher, tq, self.schema, "title")
+        gen_t.set_max_num_chars(1000)
+        snips: dict[str, str] = {}
+        titles: dict[str, str] = {}
+        for d in docs:
+            pid = d["id"][0]
+            a = gen_a.snippet_from_doc(d)
+            if a.highlighted():
+                snips[pid] = _mark(a.to_html())
+            t = gen_t.snippet_from_doc(d)
+            if t.highlighted():
+                titles[pid] = _mark(t.to_html())
+        return snips, titles
+
+    def snippets_for(
+        self, q: Query, paper_ids: Sequence[str]
+    ) -> tuple[dict[str, str], dict[str, str]]:
+        """Highlighted abstract and title fragments for given papers (e.g. semantic hits)."""
+        if not paper_ids or not q.has_text:
+            return {}, {}
+        searcher = self.index.searcher()
+        keys = [paper_key(p) for p in paper_ids]
+        res = searcher.search(
+            tantivy.Query.term_set_query(self.schema, "key", keys), len(keys), count=False
+        )
+        docs = [searcher.doc(addr) for _, addr in res.hits]
+        return self._snippets(searcher, q, docs)
+
+    def resolve_keys(
+        self, q: Query | None, keys: Sequence[int], *, limit: int | None = None
+    ) -> dict[int, str]:
+        """Paper ids for ANN keys still indexed (visible) and passing q's filters."""
+        if not keys:
+            return {}
+        query = self.build(q, text=False, keys=keys) if q else None
+        if query is None:
+            query = tantivy.Query.term_set_query(self.schema, "key", list(keys))
+        searcher = self.index.searcher()
+        res = searcher.search(query, limit or len(keys), count=False)
+        addrs = [addr for _, addr in res.hits]
+        if not addrs:
+            return {}
+        got = searcher.fast_field_values("key", addrs)
+        return {int(k or 0): searcher.doc(a)["id"][0] for k, a in zip(got, addrs, strict=True)}
+
+    def contains(self, paper_id: str) -> bool:
+        """True when the paper is indexed."""
+        searcher = self.index.searcher()
+        return bool(searcher.search(tantivy.Query.term_query(self.schema, "id", paper_id), 1).hits)
+
+
+def _mark(html: str) -> str:
+    # Tantivy escapes the text and wraps matches in <b>; use <mark> so pages can style it.
+    return html.replace("<b>", "<mark>").replace("</b>", "</mark>")

@@ -1,0 +1,350 @@
+"""Derived search indexes follow the store: embed missing vectors, catch indexes up by watermark."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from paperfeed.config import Settings
+from paperfeed.errors import PaperfeedError
+from paperfeed.search.embed import Embedder, get_embedder, paper_text, text_hash
+from paperfeed.search.lexical import LexicalIndex, paper_key
+from paperfeed.search.vectors import VectorIndex, from_bytes, to_bytes
+from paperfeed.store import papers as store_papers
+from paperfeed.store import vectors as store_vectors
+from paperfeed.store.db import Database
+
+LEXICAL_BATCH = 5000  # papers per Tantivy commit: a crash redoes at most this many
+VECTOR_BATCH = 5000  # vectors read from the store per round trip
+ANN_SAVE_EVERY = 100_000  # vectors added between intermediate saves of the ANN file
+EMBED_CHUNK = 256  # papers embedded per store write: a crash re-embeds at most this many
+
+
+def search_dir(settings: Settings) -> Path:
+    """The folder holding this instance's search indexes."""
+    return settings.derived_dir / "search"
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data))
+    os.replace(tmp, path)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+class Layout:
+    """Where the index files live: lexical/CURRENT names the live Tantivy generation."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.lexical_root = root / "lexical"
+        self.current = self.lexical_root / "CURRENT"
+        self.ann = root / "vectors.usearch"
+        self.ann_meta = root / "vectors.json"
+        self.lock = root / "indexer.lock"
+
+    def lexical_generation(self) -> str | None:
+        """The live Tantivy generation's folder name, or None before the first index run."""
+        try:
+            name = self.current.read_text().strip()
+        except FileNotFoundError:
+            return None
+        return name if name and (self.lexical_root / name).is_dir() else None
+
+    def lexical_meta(self, gen: str) -> Path:
+        """The watermark file of a generation."""
+        return self.lexical_root / f"{gen}.json"
+
+
+@contextmanager
+def indexer_lock(layout: Layout) -> Iterator[None]:
+    """Hold the one-indexer-at-a-time lock (released by the OS if the process dies)."""
+    layout.root.mkdir(parents=True, exist_ok=True)
+    with layout.lock.open("a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise PaperfeedError(
+                f"another `paperfeed index` is running (lock {layout.lock}); wait for it to finish"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+@dataclass(slots=True)
+class IndexStats:
+    """What one index run did."""
+
+    lexical_rev: int = 0
+    lexical_changed: int = 0
+    lexical_docs: int = 0
+    embedded: int = 0
+    unchanged_text: int = 0
+    vectors: int = 0
+    ann_changed: int = 0
+    rebuilt: bool = False
+
+
+Progress = Callable[[int, int], None]  # (done, total)
+
+
+def sync_lexical(db: Database, layout: Layout, *, rebuild: bool = False) -> tuple[int, int, int]:
+    """Bring the Tantivy index up to the store's paper watermark; returns (rev, changed, docs)."""
+    layout.lexical_root.mkdir(parents=True, exist_ok=True)
+    gen = None if rebuild else layout.lexical_generation()
+    fresh = gen is None
+    if gen is None:
+        gen = f"g{time.time_ns()}"
+    ix = LexicalIndex(layout.lexical_root / gen, create=True)
+    meta = layout.lexical_meta(gen)
+    rev = 0 if fresh else int(_read_json(meta).get("rev", 0))
+    changed = 0
+    writer = ix.writer()
+    try:
+        while True:
+            with db.read() as conn:
+                rows = store_papers.changed_since(conn, rev, limit=LEXICAL_BATCH)
+            if not rows:
+                break
+            ix.apply(writer, [(p, hidden) for _, p, hidden in rows])
+            writer.commit()
+            # The watermark moves only after Tantivy committed: a crash in between redoes the
+            # batch, and replacing a paper's document is idempotent.
+            rev = rows[-1][0]
+            changed += len(rows)
+            _write_json(meta, {"rev": rev})
+        writer.wait_merging_threads()
+    except BaseException:
+        writer.rollback()
+        raise
+    if not meta.exists():
+        _write_json(meta, {"rev": rev})
+    if fresh:
+        # Switch readers to the new generation in one atomic rename, then drop old ones.
+        tmp = layout.current.with_name("CURRENT.tmp")
+        tmp.write_text(gen)
+        os.replace(tmp, layout.current)
+        for old in layout.lexical_root.iterdir():
+            if old.name.startswith("g") and old.name not in (gen, f"{gen}.json"):
+                if old.is_dir():
+                    shutil.rmtree(old, ignore_errors=True)
+                else:
+                    old.unlink(missing_ok=True)
+    ix.reload()
+    return rev, changed, ix.num_docs
+
+
+def embed_missing(
+    db: Database,
+    embedder: Embedder,
+    *,
+    batch: int = 32,
+    limit: int | None = None,
+    progress: Progress | None = None,
+) -> tuple[int, int]:
+    """Embed visible papers lacking a current vector, saving every chunk; returns (embedded, unchanged)."""
+    with db.read() as conn:
+        total = store_vectors.count_to_embed(conn, embedder.name)
+    if limit is not None:
+        total = min(total, limit)
+    done = embedded = unchanged = 0
+    after = 0
+    if progress:
+        progress(0, total)
+    while done < total:
+        with db.read() as conn:
+            cands = store_vectors.papers_to_embed(
+                conn, embedder.name, after_rev=after, limit=min(EMBED_CHUNK, total - done)
+            )
+        if not cands:
+            break
+        after = cands[-1].rev
+        todo: list[tuple[str, str, int]] = []
+        touch: list[tuple[str, int]] = []
+        for c in cands:
+            text = paper_text(c.title, c.abstract)
+            h = text_hash(text)
+            if c.model == embedder.name and c.text_hash == h:
+                touch.append((c.paper_id, c.rev))  # a vote or flag changed, not the text
+            else:
+                todo.append((c.paper_id, text, c.rev))
+        rows: list[tuple[str, bytes, str, int]] = []
+        # Similar lengths in one model call waste less padding (the texts are truncated anyway).
+        todo.sort(key=lambda t: len(t[1]))
+        for i in range(0, len(todo), batch):
+            part = todo[i : i + batch]
+            vecs = embedder.embed([t for _, t, _ in part])
+            rows += [
+                (pid, to_bytes(v), text_hash(t), rev)
+                for (pid, t, rev), v in zip(part, vecs, strict=True)
+            ]
+        with db.write() as conn:
+            store_vectors.save_vectors(conn, embedder.name, embedder.dim, rows)
+            store_vectors.touch_vectors(conn, touch)
+        embedded += len(rows)
+        unchanged += len(touch)
+        done += len(cands)
+        if progress:
+            progress(done, total)
+    return embedded, unchanged
+
+
+def sync_vectors(
+    db: Database, layout: Layout, model: str, dim: int, *, rebuild: bool = False
+) -> tuple[int, int]:
+    """Bring the ANN index up to the store's vectors and hidden flags; returns (size, changed)."""
+    layout.root.mkdir(parents=True, exist_ok=True)
+    meta = _read_json(layout.ann_meta)
+    fresh = (
+        rebuild
+        or not layout.ann.exists()
+        or meta.get("model") != model
+        or int(meta.get("dim", 0)) != dim
+    )
+    if fresh:
+        ix = VectorIndex(dim)
+        vrev = prev = 0
+    else:
+        ix = VectorIndex.load(layout.ann)
+        vrev = int(meta.get("vector_rev", 0))
+        prev = int(meta.get("paper_rev", 0))
+    with db.read() as conn:
+        paper_top = store_papers.max_rev(conn)
+    changed = since_save = 0
+
+    def save() -> None:
+        ix.save(layout.ann)
+        _write_json(
+            layout.ann_meta, {"model": model, "dim": dim, "vector_rev": vrev, "paper_rev": prev}
+        )
+
+    while True:
+        with db.read() as conn:
+            rows = store_vectors.vectors_changed_since(conn, vrev, model, limit=VECTOR_BATCH)
+        if not rows:
+            break
+        ix.remove([paper_key(r.paper_id) for r in rows if r.hidden])
+        live = [r for r in rows if not r.hidden]
+        if live:
+            ix.upsert(
+                [paper_key(r.paper_id) for r in live],
+                np.stack([from_bytes(r.vector) for r in live]),
+            )
+        vrev = rows[-1].rev
+        changed += len(rows)
+        since_save += len(rows)
+        if since_save >= ANN_SAVE_EVERY:
+            save()
+            since_save = 0
+    if fresh:
+        prev = paper_top  # a fresh index was built from current hidden flags
+    # Papers hidden or shown again since the last run.
+    while True:
+        with db.read() as conn:
+            prows = store_papers.changed_since(conn, prev, limit=LEXICAL_BATCH)
+            shown = [p.id for _, p, hidden in prows if not hidden]
+            have = store_vectors.has_vectors(conn, shown, model) if shown else set()
+            back = [
+                (pid, store_vectors.get_vector(conn, pid, model))
+                for pid in have
+                if not ix.index.contains(paper_key(pid))
+            ]
+        if not prows:
+            break
+        ix.remove([paper_key(p.id) for _, p, hidden in prows if hidden])
+        back_ok = [(pid, v) for pid, v in back if v is not None]
+        if back_ok:
+            ix.upsert(
+                [paper_key(p) for p, _ in back_ok], np.stack([from_bytes(v) for _, v in back_ok])
+            )
+        changed += sum(1 for _, _, hidden in prows if hidden) + len(back_ok)
+        prev = prows[-1][0]
+    if changed or fresh or not layout.ann_meta.exists():
+        save()
+    return len(ix), changed
+
+
+def run_index(
+    db: Database,
+    settings: Settings,
+    *,
+    rebuild: bool = False,
+    embed: bool = True,
+    batch: int | None = None,
+    limit: int | None = None,
+    progress: Progress | None = None,
+    embedder: Embedder | None = None,
+) -> IndexStats:
+    """One indexing run: keyword index first (so search works at once), then vectors, then ANN."""
+    layout = Layout(search_dir(settings))
+    stats = IndexStats(rebuilt=rebuild)
+    with indexer_lock(layout):
+        stats.lexical_rev, stats.lexical_changed, stats.lexical_docs = sync_lexical(
+            db, layout, rebuild=rebuild
+        )
+        if not embed:
+            return stats
+        emb = embedder or get_embedder(settings.embed_model, threads=settings.embed_threads)
+        stats.embedded, stats.unchanged_text = embed_missing(
+            db, emb, batch=batch or settings.embed_batch, limit=limit, progress=progress
+        )
+        stats.vectors, stats.ann_changed = sync_vectors(
+            db, layout, emb.name, emb.dim, rebuild=rebuild
+        )
+        # Papers changed while we embedded reach the keyword index now rather than next run.
+        stats.lexical_rev, more, stats.lexical_docs = sync_lexical(db, layout)
+        stats.lexical_changed += more
+    return stats
+
+
+def rich_progress() -> tuple[Any, Progress]:
+    """A rich progress bar with rate and ETA, and the callback that drives it."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+    from rich.progress import (
+        Progress as RichProgress,
+    )
+
+    bar = RichProgress(
+        TextColumn("embedding"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    )
+    task = bar.add_task("embed", total=None)
+
+    def update(done: int, total: int) -> None:
+        bar.update(task, completed=done, total=total)
+
+    return bar, update
+
+
+def no_progress() -> tuple[Any, Progress | None]:
+    """No progress display (cron and tests)."""
+    return nullcontext(), None

@@ -1,0 +1,125 @@
+"""What a reader sees in real headless Chromium: the feed, day navigation and a paper page."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _web_helpers import HOSTILE_TITLE, seed, serve
+
+from paperfeed.config import Settings
+from paperfeed.store import Database
+from paperfeed.web import create_app
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium driven by Playwright (never a downloaded browser)."""
+    if not CHROMIUM.exists():
+        pytest.fail(
+            "Chromium is missing at /usr/bin/chromium: run `apt-get install -y chromium` "
+            "(as root) to run the browser tests"
+        )
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def site(sqlite_db: Database) -> Iterator[str]:
+    """A seeded paperfeed served by uvicorn on loopback."""
+    seed(sqlite_db)
+    with serve(create_app(Settings(database_url=sqlite_db.url), sqlite_db)) as base:
+        yield base
+
+
+def test_reader_browses_days_and_opens_a_paper(browser: Any, site: str) -> None:
+    from playwright.sync_api import expect
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+
+    page.goto(site + "/")
+    expect(page.locator("h1")).to_have_text("Jul 1, 2024")
+    expect(page.locator(".card-title")).to_have_text(["Agents in the Wild"])
+    expect(page.get_by_role("button", name="Subscribe")).to_be_visible()
+    expect(page.get_by_role("searchbox", name="Search papers")).to_be_visible()
+
+    page.get_by_role("link", name="Previous day").click()
+    expect(page).to_have_url(site + "/papers/date/2024-06-03")
+    expect(page.locator(".card-title")).to_have_text(
+        ["Benchmarks Considered Harmful", "Small Language Models Win"]
+    )
+    page.get_by_role("link", name="Previous day").click()
+    expect(page).to_have_url(site + "/papers/date/2024-05-29")
+    titles = page.locator(".card-title")
+    expect(titles).to_have_count(4)
+    # The hostile title is shown as text on the list and no script ran.
+    expect(titles.nth(2)).to_have_text(HOSTILE_TITLE)
+    # Upvote badges are in descending order.
+    counts = [int(x) for x in page.locator(".card .votes-count").all_inner_texts()]
+    assert counts == [25, 7, 3, 1]
+    page.screenshot(path=str(ARTIFACTS / "browser-day.png"), full_page=True)
+
+    page.get_by_role("link", name=re.compile("^Black holes of")).click()
+    expect(page).to_have_url(site + "/papers/2405.00003")
+    heading = page.locator("h1#paper-title")
+    expect(heading).to_contain_text("Black holes of")
+    # The formula is real MathML laid out by the browser, not LaTeX source.
+    formula = heading.locator("math")
+    expect(formula).to_have_count(2)
+    box = formula.first.bounding_box()
+    assert box is not None and box["width"] > 10
+    assert "\\odot" not in heading.inner_text()
+    expect(page.locator(".author-list li")).to_have_text(
+        ["Author 2 A", "Author 2 B", "Ada Lovelace"]
+    )
+    expect(page.locator(".paper .votes-count")).to_have_text("7")
+    abstract = page.locator(".abstract")
+    expect(abstract).to_contain_text("an escaped $5 bill")
+    expect(abstract).to_contain_text("<i>markup</i>")
+    expect(abstract.locator("math").first).to_be_visible()
+    expect(page.get_by_role("link", name="PDF")).to_have_attribute(
+        "href", "https://arxiv.org/pdf/2405.00003"
+    )
+    page.screenshot(path=str(ARTIFACTS / "browser-paper.png"), full_page=True)
+
+    page.goto(site + "/papers/2405.00004")
+    expect(page.locator("h1#paper-title")).to_have_text(HOSTILE_TITLE)
+    page.goto(site + "/papers/not-a-paper")
+    expect(page.locator("h1")).to_have_text("Not found")
+    assert dialogs == [] and errors == []
+
+
+def test_small_screen_layout(browser: Any, site: str) -> None:
+    page = browser.new_page(viewport={"width": 375, "height": 740})
+    page.goto(site + "/papers/date/2024-05-29")
+    # Nothing overflows sideways on a phone.
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 375
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "browser-mobile.png"), full_page=True)

@@ -1,0 +1,152 @@
+"""The JSON API in the Hugging Face Papers shape, checked directly and through huggingface_hub."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from _web_helpers import HOSTILE_TITLE, load_hf_day, seed, serve
+from fastapi.testclient import TestClient
+
+from paperfeed.config import Settings
+from paperfeed.store import Database
+from paperfeed.web import create_app
+
+HF_DAYS = Path(__file__).resolve().parent / "fixtures" / "hf_raw_days"
+
+
+@pytest.fixture
+def client(db: Database) -> Iterator[TestClient]:
+    """A test client on an app over the seeded database."""
+    seed(db)
+    with TestClient(create_app(Settings(database_url=db.url, page_size=2), db)) as c:
+        yield c
+
+
+def ids(items: list[dict]) -> list[str]:
+    return [i["paper"]["id"] for i in items]
+
+
+def test_daily_papers_defaults_to_latest_day(client: TestClient) -> None:
+    r = client.get("/api/daily_papers")
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("application/json")
+    assert ids(r.json()) == ["2407.00008"]
+
+
+def test_daily_papers_by_date_week_month_ordered_by_upvotes(client: TestClient) -> None:
+    day = client.get("/api/daily_papers", params={"date": "2024-05-29"}).json()
+    assert ids(day) == ["2405.00005", "2405.00003", "2405.00004", "hep-th/9901001"]
+    assert [i["paper"]["upvotes"] for i in day] == [25, 7, 3, 1]
+    week = client.get("/api/daily_papers", params={"week": "2024-W22"})
+    assert ids(week.json())[:2] == ["2405.00002", "2405.00005"]
+    assert len(week.json()) == 6 and week.headers["x-total-count"] == "6"
+    month = client.get("/api/daily_papers", params={"month": "2024-06"}).json()
+    assert ids(month) == ["2406.00007", "2406.00006"]
+    empty = client.get("/api/daily_papers", params={"date": "2024-05-30"})
+    assert empty.status_code == 200 and empty.json() == []
+
+
+def test_daily_papers_paging(client: TestClient) -> None:
+    page0 = client.get("/api/daily_papers", params={"week": "2024-W22", "limit": 4}).json()
+    page1 = client.get("/api/daily_papers", params={"week": "2024-W22", "limit": 4, "p": 1}).json()
+    assert len(page0) == 4 and len(page1) == 2
+    assert not set(ids(page0)) & set(ids(page1))
+
+
+def test_daily_item_shape(client: TestClient) -> None:
+    item = client.get("/api/daily_papers", params={"date": "2024-05-27"}).json()[0]
+    paper = item["paper"]
+    assert paper["id"] == "2405.00002"
+    assert paper["title"] == item["title"] == "Scaling Laws Revisited"
+    assert paper["summary"] == item["summary"]
+    assert [a["name"] for a in paper["authors"]] == ["Author 1 A", "Author 1 B", "Ada Lovelace"]
+    assert paper["publishedAt"].endswith("Z") and paper["upvotes"] == 40
+    assert item["publishedAt"] == "2024-05-27T08:00:00.000Z"  # when it was featured
+    assert paper["submittedOnDailyBy"]["user"] == "akhaliq"
+    assert item["submittedBy"]["name"] == "akhaliq"
+    assert paper["githubRepo"] == "https://github.com/example/repo"
+    assert paper["arxiv"]["primaryCategory"] == "cs.CL"
+
+
+def test_paper_endpoint(client: TestClient) -> None:
+    r = client.get("/api/papers/2405.00002")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["id"] == "2405.00002" and body["upvotes"] == 40
+    assert body["githubStars"] == 321
+    assert body["arxiv"]["featuredOn"] == ["2024-05-27"]
+    assert body["arxiv"]["doi"] == "10.1000/test.123"
+    old = client.get("/api/papers/hep-th/9901001")
+    assert old.status_code == 200 and old.json()["id"] == "hep-th/9901001"
+    versioned = client.get("/api/papers/2405.00002v2")
+    assert versioned.status_code == 200 and versioned.json()["id"] == "2405.00002"
+    hostile = client.get("/api/papers/2405.00004").json()
+    assert hostile["title"] == HOSTILE_TITLE  # JSON carries the raw text; pages escape it
+
+
+@pytest.mark.parametrize(
+    ("url", "status"),
+    [
+        ("/api/papers/9999.99999", 404),
+        ("/api/papers/<script>", 404),
+        ("/api/papers/1' OR '1'='1", 404),
+        ("/api/daily_papers?date=2024-02-30", 400),
+        ("/api/daily_papers?date=<script>", 400),
+        ("/api/daily_papers?week=2024-W99", 400),
+        ("/api/daily_papers?month=2024-1", 400),
+        ("/api/daily_papers?date=2024-05-29&week=2024-W22", 400),
+        ("/api/daily_papers?p=-1", 400),
+        ("/api/daily_papers?limit=0", 400),
+        ("/api/daily_papers?limit=1000", 400),
+        ("/api/nothing", 404),
+    ],
+)
+def test_api_errors_are_json(client: TestClient, url: str, status: int) -> None:
+    r = client.get(url)
+    assert r.status_code == status
+    assert r.headers["content-type"].startswith("application/json")
+    assert isinstance(r.json()["error"], str) and r.json()["error"]
+
+
+def test_huggingface_hub_client_against_a_real_server(sqlite_db: Database) -> None:
+    """huggingface_hub's HfApi lists days and reads papers from paperfeed unchanged."""
+    from huggingface_hub import HfApi
+
+    loaded = {day.stem: load_hf_day(sqlite_db, day) for day in sorted(HF_DAYS.glob("*.json"))}
+    assert loaded["2026-08-21"] == 17
+    seed(sqlite_db)  # adds an old-style id and a paper with a hostile title
+    app = create_app(Settings(database_url=sqlite_db.url), sqlite_db)
+    with serve(app) as base:
+        api = HfApi(endpoint=base, token=False)
+        papers = list(api.list_daily_papers(date="2026-08-21"))
+        assert len(papers) == 17
+        assert papers[0].id == "2608.19880"
+        assert papers[0].title == "EnvHarness: Awakening Static Worlds for Agent Learning"
+        assert papers[0].upvotes == 163
+        assert [p.upvotes for p in papers] == sorted((p.upvotes or 0 for p in papers), reverse=True)
+        assert papers[0].authors and papers[0].authors[0].name == "Chengsong Huang"
+        assert papers[0].submitted_by is not None and papers[0].submitted_by.username == "taesiri"
+        assert papers[0].submitted_at is not None and papers[0].submitted_at.year == 2026
+        assert papers[0].github_repo == "https://github.com/google-research/envharness"
+
+        week = list(api.list_daily_papers(week="2024-W22", limit=3))
+        assert len(week) == 3 and week[0].id == "2405.00002"
+        month = list(api.list_daily_papers(month="2025-03", p=1, limit=20))
+        assert len(month) == 3  # 23 papers on 2025-03-12: the second page of 20 has 3
+
+        info = api.paper_info("2608.19880")
+        assert info.id == "2608.19880"
+        assert info.title == papers[0].title and info.upvotes == 163
+        assert info.summary and info.summary.startswith("LLM agents learn")
+        assert info.published_at is not None and info.published_at.year == 2026
+        assert info.submitted_at is not None
+        old = api.paper_info("hep-th/9901001")
+        assert old.title == "An Old-Style Paper on Strings"
+
+        from huggingface_hub.errors import HfHubHTTPError
+
+        with pytest.raises(HfHubHTTPError) as err:
+            api.paper_info("2608.99999")
+        assert err.value.response.status_code == 404
