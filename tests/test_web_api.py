@@ -48,6 +48,16 @@ def test_daily_papers_by_date_week_month_ordered_by_upvotes(client: TestClient) 
     assert empty.status_code == 200 and empty.json() == []
 
 
+def test_daily_papers_submitter_and_sort(client: TestClient) -> None:
+    by = client.get("/api/daily_papers", params={"week": "2024-W22", "submitter": "akhaliq"})
+    assert len(by.json()) == 6
+    nobody = client.get("/api/daily_papers", params={"week": "2024-W22", "submitter": "nobody"})
+    assert nobody.json() == [] and nobody.headers["x-total-count"] == "0"
+    for sort in ("publishedAt", "trending"):
+        r = client.get("/api/daily_papers", params={"date": "2024-05-29", "sort": sort})
+        assert ids(r.json())[0] == "2405.00005"
+
+
 def test_daily_papers_paging(client: TestClient) -> None:
     page0 = client.get("/api/daily_papers", params={"week": "2024-W22", "limit": 4}).json()
     page1 = client.get("/api/daily_papers", params={"week": "2024-W22", "limit": 4, "p": 1}).json()
@@ -100,6 +110,7 @@ def test_paper_endpoint(client: TestClient) -> None:
         ("/api/daily_papers?p=-1", 400),
         ("/api/daily_papers?limit=0", 400),
         ("/api/daily_papers?limit=1000", 400),
+        ("/api/daily_papers?sort=random", 400),
         ("/api/nothing", 404),
     ],
 )
@@ -130,6 +141,10 @@ def test_huggingface_hub_client_against_a_real_server(sqlite_db: Database) -> No
         assert papers[0].submitted_by is not None and papers[0].submitted_by.username == "taesiri"
         assert papers[0].submitted_at is not None and papers[0].submitted_at.year == 2026
         assert papers[0].github_repo == "https://github.com/google-research/envharness"
+
+        mine = list(api.list_daily_papers(date="2026-08-21", submitter="taesiri"))
+        assert mine and all(p.submitted_by and p.submitted_by.username == "taesiri" for p in mine)
+        assert len(mine) < len(papers)
 
         week = list(api.list_daily_papers(week="2024-W22", limit=3))
         assert len(week) == 3 and week[0].id == "2405.00002"

@@ -154,7 +154,7 @@ def test_paper_page_shows_everything(client: TestClient) -> None:
     assert "10 pages, 3 figures" in html and "J. Test. 1 (2024) 1" in html
     assert 'href="https://doi.org/10.1000/test.123"' in html
     assert "creativecommons.org/licenses/by/4.0" in html
-    assert 'aria-label="40 upvotes"' in html
+    assert '<span class="votes-count">40</span>' in html
     assert 'href="/papers/date/2024-05-27">May 27, 2024</a>' in html
     assert "First version" in html and "Latest version" in html and "(v2)" in html
 

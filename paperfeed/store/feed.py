@@ -44,7 +44,13 @@ def add_entries(conn: Connection, entries: Sequence[FeedEntry]) -> int:
 
 
 def feed_between(
-    conn: Connection, start: date, end: date, *, limit: int = 50, offset: int = 0
+    conn: Connection,
+    start: date,
+    end: date,
+    *,
+    limit: int = 50,
+    offset: int = 0,
+    submitted_by: str | None = None,
 ) -> list[FeedItem]:
     """Papers featured from start to end inclusive, most upvoted first, ties by newest then id."""
     q = (
@@ -60,18 +66,24 @@ def feed_between(
         .limit(limit)
         .offset(offset)
     )
+    if submitted_by is not None:  # the web API's ?submitter= filter
+        q = q.where(feed_entries.c.submitted_by == submitted_by)
     return [
         FeedItem(paper_from_row(r), r.day, r.submitted_by, r.submitted_at) for r in conn.execute(q)
     ]
 
 
-def count_between(conn: Connection, start: date, end: date) -> int:
+def count_between(
+    conn: Connection, start: date, end: date, *, submitted_by: str | None = None
+) -> int:
     """How many visible papers were featured from start to end inclusive."""
     q = (
         sa.select(sa.func.count())
         .select_from(feed_entries.join(papers, feed_entries.c.paper_id == papers.c.id))
         .where(feed_entries.c.day.between(start, end), papers.c.hidden == sa.false())
     )
+    if submitted_by is not None:
+        q = q.where(feed_entries.c.submitted_by == submitted_by)
     return int(conn.execute(q).scalar_one())
 
 

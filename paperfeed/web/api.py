@@ -121,12 +121,18 @@ def daily_papers(
     month: str | None = None,
     p: str | None = None,
     limit: str | None = None,
+    submitter: str | None = None,
+    sort: str | None = None,
 ) -> JSONResponse:
     """The papers of a day, ISO week or month (default: the latest day), most upvoted first."""
     db = db_of(request)
     chosen = [x for x in (date, week, month) if x is not None]
     if len(chosen) > 1:
         raise views.BadRequest("give at most one of date, week and month")
+    if sort not in (None, "publishedAt", "trending"):
+        raise views.BadRequest(
+            f"unknown sort {str(sort)[:40]!r} (expected publishedAt or trending)"
+        )
     page = views.parse_page(p, first=0)
     size = views.parse_limit(limit, API_DEFAULT_LIMIT)
     if date is not None:
@@ -139,7 +145,8 @@ def daily_papers(
         period = views.latest_period(db)
     if period is None:
         return JSONResponse([])
-    view = views.feed_view(db, period, page=page, page_size=size)
+    # Every sort orders by upvotes here: a day's list is what the Hub's pages show.
+    view = views.feed_view(db, period, page=page, page_size=size, submitted_by=submitter or None)
     headers = {"X-Total-Count": str(view.total)}
     return JSONResponse([daily_item_json(i) for i in view.items], headers=headers)
 

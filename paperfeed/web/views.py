@@ -174,12 +174,24 @@ def _neighbours(db: Database, period: Period) -> tuple[Period | None, Period | N
     return (make(before) if before else None, make(after) if after else None)
 
 
-def feed_view(db: Database, period: Period, *, page: int = 0, page_size: int = 50) -> FeedView:
-    """The papers featured in a period, most upvoted first, one page of them."""
+def feed_view(
+    db: Database,
+    period: Period,
+    *,
+    page: int = 0,
+    page_size: int = 50,
+    submitted_by: str | None = None,
+) -> FeedView:
+    """The papers featured in a period (optionally by one submitter), most upvoted first."""
     with db.read() as conn:
-        total = feed_store.count_between(conn, period.start, period.end)
+        total = feed_store.count_between(conn, period.start, period.end, submitted_by=submitted_by)
         items = feed_store.feed_between(
-            conn, period.start, period.end, limit=page_size, offset=page * page_size
+            conn,
+            period.start,
+            period.end,
+            limit=page_size,
+            offset=page * page_size,
+            submitted_by=submitted_by,
         )
     prev, nxt = _neighbours(db, period)
     return FeedView(period, items, total, page, page_size, prev, nxt)
