@@ -178,3 +178,15 @@ paper_vectors = sa.Table(
     sa.Column("rev", sa.BigInteger, nullable=False),  # vector change counter
     sa.Column("created_at", sa.DateTime, nullable=False),
 )
+
+# --- harvest & worker (m0002) ---
+job_locks = sa.Table(
+    "job_locks",
+    metadata,
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("owner", sa.String(255), nullable=False),  # random token of the holder
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("acquired_at", sa.DateTime, nullable=False),
+    sa.Column("expires_at", sa.DateTime, nullable=False),  # lease end; renewed while running
+)

@@ -1,0 +1,189 @@
+"""Scheduled jobs (harvests now; ranking, indexing and digests can register later) via APScheduler."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC
+from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from paperfeed.config import Settings
+from paperfeed.errors import ConfigError, PaperfeedError
+from paperfeed.harvest import harvest
+from paperfeed.store import Database, open_database
+from paperfeed.store.locks import job_lock
+
+log = logging.getLogger(__name__)
+
+MISFIRE_GRACE = 3600  # seconds: a job missed while the machine slept still runs within an hour
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+@dataclass(frozen=True)
+class Job:
+    """A named job, the setting holding its schedule, and what it does."""
+
+    name: str
+    run: Callable[[Settings, Database], Any]
+    schedule_setting: str
+    help: str
+
+
+JOBS: dict[str, Job] = {}
+
+
+def register_job(
+    name: str, run: Callable[[Settings, Database], Any], *, schedule_setting: str, help: str
+) -> Job:
+    """Add a job to the registry; its schedule is read from the named setting (empty = off)."""
+    job = Job(name, run, schedule_setting, help)
+    JOBS[name] = job
+    return job
+
+
+def parse_schedule(text: str) -> BaseTrigger | None:
+    """A cron expression ('0 6 * * 1-5', UTC) or an interval ('30m', 'every 6h'); empty is None."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    m = re.fullmatch(r"(?:every\s+)?(\d+)\s*([smhd])", text, re.IGNORECASE)
+    if m:
+        seconds = int(m.group(1)) * _UNITS[m.group(2).lower()]
+        if seconds <= 0:
+            raise ConfigError(f"schedule {text!r}: an interval must be longer than 0")
+        return IntervalTrigger(seconds=seconds, timezone=UTC)
+    if len(text.split()) == 5:
+        try:
+            return CronTrigger.from_crontab(text, timezone=UTC)
+        except ValueError as exc:
+            raise ConfigError(f"schedule {text!r} is not a valid cron expression: {exc}") from None
+    raise ConfigError(
+        f"schedule {text!r} is neither a 5-field cron expression ('0 6 * * 1-5') "
+        "nor an interval ('30m', '6h', '1d'); fix the setting or set it empty to disable the job"
+    )
+
+
+def get_job(name: str) -> Job:
+    """A registered job by name, or ConfigError listing the valid names."""
+    job = JOBS.get(name)
+    if job is None:
+        raise ConfigError(f"unknown job {name!r}: valid jobs are {', '.join(sorted(JOBS))}")
+    return job
+
+
+def run_job(settings: Settings, db: Database, name: str, *, raise_errors: bool = False) -> str:
+    """Run a job unless another worker is running it: returns 'ran', 'busy' or 'failed'."""
+    job = get_job(name)
+    with job_lock(db, f"job:{name}", lease=settings.job_lock_lease) as lock:
+        if lock is None:
+            log.info("job %s is already running elsewhere; skipped", name)
+            return "busy"
+        try:
+            job.run(settings, db)
+        except Exception as exc:
+            if raise_errors:
+                raise
+            if isinstance(exc, PaperfeedError):
+                log.error("job %s failed: %s", name, exc)
+            else:
+                log.exception("job %s failed", name)
+            return "failed"
+    return "ran"
+
+
+def scheduled_jobs(settings: Settings) -> list[tuple[Job, BaseTrigger]]:
+    """The registered jobs whose schedule setting is not empty, with their triggers."""
+    out = []
+    for job in JOBS.values():
+        trigger = parse_schedule(str(getattr(settings, job.schedule_setting, "") or ""))
+        if trigger is not None:
+            out.append((job, trigger))
+    return out
+
+
+def build_scheduler(
+    settings: Settings, scheduler: BaseScheduler, db: Database | None = None
+) -> BaseScheduler:
+    """Add every scheduled job to an APScheduler scheduler (not started)."""
+    database = db or open_database(settings.database_url)
+    for job, trigger in scheduled_jobs(settings):
+        scheduler.add_job(
+            run_job,
+            trigger,
+            args=[settings, database, job.name],
+            id=job.name,
+            name=job.name,
+            max_instances=1,  # never overlaps itself in this process; the lock covers others
+            coalesce=True,  # after downtime, run once rather than once per missed slot
+            misfire_grace_time=MISFIRE_GRACE,
+            replace_existing=True,
+        )
+    return scheduler
+
+
+def start_scheduler(settings: Settings, db: Database | None = None) -> BackgroundScheduler:
+    """Start the scheduled jobs in background threads (for `paperfeed serve`); call shutdown() to stop."""
+    scheduler = BackgroundScheduler(timezone=UTC)
+    build_scheduler(settings, scheduler, db)
+    scheduler.start()
+    return scheduler
+
+
+def run_worker(settings: Settings, db: Database | None = None) -> None:
+    """Run the scheduled jobs in the foreground until interrupted (`paperfeed worker`)."""
+    scheduler = BlockingScheduler(timezone=UTC)
+    build_scheduler(settings, scheduler, db)
+    if not scheduler.get_jobs():
+        raise ConfigError(
+            "no job has a schedule: set e.g. PAPERFEED_SCHEDULE_HARVEST_ARXIV='0 3 * * *'"
+        )
+    for job in scheduler.get_jobs():
+        log.info("scheduled %s: %s", job.id, job.trigger)
+    try:
+        scheduler.start()
+    except (KeyboardInterrupt, SystemExit):
+        scheduler.shutdown(wait=False)
+
+
+# --- built-in jobs: register yours below with register_job(...) ---
+
+
+def _harvest_arxiv(settings: Settings, db: Database) -> None:
+    sets = [s.strip() for s in settings.harvest_arxiv_sets.split(",") if s.strip()] or [""]
+    failures = []
+    for set_ in sets:
+        try:
+            result = harvest(settings, db, "arxiv", set_=set_ or None)
+            log.info("%s", result.line())
+        except PaperfeedError as exc:
+            # One failing set must not keep the others from being harvested.
+            failures.append(f"{set_ or 'all'}: {exc}")
+    if failures:
+        raise PaperfeedError("arXiv harvest failed for " + "; ".join(failures))
+
+
+def _harvest_hf(settings: Settings, db: Database) -> None:
+    log.info("%s", harvest(settings, db, "hf").line())
+
+
+register_job(
+    "harvest_arxiv",
+    _harvest_arxiv,
+    schedule_setting="schedule_harvest_arxiv",
+    help="Harvest arXiv OAI-PMH for each set in harvest_arxiv_sets.",
+)
+register_job(
+    "harvest_hf",
+    _harvest_hf,
+    schedule_setting="schedule_harvest_hf",
+    help="Harvest Hugging Face daily papers since the last run.",
+)
