@@ -157,6 +157,9 @@ def test_huggingface_hub_client_against_a_real_server(sqlite_db: Database) -> No
         assert info.summary and info.summary.startswith("LLM agents learn")
         assert info.published_at is not None and info.published_at.year == 2026
         assert info.submitted_at is not None
+        md = api.read_paper("2608.19880")
+        assert md.startswith("# EnvHarness: Awakening Static Worlds for Agent Learning")
+        assert "LLM agents learn" in md
         old = api.paper_info("hep-th/9901001")
         assert old.title == "An Old-Style Paper on Strings"
 

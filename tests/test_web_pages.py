@@ -170,6 +170,10 @@ def test_old_style_ids_and_redirects(client: TestClient) -> None:
         r = client.get(url, follow_redirects=False)
         assert r.status_code == 308, url
         assert r.headers["location"] == "/papers/2405.00002"
+    md = client.get("/papers/hep-th/9901001.md")
+    assert md.status_code == 200 and md.headers["content-type"].startswith("text/markdown")
+    assert md.text.startswith("# An Old-Style Paper on Strings\n")
+    assert client.get("/papers/2499.99999.md").status_code == 404
     r = client.get("/papers/HEP-TH/9901001v2", follow_redirects=False)
     assert r.status_code == 308 and r.headers["location"] == "/papers/hep-th/9901001"
 

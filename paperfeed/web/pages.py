@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import date
 
 from fastapi import Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import PlainTextResponse, RedirectResponse
 from starlette.responses import Response
 
 from paperfeed.errors import NotFound
@@ -115,8 +115,22 @@ def latest_month(request: Request) -> Response:
     return _latest_of(request, views.month_period)
 
 
+def paper_markdown(view: views.PaperView) -> str:
+    """A paper as Markdown, the answer huggingface_hub's read_paper expects from /papers/{id}.md."""
+    p = view.paper
+    lines = [f"# {p.title}", "", "Authors: " + ", ".join(p.authors), ""]
+    lines += [f"arXiv: {p.abs_url} · PDF: {p.pdf_url} · Upvotes: {p.upvotes}", ""]
+    if p.categories:
+        lines += ["Categories: " + ", ".join(p.categories), ""]
+    lines += ["## Abstract", "", p.abstract, ""]
+    return "\n".join(lines)
+
+
 def paper_page(request: Request, arxiv_id: str) -> Response:
     """One paper: full abstract, all authors, links, categories, dates and upvotes."""
+    if arxiv_id.endswith(".md"):
+        md = views.paper_view(db_of(request), arxiv_id.removesuffix(".md"), redirect=False)
+        return PlainTextResponse(paper_markdown(md), media_type="text/markdown; charset=utf-8")
     try:
         view = views.paper_view(db_of(request), arxiv_id)
     except views.CanonicalRedirect as redirect:
