@@ -453,3 +453,98 @@ def worker_cmd(ctx: click.Context, once: tuple[str, ...], list_jobs: bool) -> No
             ctx.exit(3)
         return
     run_worker(settings, db)
+
+
+# --- operations: backup, restore (serve --workers and logging live in `serve` above) ---
+
+
+def _shown_url(url: str) -> str:
+    import sqlalchemy as sa
+
+    return sa.engine.make_url(url).render_as_string(hide_password=True)
+
+
+@main.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Overwrite PATH when it exists.")
+@click.pass_context
+def backup_cmd(ctx: click.Context, path: Path, force: bool) -> None:
+    """Write a consistent online backup to PATH (SQLite backup API, or pg_dump custom format)."""
+    from paperfeed.store.backup import backup
+
+    settings = settings_of(ctx)
+    # No migration first: back up exactly what is there, even from an older release.
+    info = backup(Database(settings.database_url), path, overwrite=force)
+    click.echo(
+        f"backup of {_shown_url(settings.database_url)} written to {info.path} "
+        f"({info.kind}, {info.size / 1e6:.1f} MB)"
+    )
+
+
+@main.command("restore")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--yes", "-y", is_flag=True, help="Replace the database without asking.")
+@click.option(
+    "--no-index",
+    is_flag=True,
+    help="Skip rebuilding the search indexes (then run `paperfeed index --rebuild`).",
+)
+@click.pass_context
+def restore_cmd(ctx: click.Context, path: Path, yes: bool, no_index: bool) -> None:
+    """Replace the database's contents with a backup, upgrade it, check it, rebuild search indexes."""
+    from paperfeed.store.backup import integrity_problems, restore, table_counts
+
+    settings = settings_of(ctx)
+    shown = _shown_url(settings.database_url)
+    if not yes:
+        click.confirm(f"replace everything in {shown} with {path}?", abort=True)
+    db = Database(settings.database_url)
+    kind = restore(db, path)
+    applied = upgrade(db)  # a backup from an older release comes up to the current schema
+    problems = integrity_problems(db)
+    if problems:
+        raise PaperfeedError(
+            f"the restored database failed its integrity check: {'; '.join(problems[:5])}"
+        )
+    counts = table_counts(db)
+    click.echo(
+        f"restored {path} ({kind}) into {shown}: {counts.get('papers', 0)} papers, "
+        f"{len(counts)} tables, {len(applied)} migration(s) applied, integrity ok"
+    )
+    if no_index:
+        click.echo("search indexes not rebuilt: run `paperfeed index --rebuild`", err=True)
+        return
+    click.echo(_rebuild_derived(settings, db), err=True)
+
+
+def _rebuild_derived(settings: Settings, db: Database) -> str:
+    """Rebuild the search indexes from the restored store; they may describe another database."""
+    import json
+    import shutil
+
+    try:
+        from paperfeed.search.sync import (
+            Layout,
+            indexer_lock,
+            search_dir,
+            sync_lexical,
+            sync_vectors,
+        )
+    except ImportError:
+        folder = settings.derived_dir / "search"
+        shutil.rmtree(folder, ignore_errors=True)
+        return f"removed the old search indexes in {folder}: run `paperfeed index` to rebuild them"
+    layout = Layout(search_dir(settings))
+    try:
+        meta = json.loads(layout.ann_meta.read_text())
+    except (FileNotFoundError, ValueError):
+        meta = {}
+    with indexer_lock(layout):
+        _, _, docs = sync_lexical(db, layout, rebuild=True)
+        if meta.get("model") and meta.get("dim"):
+            # Vectors are stored in the database, so the ANN index rebuilds without the model.
+            size, _ = sync_vectors(db, layout, str(meta["model"]), int(meta["dim"]), rebuild=True)
+            return f"search indexes rebuilt: {docs} papers by keyword, {size} vectors"
+        layout.ann.unlink(missing_ok=True)
+        layout.ann_meta.unlink(missing_ok=True)
+    return f"keyword index rebuilt ({docs} papers); run `paperfeed index` for semantic search"

@@ -1,0 +1,181 @@
+"""Backups and restores: a restore drill on both backends, online consistency, refusals."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from click.testing import CliRunner
+from conftest import FIXTURES
+
+from paperfeed.cli import main
+from paperfeed.errors import PaperfeedError
+from paperfeed.models import Paper
+from paperfeed.pipeline import import_files
+from paperfeed.store import Database
+from paperfeed.store import harvests as harvest_store
+from paperfeed.store import papers as paper_store
+from paperfeed.store.backup import (
+    BackupError,
+    backup,
+    backup_kind,
+    integrity_problems,
+    libpq_url,
+    restore,
+    table_counts,
+)
+from paperfeed.store.migrate import applied, available
+
+DAYS = FIXTURES / "hf_raw_days"
+
+
+def cli(url: str, *args: str, data_dir: Path) -> tuple[int, str]:
+    result = CliRunner().invoke(
+        main,
+        ["--database-url", url, *args],
+        env={"PAPERFEED_DATA_DIR": str(data_dir)},
+        catch_exceptions=False,
+    )
+    return result.exit_code, result.output
+
+
+def seed(db: Database) -> None:
+    import_files(db, [DAYS / "2024-05-29.json", DAYS / "2025-03-12.json"])
+    with db.write() as conn:
+        run = harvest_store.start_run(conn, "hf")
+        harvest_store.update_run(
+            conn, run, new=3, updated=0, skipped=0, errors=0, status="ok", finished=True
+        )
+
+
+def test_restore_drill(db: Database, database_url: str, tmp_path: Path) -> None:
+    seed(db)
+    before = table_counts(db)
+    assert before["papers"] > 20 and before["feed_entries"] > 20 and before["harvest_runs"] == 1
+    with db.read() as conn:
+        first = conn.execute(sa.text("SELECT id, title FROM papers ORDER BY id LIMIT 1")).one()
+    dest = tmp_path / "backups" / "pf.backup"
+
+    code, out = cli(database_url, "backup", str(dest), data_dir=tmp_path / "data")
+    assert code == 0, out
+    assert backup_kind(dest) == ("sqlite" if db.dialect == "sqlite" else "pg_dump")
+    assert not dest.with_name(dest.name + ".partial").exists()
+
+    # Disaster: feed entries wiped, papers deleted, a title vandalised, rows added.
+    with db.write() as conn:
+        conn.execute(sa.text("DELETE FROM feed_entries"))
+        conn.execute(sa.text("DELETE FROM papers WHERE id > :id"), {"id": first.id})
+        conn.execute(
+            sa.text("UPDATE papers SET title = 'vandalised' WHERE id = :id"), {"id": first.id}
+        )
+        paper_store.upsert_papers(conn, [Paper(id="2501.99999", title="Added after the backup")])
+    assert table_counts(db) != before
+
+    code, out = cli(
+        database_url, "restore", "--yes", "--no-index", str(dest), data_dir=tmp_path / "data"
+    )
+    assert code == 0, out
+    assert "integrity ok" in out
+    assert integrity_problems(db) == []
+    assert table_counts(db) == before
+    with db.read() as conn:
+        assert paper_store.get_paper(conn, first.id).title == first.title  # type: ignore[union-attr]
+        assert paper_store.get_paper(conn, "2501.99999") is None
+    assert applied(db) == available()
+    # The restored database takes writes again (sequences and counters came back too).
+    with db.write() as conn:
+        run = harvest_store.start_run(conn, "arxiv")
+    assert run > 1
+
+
+def test_backup_refuses_overwrite_and_restore_refuses_junk(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
+    dest = tmp_path / "b.db"
+    backup(sqlite_db, dest)
+    with pytest.raises(BackupError, match="already exists"):
+        backup(sqlite_db, dest)
+    assert backup(sqlite_db, dest, overwrite=True).kind == "sqlite"
+    junk = tmp_path / "junk.bin"
+    junk.write_bytes(b"not a backup at all")
+    with pytest.raises(BackupError, match="neither a SQLite backup nor a pg_dump"):
+        restore(sqlite_db, junk)
+    fake_dump = tmp_path / "x.dump"
+    fake_dump.write_bytes(b"PGDMP" + b"\0" * 100)
+    with pytest.raises(BackupError, match="PostgreSQL dump; restore it into PostgreSQL"):
+        restore(sqlite_db, fake_dump)
+    other = tmp_path / "other.db"
+    import sqlite3
+
+    sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.commit()
+    with pytest.raises(BackupError, match="not a paperfeed database"):
+        restore(sqlite_db, other)
+    assert isinstance(BackupError("x"), PaperfeedError)
+
+
+def test_sqlite_backup_is_consistent_while_writers_commit(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
+    # Each transaction adds exactly 10 papers; a consistent snapshot holds a multiple of 10.
+    stop = threading.Event()
+    done = 0
+
+    def writer() -> None:
+        nonlocal done
+        i = 0
+        while not stop.is_set() and i < 400:
+            batch = [Paper(id=f"2401.{i * 10 + k:05d}", title=f"paper {i} {k}") for k in range(10)]
+            with sqlite_db.write() as conn:
+                paper_store.upsert_papers(conn, batch)
+            i += 1
+            done = i
+
+    t = threading.Thread(target=writer)
+    t.start()
+    try:
+        counts = []
+        for n in range(5):
+            info = backup(sqlite_db, tmp_path / f"b{n}.db")
+            copy = Database(f"sqlite:///{info.path}")
+            assert integrity_problems(copy) == []
+            counts.append(table_counts(copy)["papers"])
+            copy.dispose()
+    finally:
+        stop.set()
+        t.join()
+    assert done > 0
+    assert all(c % 10 == 0 for c in counts), counts
+    assert not list(tmp_path.glob("b*.db-wal"))  # each backup is one self-contained file
+
+
+def test_restore_rebuilds_the_keyword_index(tmp_path: Path) -> None:
+    pytest.importorskip("tantivy")
+    url = f"sqlite:///{tmp_path / 'pf.db'}"
+    data = tmp_path / "data"
+    assert cli(url, "init", data_dir=data)[0] == 0
+    assert cli(url, "import", "-q", str(DAYS / "2024-05-29.json"), data_dir=data)[0] == 0
+    assert cli(url, "index", "--no-embed", "-q", data_dir=data)[0] == 0
+    code, out = cli(url, "backup", str(tmp_path / "b.db"), data_dir=data)
+    assert code == 0, out
+    db = Database(url)
+    with db.read() as conn:
+        pid, title = conn.execute(sa.text("SELECT id, title FROM papers ORDER BY id LIMIT 1")).one()
+    with db.write() as conn:
+        conn.execute(sa.text("DELETE FROM feed_entries"))
+        conn.execute(sa.text("DELETE FROM papers"))
+    db.dispose()
+    code, out = cli(url, "restore", "-y", str(tmp_path / "b.db"), data_dir=data)
+    assert code == 0, out
+    assert "keyword index rebuilt" in out or "search indexes rebuilt" in out
+    word = max(title.split(), key=len)
+    code, out = cli(url, "search", "--mode", "lexical", "--json", word, data_dir=data)
+    assert code == 0, out
+    assert pid in out
+
+
+def test_libpq_url_keeps_the_schema_of_the_search_path() -> None:
+    url, schema = libpq_url("postgresql+psycopg://u:p@h:5/db?options=-csearch_path%3Dt_abc")
+    assert url.startswith("postgresql://u:p@h:5/db?") and schema == "t_abc"
+    assert libpq_url("postgresql+psycopg://u@h/db") == ("postgresql://u@h/db", None)
