@@ -109,6 +109,10 @@ class Settings:
     subscribe_rate_per_hour: int = setting(
         10, "Subscribe requests allowed per hour from one IP address and for one email address."
     )
+    digest_sending_lease: float = setting(
+        600.0,
+        "Seconds after which a digest stuck in 'sending' (its worker died) is sent again.",
+    )
 
     # --- harvest & worker ---
     http_backoff: float = setting(

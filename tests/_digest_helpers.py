@@ -95,3 +95,71 @@ class SmtpServer:
         deadline = time.monotonic() + timeout
         while len(self.handler.messages) < count and time.monotonic() < deadline:
             time.sleep(0.02)
+
+
+# --- seeding a store for digest tests ---
+
+from datetime import date, datetime  # noqa: E402
+
+from paperfeed.models import FeedEntry, Paper  # noqa: E402
+from paperfeed.store import Database  # noqa: E402
+from paperfeed.store import feed as store_feed  # noqa: E402
+from paperfeed.store import papers as store_papers  # noqa: E402
+from paperfeed.store import subscriptions as store_subs  # noqa: E402
+
+
+def add_papers(
+    db: Database, day: date, n: int, *, prefix: str = "2411", start: int = 0
+) -> list[str]:
+    """Feature `n` papers on `day` with descending upvotes; return their ids best first."""
+    papers = [
+        Paper(
+            id=f"{prefix}.{start + i:05d}",
+            title=f"Paper {start + i} on $\\alpha$-scaling",
+            abstract=f"We study $x^2$ for case {start + i}. " + "Long abstract text. " * 30,
+            authors=[f"Author {j} of {start + i}" for j in range(3)],
+            categories=["cs.LG"],
+            upvotes=1000 - i,
+            published=datetime.combine(day, datetime.min.time()),
+        )
+        for i in range(n)
+    ]
+    with db.write() as conn:
+        store_papers.upsert_papers(conn, papers)
+        store_feed.add_entries(conn, [FeedEntry(p.id, day) for p in papers])
+    return [p.id for p in papers]
+
+
+def add_subscriber(
+    db: Database,
+    email: str,
+    *,
+    frequency: str = "daily",
+    sections: tuple[str, ...] = ("featured",),
+    hour: int = 7,
+    timezone: str = "UTC",
+    confirmed_at: datetime | None = None,
+) -> store_subs.Subscription:
+    """An active subscription (as after double opt-in)."""
+    import secrets
+
+    with db.write() as conn:
+        sub, _ = store_subs.request(
+            conn,
+            email,
+            confirm_token_hash=secrets.token_hex(16),
+            unsubscribe_token=secrets.token_urlsafe(16),
+            frequency=frequency,
+            sections=list(sections),
+            timezone=timezone,
+            hour=hour,
+            now=confirmed_at or datetime(2020, 1, 1),
+        )
+        conn.execute(
+            store_subs.subscriptions.update()
+            .where(store_subs.subscriptions.c.id == sub.id)
+            .values(status="active", confirmed_at=confirmed_at or datetime(2020, 1, 1))
+        )
+        got = store_subs.get(conn, sub.id)
+    assert got is not None
+    return got

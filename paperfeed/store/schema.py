@@ -190,3 +190,59 @@ job_locks = sa.Table(
     sa.Column("acquired_at", sa.DateTime, nullable=False),
     sa.Column("expires_at", sa.DateTime, nullable=False),  # lease end; renewed while running
 )
+
+# --- digests (m0005) ---
+subscriptions = sa.Table(
+    "subscriptions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("email", sa.String(320), nullable=False),
+    sa.Column("email_key", sa.String(320), nullable=False),  # lower-cased address, unique
+    sa.Column("user_id", sa.Integer),  # users.id of a signed-in member, if any
+    sa.Column("status", sa.String(16), nullable=False),  # pending|active|unsubscribed|bounced
+    sa.Column("frequency", sa.String(16), nullable=False),  # daily|weekly
+    sa.Column("sections", sa.JSON, nullable=False),  # ["trending", "featured", "searches"]
+    sa.Column("searches", sa.JSON, nullable=False),  # [{"query": ..., "filters": {...}}]
+    sa.Column("timezone", sa.String(64), nullable=False),
+    sa.Column("hour", sa.Integer, nullable=False),
+    sa.Column("confirm_token_hash", sa.String(64)),  # sha256 of the emailed confirm token
+    sa.Column("confirm_sent_at", sa.DateTime),
+    sa.Column("unsubscribe_token", sa.String(64), nullable=False),  # in every email's links
+    sa.Column("bounce_count", sa.Integer, nullable=False),
+    sa.Column("last_bounce_at", sa.DateTime),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("confirmed_at", sa.DateTime),
+    sa.Column("unsubscribed_at", sa.DateTime),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+)
+
+sent_items = sa.Table(
+    "sent_items",
+    metadata,
+    sa.Column("subscription_id", sa.Integer, sa.ForeignKey("subscriptions.id"), primary_key=True),
+    sa.Column("paper_id", sa.String(64), sa.ForeignKey("papers.id"), primary_key=True),
+    sa.Column("outbox_id", sa.Integer),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("subscription_id", sa.Integer, sa.ForeignKey("subscriptions.id"), nullable=False),
+    sa.Column("period", sa.String(32), nullable=False),  # unique with subscription_id
+    sa.Column("token", sa.String(64), nullable=False),  # "view in browser" URL token
+    sa.Column("message_id", sa.String(255), nullable=False),  # reused on every retry
+    sa.Column("to_addr", sa.String(320), nullable=False),
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("content", sa.JSON, nullable=False),  # sections of (paper id, upvotes) to render
+    sa.Column("items", sa.Integer, nullable=False),
+    # pending|sending|sent|failed|bounced|skipped (nothing new)|cancelled (unsubscribed first)
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", sa.DateTime, nullable=False),
+    sa.Column("last_error", sa.Text),
+    sa.Column("claimed_at", sa.DateTime),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("sent_at", sa.DateTime),
+)

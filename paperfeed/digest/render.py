@@ -1,0 +1,149 @@
+"""Render digests and confirmation emails: multipart text + HTML with list headers (RFC 2369/8058)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email import policy
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr, parseaddr
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from paperfeed.config import Settings
+from paperfeed.digest.compose import site_domain
+from paperfeed.digest.latex import latex_to_text, one_line, shorten
+from paperfeed.models import Paper
+from paperfeed.store.outbox import OutboxRow
+
+ABSTRACT_CHARS = 300
+# RFC 5322 allows 998; not folding keeps List-Unsubscribe's long URL on one line, where some
+# receivers' parsers expect it (folding put it on a continuation line with a leading space).
+MAIL_POLICY = policy.SMTP.clone(max_line_length=998)
+MAX_AUTHORS = 6
+
+_env = Environment(
+    loader=PackageLoader("paperfeed.digest", "templates"),
+    autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+)
+
+
+@dataclass(slots=True)
+class Rendered:
+    """A digest's subject and both bodies."""
+
+    subject: str
+    text: str
+    html: str
+
+
+def urls(settings: Settings, row: OutboxRow) -> dict[str, str]:
+    """The view-in-browser, manage and one-click unsubscribe URLs of one digest."""
+    base = settings.base_url.rstrip("/")
+    return {
+        "view_url": f"{base}/digests/{row.token}",
+        "unsubscribe_url": f"{base}/unsubscribe/{row.unsubscribe_token}",
+        "manage_url": f"{base}/subscription/{row.unsubscribe_token}",
+    }
+
+
+def authors_line(authors: list[str]) -> str:
+    """Up to six names, then 'et al.'; one line."""
+    names = [one_line(a, 80) for a in authors[:MAX_AUTHORS]]
+    line = ", ".join(n for n in names if n)
+    if len(authors) > MAX_AUTHORS:
+        line += f" et al. ({len(authors)} authors)"
+    return line
+
+
+def item_view(settings: Settings, paper: Paper) -> dict[str, Any]:
+    """What a template shows of one paper: plain-text title, authors, short abstract and links."""
+    base = settings.base_url.rstrip("/")
+    return {
+        "id": paper.id,
+        "title": one_line(latex_to_text(paper.title), 300),
+        "authors": authors_line(paper.authors),
+        "abstract": shorten(latex_to_text(paper.abstract), ABSTRACT_CHARS),
+        "upvotes": paper.upvotes,
+        "url": f"{base}/papers/{paper.id}",
+        "pdf_url": paper.pdf_url,
+    }
+
+
+def render_digest(settings: Settings, row: OutboxRow, papers: dict[str, Paper]) -> Rendered:
+    """Both bodies of a digest from its outbox content; papers gone since composing are left out."""
+    sections = []
+    for s in row.content.get("sections", []):
+        items = [item_view(settings, papers[i["id"]]) for i in s["items"] if i["id"] in papers]
+        if items:
+            sections.append({"key": s["key"], "title": one_line(s["title"], 120), "items": items})
+    frequency = "weekly" if row.period.startswith("w:") else "daily"
+    ctx = {
+        "subject": row.subject,
+        "sections": sections,
+        "site_name": settings.site_name,
+        "frequency": frequency,
+        **urls(settings, row),
+    }
+    text = _env.get_template("digest.txt").render(ctx)
+    html = _env.get_template("digest.html").render(ctx)
+    return Rendered(row.subject, text, html)
+
+
+def paper_ids(row: OutboxRow) -> list[str]:
+    """Every paper id a digest refers to."""
+    return [i["id"] for s in row.content.get("sections", []) for i in s["items"]]
+
+
+def _base_message(settings: Settings, to: str, subject: str) -> EmailMessage:
+    msg = EmailMessage(policy=MAIL_POLICY)
+    name, addr = parseaddr(settings.mail_from)
+    msg["From"] = formataddr((one_line(name, 100), addr)) if name else addr
+    msg["To"] = one_line(to, 320)
+    msg["Subject"] = one_line(subject, 200)
+    msg["Date"] = format_datetime(datetime.now(UTC))
+    return msg
+
+
+def list_id(settings: Settings) -> str:
+    """The List-Id header value: '<site> digest <digest.host>'."""
+    domain = settings.digest_list_id or f"digest.{site_domain(settings)}"
+    return f"{one_line(settings.site_name, 60)} digest <{one_line(domain, 200)}>"
+
+
+def build_message(settings: Settings, row: OutboxRow, rendered: Rendered) -> EmailMessage:
+    """The email of one digest: stable Message-ID from the outbox row, list and one-click headers."""
+    msg = _base_message(settings, row.to_addr, rendered.subject)
+    msg["Message-ID"] = row.message_id
+    msg["List-Id"] = list_id(settings)
+    links = urls(settings, row)
+    unsubscribe = f"<{links['unsubscribe_url']}>"
+    if settings.digest_unsubscribe_mailto:
+        mailto = one_line(settings.digest_unsubscribe_mailto, 200)
+        unsubscribe += f", <mailto:{mailto}?subject=unsubscribe%20{row.unsubscribe_token}>"
+    msg["List-Unsubscribe"] = unsubscribe
+    msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    msg["Auto-Submitted"] = "auto-generated"
+    msg["Precedence"] = "bulk"
+    msg.set_content(rendered.text)
+    msg.add_alternative(rendered.html, subtype="html")
+    return msg
+
+
+def digest_message(settings: Settings, row: OutboxRow, papers: dict[str, Paper]) -> EmailMessage:
+    """Render and build a digest email in one step."""
+    return build_message(settings, row, render_digest(settings, row, papers))
+
+
+def confirmation_message(settings: Settings, to: str, confirm_url: str) -> EmailMessage:
+    """The double opt-in email whose link leads to a page that confirms by POST."""
+    msg = _base_message(settings, to, f"Confirm your {settings.site_name} digest subscription")
+    msg["Auto-Submitted"] = "auto-generated"
+    ctx = {"site_name": settings.site_name, "confirm_url": confirm_url}
+    msg.set_content(_env.get_template("confirm.txt").render(ctx))
+    msg.add_alternative(_env.get_template("confirm.html").render(ctx), subtype="html")
+    return msg

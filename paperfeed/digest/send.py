@@ -1,0 +1,196 @@
+"""Send composed digests from the outbox: claim one row under a lock, send it, record the outcome.
+
+Guarantees: every row is claimed by one worker at a time and marked sent right after the server
+accepted it. A worker killed between the server's "250 OK" and that mark leaves exactly one row
+in 'sending'; after `digest_sending_lease` seconds a later run sends it again with the same
+Message-ID. So at most the one message in flight at a crash can arrive twice, never more.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+from paperfeed.config import Settings
+from paperfeed.digest.compose import ComposeReport, compose_due
+from paperfeed.digest.mail import Mailer, make_mailer
+from paperfeed.digest.render import digest_message, paper_ids
+from paperfeed.errors import MailError, MailPermanentError, MailTemporaryError
+from paperfeed.models import Paper
+from paperfeed.store import Database
+from paperfeed.store import outbox as store_outbox
+from paperfeed.store import papers as store_papers
+from paperfeed.store import subscriptions as store_subs
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF = timedelta(hours=6)
+
+
+@dataclass(slots=True)
+class SendReport:
+    """What one sending run did."""
+
+    sent: int = 0
+    retried: int = 0  # 4xx: back in the queue with a later next_attempt_at
+    failed: int = 0  # 4xx too many times
+    bounced: int = 0  # 5xx for the recipient
+    cancelled: int = 0  # unsubscribed or bounced after composing
+    paused: bool = False  # the server was unreachable: rows stay pending for the next run
+    error: str = ""
+    seconds: dict[str, float] = field(default_factory=lambda: {"render": 0.0, "send": 0.0})
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def backoff(settings: Settings, attempts: int) -> timedelta:
+    """Delay before the next attempt after `attempts` temporary failures: doubling, capped at 6 h."""
+    seconds = settings.digest_retry_base * (2 ** max(0, attempts - 1))
+    return min(timedelta(seconds=seconds), MAX_BACKOFF)
+
+
+class _PaperCache:
+    """Papers by id across one run: most digests share most papers."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.papers: dict[str, Paper] = {}
+        self.missing: set[str] = set()
+
+    def get(self, ids: list[str]) -> dict[str, Paper]:
+        need = [i for i in ids if i not in self.papers and i not in self.missing]
+        if need:
+            with self.db.read() as conn:
+                found = store_papers.get_papers(conn, need)
+            self.papers.update(found)
+            self.missing.update(i for i in need if i not in found)
+        return {i: self.papers[i] for i in ids if i in self.papers}
+
+
+class _RateLimiter:
+    """Spaces sends so no more than `per_minute` go out in any minute."""
+
+    def __init__(self, per_minute: int, sleep: Callable[[float], None]) -> None:
+        self.interval = 60.0 / per_minute if per_minute > 0 else 0.0
+        self.sleep = sleep
+        self.next_at = 0.0
+
+    def wait(self) -> None:
+        if not self.interval:
+            return
+        now = time.monotonic()
+        if now < self.next_at:
+            self.sleep(self.next_at - now)
+            now = self.next_at
+        self.next_at = now + self.interval
+
+
+def send_pending(
+    db: Database,
+    settings: Settings,
+    mailer: Mailer | None = None,
+    *,
+    limit: int | None = None,
+    period: str | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> SendReport:
+    """Send due outbox rows until none is left, `limit` is reached or the server is unreachable."""
+    mailer = mailer or make_mailer(settings)
+    report = SendReport()
+    with db.write() as conn:
+        report.cancelled = store_outbox.cancel_inactive(conn)
+    cache = _PaperCache(db)
+    limiter = _RateLimiter(settings.digest_rate_per_minute, sleep)
+    lease = timedelta(seconds=settings.digest_sending_lease)
+    with mailer:
+        while limit is None or report.sent + report.retried + report.bounced < limit:
+            now = _now()
+            with db.write() as conn:
+                row = store_outbox.claim_next(
+                    conn, now=now, stale_before=now - lease, period=period
+                )
+            if row is None:
+                break
+            t0 = time.perf_counter()
+            msg = digest_message(settings, row, cache.get(paper_ids(row)))
+            t1 = time.perf_counter()
+            report.seconds["render"] += t1 - t0
+            limiter.wait()
+            try:
+                mailer.send(msg)
+            except MailTemporaryError as exc:
+                with db.write() as conn:
+                    if row.attempts >= settings.digest_max_attempts:
+                        store_outbox.mark_final(conn, row.id, "failed", str(exc))
+                        report.failed += 1
+                    else:
+                        store_outbox.mark_retry(
+                            conn,
+                            row.id,
+                            str(exc),
+                            next_attempt_at=_now() + backoff(settings, row.attempts),
+                        )
+                        report.retried += 1
+                log.info("digest %s to %s deferred: %s", row.id, row.to_addr, exc)
+            except MailPermanentError as exc:
+                with db.write() as conn:
+                    store_outbox.mark_final(conn, row.id, "bounced", str(exc))
+                    store_subs.record_bounce(
+                        conn, row.subscription_id, limit=settings.digest_bounce_limit
+                    )
+                report.bounced += 1
+                log.info("digest %s to %s bounced: %s", row.id, row.to_addr, exc)
+            except MailError as exc:
+                # Connection lost or server misconfigured: nothing was sent, keep the row.
+                with db.write() as conn:
+                    store_outbox.release(conn, row.id, str(exc))
+                report.paused = True
+                report.error = str(exc)
+                log.warning("digest sending paused: %s", exc)
+                break
+            else:
+                with db.write() as conn:
+                    store_outbox.mark_sent(conn, row.id)
+                    store_subs.reset_bounces(conn, row.subscription_id)
+                report.sent += 1
+            finally:
+                report.seconds["send"] += time.perf_counter() - t1
+    return report
+
+
+@dataclass(slots=True)
+class RunReport:
+    """A compose-then-send run."""
+
+    compose: ComposeReport
+    send: SendReport | None
+
+
+def run(
+    db: Database,
+    settings: Settings,
+    mailer: Mailer | None = None,
+    *,
+    now: datetime | None = None,
+    as_of: date | None = None,
+    dry_run: bool = False,
+) -> RunReport:
+    """Compose every due digest into the outbox, then send what is pending (the scheduled job)."""
+    composed = compose_due(db, settings, now=now, as_of=as_of, dry_run=dry_run)
+    if dry_run:
+        return RunReport(composed, None)
+    return RunReport(composed, send_pending(db, settings, mailer))
+
+
+def status(db: Database) -> dict[str, dict[str, int]]:
+    """Outbox and subscription counts by status, for operators."""
+    with db.read() as conn:
+        return {
+            "outbox": store_outbox.status_counts(conn),
+            "subscriptions": store_subs.status_counts(conn),
+        }
