@@ -18,9 +18,10 @@ MAX_FILTERS = 20
 
 # A token: optional sign, optional `field:`, then a quoted string (closed or not) or a bare word.
 _TOKEN = re.compile(
-    r'(?P<sign>[-+]?)(?:(?P<field>[A-Za-z_]+):)?(?:"(?P<quoted>[^"]*)"?|(?P<bare>[^\s"]+))'
+    r'(?P<sign>[-+]?)(?:(?P<field>[A-Za-z_]+):)?(?:"(?P<quoted>[^"]*)"?|(?P<bare>[^\s"]*))'
 )
 _WORD = re.compile(r"[^\W_]+")
+_SEARCHED_FIELDS = {"title", "ti", "abstract", "abs", "all", "text", "tag"}
 _FIELDS = {
     "cat": "cat",
     "category": "cat",
@@ -186,8 +187,9 @@ def parse(text: str) -> Query:
         raw = quoted if quoted is not None else bare or ""
         kind = _FIELDS.get(fname.lower()) if fname else None
         if fname and kind is None:
-            # Not one of ours (e.g. "http:" or "title:"): the whole token is plain text.
-            raw = f"{fname} {raw}"
+            # Not a filter of ours: "title:x" searches x everywhere; "http:" etc. stay words.
+            if fname.lower() not in _SEARCHED_FIELDS and sign != "-":
+                ws.extend(words(fname))
         if kind is not None:
             n_filters += 1
             if n_filters > MAX_FILTERS:

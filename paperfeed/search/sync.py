@@ -59,6 +59,7 @@ class Layout:
         self.ann = root / "vectors.usearch"
         self.ann_meta = root / "vectors.json"
         self.lock = root / "indexer.lock"
+        self.building = self.lexical_root / "BUILDING.json"
 
     def lexical_generation(self) -> str | None:
         """The live Tantivy generation's folder name, or None before the first index run."""
@@ -113,10 +114,18 @@ def sync_lexical(db: Database, layout: Layout, *, rebuild: bool = False) -> tupl
     gen = None if rebuild else layout.lexical_generation()
     fresh = gen is None
     if gen is None:
-        gen = f"g{time.time_ns()}"
+        # A new generation is invisible to readers until complete; a build that crashed
+        # resumes from its own watermark (unless a rebuild was asked for).
+        pending = _read_json(layout.building).get("gen")
+        if not rebuild and pending and (layout.lexical_root / pending).is_dir():
+            gen = str(pending)
+        else:
+            gen = f"g{time.time_ns()}"
+            _write_json(layout.building, {"gen": gen})
+            _write_json(layout.lexical_meta(gen), {"rev": 0})
     ix = LexicalIndex(layout.lexical_root / gen, create=True)
     meta = layout.lexical_meta(gen)
-    rev = 0 if fresh else int(_read_json(meta).get("rev", 0))
+    rev = int(_read_json(meta).get("rev", 0))
     changed = 0
     writer = ix.writer()
     try:
@@ -143,6 +152,7 @@ def sync_lexical(db: Database, layout: Layout, *, rebuild: bool = False) -> tupl
         tmp = layout.current.with_name("CURRENT.tmp")
         tmp.write_text(gen)
         os.replace(tmp, layout.current)
+        layout.building.unlink(missing_ok=True)
         for old in layout.lexical_root.iterdir():
             if old.name.startswith("g") and old.name not in (gen, f"{gen}.json"):
                 if old.is_dir():
