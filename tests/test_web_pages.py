@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from _web_helpers import HOSTILE_TITLE, seed
@@ -25,7 +26,7 @@ def client(db: Database) -> Iterator[TestClient]:
 
 def titles(html: str) -> list[str]:
     """The card titles of a feed page, in order (markup stripped)."""
-    found = re.findall(r'<h3 class="card-title"[^>]*><a [^>]*>(.*?)</a></h3>', html, re.S)
+    found = re.findall(r'<h2 class="card-title"[^>]*><a [^>]*>(.*?)</a></h2>', html, re.S)
     return [re.sub(r"<[^>]+>", "", t).strip() for t in found]
 
 
@@ -214,6 +215,15 @@ def test_security_headers(client: TestClient) -> None:
 def test_static_css_is_served(client: TestClient) -> None:
     r = client.get("/static/style.css")
     assert r.status_code == 200 and ".card" in r.text
+
+
+def test_create_app_opens_and_migrates_its_own_database(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'own.db'}"
+    with TestClient(create_app(Settings(database_url=url))) as c:
+        assert c.get("/").status_code == 200
+        db = c.app.state.db  # type: ignore[attr-defined]
+        seed(db)
+        assert titles(c.get("/").text) == ["Agents in the Wild"]
 
 
 def test_empty_store_home(sqlite_db: Database) -> None:
