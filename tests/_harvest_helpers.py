@@ -38,6 +38,7 @@ class Request:
     path: str
     params: dict[str, str]
     headers: dict[str, str]
+    client_port: int = 0
 
 
 @dataclass
@@ -61,12 +62,15 @@ class Upstream:
         upstream = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, so connection reuse is observable
+
             def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
                 parts = urlsplit(self.path)
                 req = Request(
                     parts.path,
                     dict(parse_qsl(parts.query, keep_blank_values=True)),
                     dict(self.headers),
+                    self.client_address[1],
                 )
                 upstream.requests.append(req)
                 reply = upstream.app(req)
