@@ -44,8 +44,9 @@ def test_daily_papers_by_date_week_month_ordered_by_upvotes(client: TestClient) 
     assert len(week.json()) == 6 and week.headers["x-total-count"] == "6"
     month = client.get("/api/daily_papers", params={"month": "2024-06"}).json()
     assert ids(month) == ["2406.00007", "2406.00006"]
-    empty = client.get("/api/daily_papers", params={"date": "2024-05-30"})
-    assert empty.status_code == 200 and empty.json() == []
+    for params in ({"date": "2024-05-30"}, {"date": "9999-12-31"}, {"month": "9999-12"}):
+        empty = client.get("/api/daily_papers", params=params)
+        assert empty.status_code == 200 and empty.json() == []
 
 
 def test_daily_papers_submitter_and_sort(client: TestClient) -> None:
@@ -111,6 +112,8 @@ def test_paper_endpoint(client: TestClient) -> None:
         ("/api/daily_papers?limit=0", 400),
         ("/api/daily_papers?limit=1000", 400),
         ("/api/daily_papers?sort=random", 400),
+        ("/api/daily_papers?date=0000-01-01", 400),
+        ("/api/papers/%00", 404),
         ("/api/nothing", 404),
     ],
 )

@@ -76,14 +76,17 @@ def day_period(day: date) -> Period:
 def week_period(day: date) -> Period:
     """The ISO week (Monday to Sunday) containing a day."""
     start = day - timedelta(days=day.weekday())
-    return Period("week", start, start + timedelta(days=6))
+    # The last ISO week of year 9999 runs past date.max: clamp rather than overflow.
+    end = start + timedelta(days=6) if start <= date.max - timedelta(days=6) else date.max
+    return Period("week", start, end)
 
 
 def month_period(day: date) -> Period:
     """The calendar month containing a day."""
     start = day.replace(day=1)
-    nxt = date(start.year + 1, 1, 1) if start.month == 12 else start.replace(month=start.month + 1)
-    return Period("month", start, nxt - timedelta(days=1))
+    if start.month == 12:
+        return Period("month", start, start.replace(day=31))
+    return Period("month", start, start.replace(month=start.month + 1) - timedelta(days=1))
 
 
 def parse_day(text: str) -> Period:
