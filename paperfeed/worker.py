@@ -62,14 +62,48 @@ def parse_schedule(text: str) -> BaseTrigger | None:
             raise ConfigError(f"schedule {text!r}: an interval must be longer than 0")
         return IntervalTrigger(seconds=seconds, timezone=UTC)
     if len(text.split()) == 5:
+        minute, hour, day, month, dow = text.split()
         try:
-            return CronTrigger.from_crontab(text, timezone=UTC)
+            return CronTrigger(
+                minute=minute,
+                hour=hour,
+                day=day,
+                month=month,
+                day_of_week=_cron_weekdays(dow),
+                timezone=UTC,
+            )
         except ValueError as exc:
             raise ConfigError(f"schedule {text!r} is not a valid cron expression: {exc}") from None
     raise ConfigError(
         f"schedule {text!r} is neither a 5-field cron expression ('0 6 * * 1-5') "
         "nor an interval ('30m', '6h', '1d'); fix the setting or set it empty to disable the job"
     )
+
+
+_DAY_NAMES = ["sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+def _cron_weekdays(field: str) -> str:
+    """Standard cron weekdays (0 or 7 Sunday, 1 Monday) as names, since APScheduler 3 counts from Monday=0."""
+    if field == "*" or not any(ch.isdigit() for ch in field):
+        return field
+    names: list[str] = []
+    for part in field.split(","):
+        rng, _, step_text = part.partition("/")
+        step = int(step_text) if step_text else 1
+        if rng == "*":
+            lo, hi = 0, 6
+        elif "-" in rng:
+            a, b = rng.split("-", 1)
+            lo, hi = int(a), int(b)
+        else:
+            lo = hi = int(rng)
+        if not (0 <= lo <= 7 and 0 <= hi <= 7 and lo <= hi and step > 0):
+            raise ValueError(f"bad day-of-week {part!r} (use 0-7, 0 and 7 are Sunday)")
+        for n in range(lo, hi + 1, step):
+            if _DAY_NAMES[n] not in names:
+                names.append(_DAY_NAMES[n])
+    return ",".join(names)
 
 
 def get_job(name: str) -> Job:
@@ -186,4 +220,32 @@ register_job(
     _harvest_hf,
     schedule_setting="schedule_harvest_hf",
     help="Harvest Hugging Face daily papers since the last run.",
+)
+
+
+# --- digests ---
+
+
+def _send_digests(settings: Settings, db: Database) -> None:
+    from paperfeed.digest.send import run
+
+    report = run(db, settings)
+    c, s = report.compose, report.send
+    log.info(
+        "digests: composed %d, nothing new %d; sent %d, retry %d, bounced %d, failed %d%s",
+        c.created,
+        c.skipped,
+        s.sent if s else 0,
+        s.retried if s else 0,
+        s.bounced if s else 0,
+        s.failed if s else 0,
+        f"; paused: {s.error}" if s and s.paused else "",
+    )
+
+
+register_job(
+    "send_digests",
+    _send_digests,
+    schedule_setting="schedule_digests",
+    help="Compose due email digests into the outbox and send what is pending.",
 )
