@@ -205,7 +205,10 @@ def parse(text: str) -> Query:
                 if name:
                     authors.append(name)
             else:
-                lo, hi = _range(value, fname)
+                try:
+                    lo, hi = _range(value, fname)
+                except QueryError as exc:
+                    raise QueryError(f"in {fname}:{value[:40]} {exc}") from None
                 if kind in ("year", "date"):
                     date_from = max(lo, date_from) if date_from else lo
                     date_to = min(hi, date_to) if date_to else hi

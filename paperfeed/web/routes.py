@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from paperfeed.web import api, pages
+from paperfeed.web import api, pages, search_pages
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +34,18 @@ ROUTES: list[Route] = [
     Route("/papers/month", pages.latest_month, "papers_month_latest"),
     Route("/papers/month/{month}", pages.month_page, "papers_month"),
     Route("/api/daily_papers", api.daily_papers, "api_daily_papers", api=True),
+]
+
+# --- search: keyword/meaning/hybrid search page, its Hub-shaped JSON twin, similar papers ---
+ROUTES += [
+    Route("/search", search_pages.search_page, "search"),
+    Route("/api/papers/search", search_pages.search_api, "api_papers_search", api=True),
+    Route(
+        "/api/papers/{arxiv_id:path}/similar",
+        search_pages.similar_api,
+        "api_papers_similar",
+        api=True,
+    ),
 ]
 
 # Paper ids may contain a slash (hep-th/9901001), so these match any path: keep them last.

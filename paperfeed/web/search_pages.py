@@ -1,0 +1,159 @@
+"""Search page and its JSON twin (Hugging Face /api/papers/search shape), and similar papers."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import Request
+from fastapi.responses import JSONResponse, RedirectResponse
+from starlette.responses import Response
+
+from paperfeed.errors import NotFound, PaperfeedError
+from paperfeed.models import Paper
+from paperfeed.search import MODES, QueryError, SearchUnavailable, search, similar, similar_papers
+from paperfeed.search.lexical import SORTS
+from paperfeed.search.service import SearchResult
+from paperfeed.web import views
+from paperfeed.web.api import iso, paper_json
+from paperfeed.web.context import db_of, path_for, render, settings_of, templates
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 20
+API_DEFAULT_LIMIT = 20
+MAX_PARAM_CHARS = 2000  # the parser cuts the query here too; other fields are short
+
+
+def _param(request: Request, name: str) -> str:
+    return (request.query_params.get(name) or "")[:MAX_PARAM_CHARS]
+
+
+def _choice(value: str, choices: tuple[str, ...], default: str, what: str) -> str:
+    if not value:
+        return default
+    if value not in choices:
+        raise views.BadRequest(f"unknown {what} {value[:40]!r}: use one of {', '.join(choices)}")
+    return value
+
+
+def _run(request: Request, *, limit: int, offset: int) -> SearchResult:
+    """Run a search from the request's parameters (shared by the page and the API)."""
+    cat = _param(request, "cat")
+    author = _param(request, "author")
+    return search(
+        db_of(request),
+        settings_of(request),
+        _param(request, "q"),
+        mode=_choice(_param(request, "mode"), MODES, "hybrid", "mode"),
+        sort=_choice(_param(request, "sort"), SORTS, "relevance", "sort"),
+        limit=limit,
+        offset=offset,
+        categories=cat.split(",") if cat else None,
+        authors=[author] if author else None,
+        date_from=_param(request, "from") or None,
+        date_to=_param(request, "to") or None,
+    )
+
+
+def search_page(request: Request) -> Response:
+    """Search results as paper cards with highlighted snippets, filters and paging."""
+    page = views.parse_page(request.query_params.get("p"), first=1)
+    text = _param(request, "q")
+    form = {k: _param(request, k) for k in ("q", "mode", "cat", "author", "from", "to", "sort")}
+    context: dict[str, Any] = {"query": text, "form": form, "result": None, "error": None}
+    status = 200
+    try:
+        result = _run(request, limit=PAGE_SIZE, offset=page * PAGE_SIZE)
+    except (QueryError, views.BadRequest) as exc:
+        context["error"], status = str(exc), 400
+    except SearchUnavailable as exc:
+        context["error"], status = str(exc), 503
+    else:
+        if result.redirect_id:
+            return RedirectResponse(
+                path_for(request, "paper", arxiv_id=result.redirect_id), status_code=302
+            )
+        context["result"] = result
+        pages = (result.total + PAGE_SIZE - 1) // PAGE_SIZE
+        base = {k: v for k, v in form.items() if v}
+
+        def url(n: int) -> str:
+            return path_for(request, "search") + "?" + urlencode({**base, "p": n + 1})
+
+        context["page"] = page
+        context["pages"] = pages
+        context["prev_url"] = url(page - 1) if page > 0 else None
+        context["next_url"] = url(page + 1) if page + 1 < pages else None
+    return render(request, "search.html", context, status_code=status)
+
+
+def search_item_json(paper: Paper, score: float, snippet: str | None) -> dict[str, Any]:
+    """One /api/papers/search item: {paper, title, summary, publishedAt, ...} like the Hub."""
+    p = paper_json(paper)
+    out: dict[str, Any] = {
+        "paper": p,
+        "title": paper.title,
+        "summary": paper.abstract,
+        "publishedAt": iso(paper.published),
+        "numComments": paper.num_comments,
+        "isAuthorParticipating": False,
+        "score": round(score, 6),
+    }
+    if snippet:
+        out["highlightedSummary"] = snippet  # HTML-escaped text with <mark> around matches
+    return out
+
+
+def search_api(request: Request) -> JSONResponse:
+    """Papers matching q, best first, in the Hub's /api/papers/search shape."""
+    limit = views.parse_limit(request.query_params.get("limit"), API_DEFAULT_LIMIT)
+    page = views.parse_page(request.query_params.get("p"), first=0)
+    try:
+        result = _run(request, limit=limit, offset=page * limit)
+    except QueryError as exc:
+        raise views.BadRequest(str(exc)) from None
+    except SearchUnavailable as exc:
+        return JSONResponse({"error": str(exc)}, status_code=503)
+    items = [
+        search_item_json(p, h.score, result.snippets.get(p.id))
+        for h, p in zip(result.hits, result.papers, strict=True)
+    ]
+    headers = {"X-Total-Count": str(result.total), "X-Search-Mode": result.mode}
+    return JSONResponse(items, headers=headers)
+
+
+def similar_api(request: Request, arxiv_id: str) -> JSONResponse:
+    """Papers similar in meaning to one paper, best first."""
+    limit = views.parse_limit(request.query_params.get("limit"), 10)
+    db, settings = db_of(request), settings_of(request)
+    view = views.paper_view(db, arxiv_id, redirect=False)
+    hits = similar(db, settings, view.paper.id, limit)
+    papers = similar_papers_by_hits(request, [h.paper_id for h in hits])
+    scores = {h.paper_id: h.score for h in hits}
+    return JSONResponse([search_item_json(p, scores[p.id], None) for p in papers])
+
+
+def similar_papers_by_hits(request: Request, ids: list[str]) -> list[Paper]:
+    """Visible papers for ids, in order."""
+    from paperfeed.store.papers import get_papers
+
+    with db_of(request).read() as conn:
+        found = get_papers(conn, ids)
+    return [found[i] for i in ids if i in found]
+
+
+def similar_to(request: Request, paper_id: str, k: int = 6) -> list[Paper]:
+    """Similar papers for a paper page; empty (never an error page) when search is not ready."""
+    try:
+        return similar_papers(db_of(request), settings_of(request), paper_id, k)
+    except (SearchUnavailable, NotFound):
+        return []
+    except PaperfeedError:
+        log.exception("similar papers failed for %s", paper_id)
+        return []
+
+
+# The paper page template calls this to show its "Similar papers" section.
+templates.env.globals["similar_to"] = similar_to
