@@ -69,6 +69,11 @@ class Settings:
     search_candidates: int = setting(
         200, "Hits each half contributes to hybrid fusion and to filtered semantic search."
     )
+    schedule_index: str = setting(
+        "10m",
+        "When the worker brings the search indexes up to date and embeds new papers (cron in "
+        "UTC or interval); a run with nothing new takes milliseconds. Empty disables.",
+    )
 
     # --- digests / mail ---
     mail_backend: str = setting(

@@ -249,3 +249,27 @@ register_job(
     schedule_setting="schedule_digests",
     help="Compose due email digests into the outbox and send what is pending.",
 )
+
+
+# --- search ---
+
+
+def _index(settings: Settings, db: Database) -> None:
+    from paperfeed.search.sync import run_index
+
+    stats = run_index(db, settings)
+    log.info(
+        "index: %d keyword changes (%d papers), embedded %d, %d vectors",
+        stats.lexical_changed,
+        stats.lexical_docs,
+        stats.embedded,
+        stats.vectors,
+    )
+
+
+register_job(
+    "index",
+    _index,
+    schedule_setting="schedule_index",
+    help="Embed papers without vectors and bring the keyword and vector indexes up to date.",
+)
