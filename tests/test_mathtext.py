@@ -89,6 +89,9 @@ def test_href_and_unknown_attributes_are_dropped() -> None:
 def test_unbalanced_and_literal_dollars_stay_text() -> None:
     assert str(render("it costs $5 and more")) == "it costs $5 and more"
     assert str(render(r"a literal \$ sign")) == "a literal $ sign"
+    assert str(render(r"~20\% of R\&D, item \#3, snake\_case")) == (
+        "~20% of R&amp;D, item #3, snake_case"
+    )
     assert str(render("$")) == "$"
     assert str(render("$$")) == "$$"
 

@@ -104,9 +104,12 @@ def math_to_mathml(latex: str, *, display: bool = False) -> Markup | None:
     return Markup("".join(out))
 
 
+# LaTeX escapes for special characters, common in arXiv abstracts ("~20\\% of").
+_TEXT_ESCAPES = re.compile(r"\\([$%&#_])")
+
+
 def _text_html(text: str) -> str:
-    # \$ is LaTeX for a literal dollar sign.
-    return str(escape(text.replace("\\$", "$")))
+    return str(escape(_TEXT_ESCAPES.sub(r"\1", text)))
 
 
 def render(text: str | None) -> Markup:
