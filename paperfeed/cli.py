@@ -548,3 +548,95 @@ def _rebuild_derived(settings: Settings, db: Database) -> str:
         layout.ann.unlink(missing_ok=True)
         layout.ann_meta.unlink(missing_ok=True)
     return f"keyword index rebuilt ({docs} papers); run `paperfeed index` for semantic search"
+
+
+# --- digests ---
+
+
+def _parse_period(value: str | None) -> Any:
+    from datetime import date
+
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not a date: use YYYY-MM-DD (the local day whose slot to compose)"
+        ) from None
+
+
+@main.command("send-digests")
+@click.option(
+    "--dry-run", is_flag=True, help="Show what would be composed; write and send nothing."
+)
+@click.option(
+    "--period",
+    metavar="YYYY-MM-DD",
+    help="Compose the slot of this local day (its week for weekly) instead of the latest one.",
+)
+@click.option("--no-send", is_flag=True, help="Only compose into the outbox.")
+@click.option("--limit", type=int, default=None, help="Send at most this many emails.")
+@click.pass_context
+def send_digests_cmd(
+    ctx: click.Context, dry_run: bool, period: str | None, no_send: bool, limit: int | None
+) -> None:
+    """Compose due email digests into the outbox, then send everything pending."""
+    from paperfeed.digest.compose import compose_due
+    from paperfeed.digest.send import send_pending
+
+    settings = settings_of(ctx)
+    as_of = _parse_period(period)
+    db = _open(settings)
+    composed = compose_due(db, settings, as_of=as_of, dry_run=dry_run)
+    if dry_run:
+        click.echo(
+            f"dry run: {composed.due} due, {composed.created} with new papers, "
+            f"{composed.skipped} with nothing new; nothing written or sent"
+        )
+        for c in composed.preview[:20]:
+            click.echo(f"  {c.subscription.email} {c.period.key}: {c.count} papers")
+        return
+    click.echo(
+        f"composed {composed.created} digests ({composed.skipped} with nothing new, "
+        f"{composed.not_yet} not due yet)"
+    )
+    for note in composed.notes:
+        click.echo(f"note: {note}", err=True)
+    if no_send:
+        return
+    sent = send_pending(db, settings, limit=limit)
+    click.echo(
+        f"sent {sent.sent}, retry later {sent.retried}, bounced {sent.bounced}, "
+        f"failed {sent.failed}, cancelled {sent.cancelled}"
+    )
+    if sent.paused:
+        click.echo(
+            f"paused: {sent.error}; unsent digests stay in the outbox for the next run", err=True
+        )
+        ctx.exit(1)
+
+
+@main.group("digests")
+def digests_group() -> None:
+    """Inspect email digests and subscriptions."""
+
+
+@digests_group.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
+@click.pass_context
+def digests_status(ctx: click.Context, as_json: bool) -> None:
+    """Outbox counts (sent, failed, pending...) and subscriptions by status."""
+    import json
+
+    from paperfeed.digest.send import status
+
+    counts = status(_open(settings_of(ctx)))
+    if as_json:
+        click.echo(json.dumps(counts, indent=2, sort_keys=True))
+        return
+    click.echo("outbox:        " + ", ".join(f"{k} {v}" for k, v in counts["outbox"].items()))
+    subs = counts["subscriptions"]
+    click.echo(
+        "subscriptions: " + (", ".join(f"{k} {v}" for k, v in sorted(subs.items())) or "none")
+    )

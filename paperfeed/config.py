@@ -118,6 +118,11 @@ class Settings:
         600.0,
         "Seconds after which a digest stuck in 'sending' (its worker died) is sent again.",
     )
+    schedule_digests: str = setting(
+        "*/15 * * * *",
+        "When the worker composes and sends due digests (cron in UTC or interval); each "
+        "subscription's own hour and time zone decide what is due. Empty disables.",
+    )
 
     # --- harvest & worker ---
     http_backoff: float = setting(

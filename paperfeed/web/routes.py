@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from paperfeed.web import api, pages, search_pages
+from paperfeed.web import api, digests, pages, search_pages
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +46,20 @@ ROUTES += [
         "api_papers_similar",
         api=True,
     ),
+]
+
+# --- digests: subscribe (double opt-in), confirm, one-click unsubscribe, manage, view ---
+ROUTES += [
+    Route("/subscribe", digests.subscribe, "subscribe", ("POST",)),
+    Route("/subscribe/confirm/{token}", digests.confirm_page, "subscribe_confirm_page"),
+    Route("/subscribe/confirm/{token}", digests.confirm, "subscribe_confirm", ("POST",)),
+    Route("/unsubscribe/{token}", digests.unsubscribe_page, "unsubscribe_page"),
+    Route("/unsubscribe/{token}", digests.unsubscribe, "unsubscribe", ("POST",)),
+    Route("/subscription/{token}", digests.manage_page, "subscription_manage_page"),
+    Route("/subscription/{token}", digests.manage, "subscription_manage", ("POST",)),
+    Route("/settings/digests", digests.member_page, "digest_settings"),
+    Route("/settings/digests", digests.member_save, "digest_settings_post", ("POST",)),
+    Route("/digests/{token}", digests.view_digest, "digest_view"),
 ]
 
 # Paper ids may contain a slash (hep-th/9901001), so these match any path: keep them last.

@@ -1,0 +1,376 @@
+"""Digest pages: subscribe with double opt-in, confirm, one-click unsubscribe, manage, view in browser."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from typing import Any
+from zoneinfo import available_timezones
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, JSONResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from paperfeed.config import Settings
+from paperfeed.digest.compose import normalize_sections, section_names
+from paperfeed.digest.mail import make_mailer
+from paperfeed.digest.render import confirmation_message, render_digest
+from paperfeed.errors import InvalidInput, MailError, NotFound, RateLimited
+from paperfeed.store import outbox as store_outbox
+from paperfeed.store import papers as store_papers
+from paperfeed.store import subscriptions as store_subs
+from paperfeed.store.subscriptions import Subscription
+from paperfeed.web import auth
+from paperfeed.web.context import db_of, render, settings_of
+from paperfeed.web.ratelimit import limiter_for
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SECTIONS = ("trending", "featured")
+SECTION_LABELS = {
+    "trending": "Trending papers",
+    "featured": "The day's featured papers",
+    "searches": "New papers for my saved searches",
+    "recommendations": "Recommended for me",
+}
+MAX_SEARCHES = 5
+TOKEN_MAX = 100  # tokens are ~32 characters; longer path values are rejected before any query
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _base(settings: Settings) -> str:
+    return settings.base_url.rstrip("/")
+
+
+def _wants_json(request: Request) -> bool:
+    return "application/json" in request.headers.get("accept", "")
+
+
+def _csrf_installed(request: Request) -> bool:
+    """True when the accounts part set up CSRF cookies on this app (then forms must carry one)."""
+    return any(getattr(m.cls, "__name__", "") == "CsrfCookie" for m in request.app.user_middleware)
+
+
+def _page(request: Request, name: str, context: dict[str, Any], *, status: int = 200) -> Response:
+    return render(request, name, {"active": "subscribe", **context}, status_code=status)
+
+
+def _clean_token(token: str) -> str:
+    if not token or len(token) > TOKEN_MAX:
+        raise NotFound("this link is incomplete or has expired")
+    return token
+
+
+# --- subscribe (double opt-in) ---------------------------------------------------------------
+
+
+async def subscribe(request: Request) -> Response:
+    """Take an address from the subscribe form and email it a confirmation link."""
+    form = await auth.read_form(request)
+    return await run_in_threadpool(_subscribe, request, form)
+
+
+def _subscribe(request: Request, form: dict[str, str]) -> Response:
+    settings, db = settings_of(request), db_of(request)
+    if _csrf_installed(request):
+        auth.check_csrf(request, form.get(auth.CSRF_FIELD))
+    try:
+        email = auth.check_email(form.get("email", ""))
+    except InvalidInput as exc:
+        if _wants_json(request):
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        return _page(request, "subscribe_sent.html", {"error": str(exc)}, status=400)
+    try:
+        limiter_for(request.app).check(
+            "subscribe",
+            [f"ip:{auth.client_ip(request)}", f"email:{store_subs.email_key(email)}"],
+            limit=settings.subscribe_rate_per_hour,
+            window=3600,
+            what="subscribe requests",
+        )
+    except RateLimited as exc:
+        if _wants_json(request):
+            response: Response = JSONResponse({"error": str(exc)}, status_code=429)
+        else:
+            response = _page(request, "subscribe_sent.html", {"error": str(exc)}, status=429)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    frequency = form.get("frequency", "daily")
+    if frequency not in store_subs.FREQUENCIES:
+        frequency = "daily"
+    token = secrets.token_urlsafe(24)
+    with db.write() as conn:
+        _sub, send = store_subs.request(
+            conn,
+            email,
+            confirm_token_hash=_hash(token),
+            unsubscribe_token=secrets.token_urlsafe(24),
+            frequency=frequency,
+            sections=list(DEFAULT_SECTIONS),
+            timezone=settings.digest_timezone,
+            hour=settings.digest_hour,
+        )
+    if send:
+        url = f"{_base(settings)}/subscribe/confirm/{token}"
+        mailer = make_mailer(settings)
+        try:
+            mailer.send(confirmation_message(settings, email, url))
+        except MailError as exc:  # the page stays the same: it must not reveal anything
+            log.error("could not send the subscription confirmation to %s: %s", email, exc)
+        finally:
+            mailer.close()
+    # Identical answer for new, pending and already active addresses.
+    if _wants_json(request):
+        return JSONResponse({"status": "check-email"})
+    return _page(request, "subscribe_sent.html", {"email": email})
+
+
+def confirm_page(request: Request, token: str) -> Response:
+    """The page a confirmation link opens: a button that confirms by POST (GET changes nothing)."""
+    token = _clean_token(token)
+    with db_of(request).read() as conn:
+        sub = store_subs.pending_by_confirm_hash(conn, _hash(token))
+    return _page(request, "subscribe_confirm.html", {"valid": sub is not None, "token": token})
+
+
+def confirm(request: Request, token: str) -> Response:
+    """Activate the subscription; the token in the URL is the proof, so no cookie is needed."""
+    token = _clean_token(token)
+    with db_of(request).write() as conn:
+        sub = store_subs.confirm(conn, _hash(token))
+    if sub is None:
+        return _page(request, "subscribe_confirm.html", {"valid": False}, status=400)
+    return _page(request, "subscribe_confirm.html", {"confirmed": True, "sub": sub})
+
+
+# --- one-click unsubscribe (RFC 8058) --------------------------------------------------------
+
+
+def unsubscribe_page(request: Request, token: str) -> Response:
+    """GET on the List-Unsubscribe link: only a page with a button, nothing changes."""
+    token = _clean_token(token)
+    with db_of(request).read() as conn:
+        sub = store_subs.get_by_unsubscribe_token(conn, token)
+    return _page(request, "unsubscribe.html", {"sub": sub, "token": token})
+
+
+def unsubscribe(request: Request, token: str) -> Response:
+    """POST: unsubscribe now, without cookies or CSRF token, answering 200 (no redirect)."""
+    token = _clean_token(token)
+    with db_of(request).write() as conn:
+        sub = store_subs.unsubscribe(conn, token)
+    if sub is None:
+        return _page(request, "unsubscribe.html", {"sub": None, "token": token}, status=404)
+    return _page(request, "unsubscribe.html", {"sub": sub, "done": True, "token": token})
+
+
+# --- manage preferences ----------------------------------------------------------------------
+
+
+def _prefs(
+    settings: Settings, form: dict[str, str], form_lists: dict[str, list[str]]
+) -> dict[str, Any]:
+    frequency = form.get("frequency", "daily")
+    if frequency not in store_subs.FREQUENCIES:
+        raise InvalidInput("choose daily or weekly")
+    try:
+        hour = int(form.get("hour", str(settings.digest_hour)))
+    except ValueError:
+        raise InvalidInput("the hour is a number from 0 to 23") from None
+    if not 0 <= hour <= 23:
+        raise InvalidInput("the hour is a number from 0 to 23")
+    tz = form.get("timezone", "UTC").strip() or "UTC"
+    if tz != "UTC" and tz not in available_timezones():
+        raise InvalidInput(f"unknown time zone {tz!r}: use a name such as Europe/Paris")
+    sections = normalize_sections(form_lists.get("sections", []))
+    searches = []
+    for i in range(MAX_SEARCHES):
+        query = form.get(f"search_{i}", "").strip()[:200]
+        cats = [c for c in form.get(f"search_{i}_categories", "").replace(",", " ").split() if c]
+        if query or cats:
+            searches.append({"query": query, "filters": {"categories": cats[:10]} if cats else {}})
+    return {
+        "frequency": frequency,
+        "hour": hour,
+        "timezone": tz,
+        "sections": sections,
+        "searches": searches,
+    }
+
+
+async def _form_lists(request: Request) -> tuple[dict[str, str], dict[str, list[str]]]:
+    from urllib.parse import parse_qsl
+
+    limit = int(getattr(settings_of(request), "max_form_bytes", 65536))
+    body = await request.body()
+    if len(body) > limit:
+        raise InvalidInput("the form is too large")
+    pairs = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=100)
+    single: dict[str, str] = {}
+    multi: dict[str, list[str]] = {}
+    for k, v in pairs:
+        single.setdefault(k, v)
+        multi.setdefault(k, []).append(v)
+    return single, multi
+
+
+def _manage_context(sub: Subscription, settings: Settings) -> dict[str, Any]:
+    searches = list(sub.searches) + [{}] * (MAX_SEARCHES - len(sub.searches))
+    return {
+        "sub": sub,
+        "sections": [(k, SECTION_LABELS.get(k, k.title())) for k in section_names()],
+        "searches": searches[:MAX_SEARCHES],
+        "hours": list(range(24)),
+        "default_tz": settings.digest_timezone,
+    }
+
+
+def manage_page(request: Request, token: str) -> Response:
+    """Preferences of the subscription whose emails carry this token (linked from every digest)."""
+    token = _clean_token(token)
+    with db_of(request).read() as conn:
+        sub = store_subs.get_by_unsubscribe_token(conn, token)
+    if sub is None:
+        raise NotFound("this link is incomplete or the subscription was removed")
+    ctx = _manage_context(sub, settings_of(request))
+    return _page(request, "subscription_manage.html", {**ctx, "action": f"/subscription/{token}"})
+
+
+async def manage(request: Request, token: str) -> Response:
+    """Save preferences from the manage page (the token in the URL authorises it)."""
+    token = _clean_token(token)
+    form, lists = await _form_lists(request)
+    return await run_in_threadpool(_manage, request, token, form, lists)
+
+
+def _manage(
+    request: Request, token: str, form: dict[str, str], lists: dict[str, list[str]]
+) -> Response:
+    settings, db = settings_of(request), db_of(request)
+    with db.read() as conn:
+        sub = store_subs.get_by_unsubscribe_token(conn, token)
+    if sub is None:
+        raise NotFound("this link is incomplete or the subscription was removed")
+    ctx = {"action": f"/subscription/{token}"}
+    try:
+        prefs = _prefs(settings, form, lists)
+    except InvalidInput as exc:
+        return _page(
+            request,
+            "subscription_manage.html",
+            {**_manage_context(sub, settings), **ctx, "error": str(exc)},
+            status=400,
+        )
+    with db.write() as conn:
+        updated = store_subs.update_preferences(conn, sub.id, **prefs)
+    assert updated is not None
+    return _page(
+        request,
+        "subscription_manage.html",
+        {**_manage_context(updated, settings), **ctx, "saved": True},
+    )
+
+
+def member_page(request: Request) -> Response:
+    """A signed-in member's digest settings."""
+    user = auth.current_user(request)
+    if user is None:
+        return HTMLResponse(status_code=303, headers={"Location": "/login?next=/settings/digests"})
+    settings = settings_of(request)
+    with db_of(request).read() as conn:
+        sub = store_subs.for_user(conn, user.id)
+    ctx: dict[str, Any] = {"user": user, "action": "/settings/digests", "member": True}
+    if sub is not None:
+        ctx.update(_manage_context(sub, settings))
+    else:
+        ctx.update(
+            {
+                "sub": None,
+                "sections": [(k, SECTION_LABELS.get(k, k.title())) for k in section_names()],
+                "searches": [{}] * MAX_SEARCHES,
+                "hours": list(range(24)),
+                "default_tz": settings.digest_timezone,
+            }
+        )
+    return _page(request, "subscription_manage.html", ctx)
+
+
+async def member_save(request: Request) -> Response:
+    """Subscribe, change or stop a signed-in member's digests."""
+    form, lists = await _form_lists(request)
+    return await run_in_threadpool(_member_save, request, form, lists)
+
+
+def _member_save(request: Request, form: dict[str, str], lists: dict[str, list[str]]) -> Response:
+    settings, db = settings_of(request), db_of(request)
+    user = auth.current_user(request)
+    if user is None:
+        return HTMLResponse(status_code=303, headers={"Location": "/login?next=/settings/digests"})
+    auth.check_csrf(request, form.get(auth.CSRF_FIELD))
+    if not user.verified:
+        raise InvalidInput("confirm your email address first (see the link we sent you)")
+    if form.get("action") == "stop":
+        with db.write() as conn:
+            sub = store_subs.for_user(conn, user.id)
+            if sub is not None:
+                store_subs.unsubscribe(conn, sub.unsubscribe_token)
+        return HTMLResponse(status_code=303, headers={"Location": "/settings/digests"})
+    try:
+        prefs = _prefs(settings, form, lists)
+    except InvalidInput as exc:
+        return _page(
+            request,
+            "subscription_manage.html",
+            {
+                "user": user,
+                "action": "/settings/digests",
+                "member": True,
+                "error": str(exc),
+                "sub": None,
+                "sections": [(k, SECTION_LABELS.get(k, k.title())) for k in section_names()],
+                "searches": [{}] * MAX_SEARCHES,
+                "hours": list(range(24)),
+                "default_tz": settings.digest_timezone,
+            },
+            status=400,
+        )
+    with db.write() as conn:
+        store_subs.subscribe_member(
+            conn, user.id, user.email, unsubscribe_token=secrets.token_urlsafe(24), **prefs
+        )
+    return HTMLResponse(status_code=303, headers={"Location": "/settings/digests?saved=1"})
+
+
+# --- view in browser -------------------------------------------------------------------------
+
+
+def view_digest(request: Request, token: str) -> Response:
+    """A sent (or pending) digest as a web page, exactly as its HTML part renders."""
+    token = _clean_token(token)
+    settings, db = settings_of(request), db_of(request)
+    with db.read() as conn:
+        row = store_outbox.get_by_token(conn, token)
+        if row is None or row.status in ("skipped", "cancelled"):
+            raise NotFound("no digest at this address")
+        ids = [i["id"] for s in row.content.get("sections", []) for i in s["items"]]
+        papers = store_papers.get_papers(conn, ids)
+    rendered = render_digest(settings, row, papers)
+    return HTMLResponse(rendered.html, headers={"X-Robots-Tag": "noindex"})
+
+
+def subscription_json(sub: Subscription) -> dict[str, Any]:
+    """A subscription as JSON (without its tokens)."""
+    return {
+        "email": sub.email,
+        "status": sub.status,
+        "frequency": sub.frequency,
+        "sections": sub.sections,
+        "searches": sub.searches,
+        "timezone": sub.timezone,
+        "hour": sub.hour,
+    }
