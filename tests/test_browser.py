@@ -123,3 +123,23 @@ def test_small_screen_layout(browser: Any, site: str) -> None:
     assert width <= 375
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "browser-mobile.png"), full_page=True)
+
+
+def test_basic_accessibility(browser: Any, site: str) -> None:
+    """Keyboard users get a skip link; every page has one h1, a language and labelled controls."""
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    for path in ("/", "/papers/date/2024-05-29", "/papers/2405.00003", "/papers/nope"):
+        page.goto(site + path)
+        assert page.evaluate("document.documentElement.lang") == "en"
+        assert page.locator("h1").count() == 1, path
+        unlabelled = page.evaluate(
+            """() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
+                .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label'))
+                .map(el => el.outerHTML)"""
+        )
+        assert unlabelled == [], (path, unlabelled)
+        assert page.locator("main#main").count() == 1
+    page.goto(site + "/")
+    page.keyboard.press("Tab")
+    focused = page.evaluate("document.activeElement.textContent.trim()")
+    assert focused == "Skip to content"
