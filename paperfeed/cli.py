@@ -640,3 +640,75 @@ def digests_status(ctx: click.Context, as_json: bool) -> None:
     click.echo(
         "subscriptions: " + (", ".join(f"{k} {v}" for k, v in sorted(subs.items())) or "none")
     )
+
+# --- community: users and trending ---
+
+
+@main.group()
+def user() -> None:
+    """Manage accounts: create users (the first admin) and change roles."""
+
+
+@user.command("create")
+@click.argument("email")
+@click.option("--admin", "role", flag_value="admin", help="Make the user an admin.")
+@click.option("--curator", "role", flag_value="curator", help="Make the user a curator.")
+@click.option("--name", "display_name", default="", help="Display name (default: from the email).")
+@click.option(
+    "--password-stdin", is_flag=True, help="Read the password from standard input (for scripts)."
+)
+@click.pass_context
+def user_create(
+    ctx: click.Context, email: str, role: str | None, display_name: str, password_stdin: bool
+) -> None:
+    """Create a verified account (prompts for a password of at least 12 characters)."""
+    from paperfeed.store import users as user_store
+    from paperfeed.web.auth import check_email, check_password, hash_password
+
+    email = check_email(email)
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    check_password(password)
+    db = _open(settings_of(ctx))
+    with db.write() as conn:
+        u = user_store.create_user(
+            conn,
+            email,
+            display_name or email.partition("@")[0],
+            password_hash=hash_password(password),
+            role=role or "member",
+            verified=True,
+        )
+    click.echo(f"created {u.role} {u.email} (@{u.username})")
+
+
+@user.command("role")
+@click.argument("email")
+@click.argument("role", type=click.Choice(["admin", "curator", "member"]))
+@click.pass_context
+def user_role(ctx: click.Context, email: str, role: str) -> None:
+    """Give an existing user a role: admin, curator or member."""
+    from paperfeed.errors import NotFound
+    from paperfeed.store import users as user_store
+
+    db = _open(settings_of(ctx))
+    with db.write() as conn:
+        u = user_store.get_by_email(conn, email)
+        if u is None:
+            raise NotFound(
+                f"no account for {email}: create it with `paperfeed user create {email}`"
+            )
+        user_store.set_role(conn, u.id, role)
+    click.echo(f"{u.email} is now {role}")
+
+
+@main.command()
+@click.pass_context
+def rank(ctx: click.Context) -> None:
+    """Recompute trending scores (time-decayed upvotes and GitHub stars) and store them."""
+    from paperfeed.ranking.trending import rank as rank_trending
+
+    n = rank_trending(_open(settings_of(ctx)), settings_of(ctx))
+    click.echo(f"ranked {n} trending paper(s)")

@@ -189,6 +189,10 @@ class Settings:
     session_days: int = setting(30, "Days a sign-in session lasts.")
     magic_link_minutes: int = setting(15, "Minutes a sign-in link stays valid.")
     verify_link_hours: int = setting(48, "Hours an email verification link stays valid.")
+    schedule_rank: str = setting(
+        "15m",
+        "When the worker recomputes trending scores (cron in UTC or interval); empty disables.",
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

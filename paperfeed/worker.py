@@ -273,3 +273,19 @@ register_job(
     schedule_setting="schedule_index",
     help="Embed papers without vectors and bring the keyword and vector indexes up to date.",
 )
+
+# --- community ---
+
+
+def _rank(settings: Settings, db: Database) -> None:
+    from paperfeed.ranking.trending import rank
+
+    log.info("trending: ranked %d paper(s)", rank(db, settings))
+
+
+register_job(
+    "rank",
+    _rank,
+    schedule_setting="schedule_rank",
+    help="Recompute trending scores (time-decayed upvotes and GitHub stars).",
+)

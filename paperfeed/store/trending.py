@@ -152,3 +152,66 @@ def star_series_since(
         for r in conn.execute(base):
             out[r.paper_id].insert(0, (r.observed_at, float(r.value)))
     return out
+
+
+FEED_SORTS = ("upvotes", "publishedAt", "trending")
+
+
+def _feed_filter(start: date | None, end: date | None, submitter: str | None) -> list[Any]:
+    conds: list[Any] = [papers.c.hidden == sa.false()]
+    if start is not None and end is not None:
+        conds.append(feed_entries.c.day.between(start, end))
+    if submitter is not None:
+        conds.append(feed_entries.c.submitted_by == submitter)
+    return conds
+
+
+def feed_sorted(
+    conn: Connection,
+    start: date | None,
+    end: date | None,
+    *,
+    submitter: str | None = None,
+    sort: str = "upvotes",
+    limit: int = 50,
+    offset: int = 0,
+) -> list[FeedItem]:
+    """Featured papers in a period (or all days), optionally by one submitter, in a chosen order."""
+    from paperfeed.store.schema import upvotes_expr
+
+    order: list[Any]
+    if sort == "trending":
+        order = [sa.func.coalesce(trending_scores.c.score, 0.0).desc(), upvotes_expr.desc()]
+    elif sort == "publishedAt":
+        order = [papers.c.published.desc()]
+    else:
+        order = [upvotes_expr.desc()]
+    q = (
+        sa.select(
+            *paper_columns(),
+            feed_entries.c.day,
+            feed_entries.c.submitted_by,
+            feed_entries.c.submitted_at,
+        )
+        .join(feed_entries, feed_entries.c.paper_id == papers.c.id)
+        .outerjoin(trending_scores, trending_scores.c.paper_id == papers.c.id)
+        .where(*_feed_filter(start, end, submitter))
+        .order_by(*order, feed_entries.c.day.desc(), papers.c.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return [
+        FeedItem(paper_from_row(r), r.day, r.submitted_by, r.submitted_at) for r in conn.execute(q)
+    ]
+
+
+def count_sorted(
+    conn: Connection, start: date | None, end: date | None, *, submitter: str | None = None
+) -> int:
+    """How many rows feed_sorted has in total."""
+    q = (
+        sa.select(sa.func.count())
+        .select_from(feed_entries.join(papers, feed_entries.c.paper_id == papers.c.id))
+        .where(*_feed_filter(start, end, submitter))
+    )
+    return int(conn.execute(q).scalar_one())

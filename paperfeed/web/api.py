@@ -145,7 +145,15 @@ def daily_papers(
         period = views.latest_period(db)
     if period is None:
         return JSONResponse([])
-    # Every sort orders by upvotes here: a day's list is what the Hub's pages show.
+    if sort in ("publishedAt", "trending"):
+        # community: newest first, or by the stored trending score (`paperfeed rank`).
+        from paperfeed.web.feeds import sorted_items
+
+        items, total = sorted_items(
+            db, period, sort=sort, submitter=submitter or None, page=page, size=size
+        )
+        headers = {"X-Total-Count": str(total)}
+        return JSONResponse([daily_item_json(i) for i in items], headers=headers)
     view = views.feed_view(db, period, page=page, page_size=size, submitted_by=submitter or None)
     headers = {"X-Total-Count": str(view.total)}
     return JSONResponse([daily_item_json(i) for i in view.items], headers=headers)

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from paperfeed.web import api, digests, pages, search_pages
+from paperfeed.web import api, community, digests, feeds, pages, search_pages
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +62,41 @@ ROUTES += [
     Route("/digests/{token}", digests.view_digest, "digest_view"),
 ]
 
+# --- community: accounts, submissions, votes, comments, trending, Atom feeds, BibTeX ---
+ROUTES += [
+    Route("/signup", community.signup_page, "signup_page"),
+    Route("/signup", community.signup, "signup", ("POST",)),
+    Route("/verify", community.verify_page, "verify_page"),
+    Route("/verify", community.verify, "verify", ("POST",)),
+    Route("/login", community.login_page, "login_page"),
+    Route("/login", community.login, "login", ("POST",)),
+    Route("/login/link", community.login_link, "login_link", ("POST",)),
+    Route("/login/magic", community.magic_page, "login_magic_page"),
+    Route("/login/magic", community.magic, "login_magic", ("POST",)),
+    Route("/logout", community.logout, "logout", ("POST",)),
+    Route("/settings", community.settings_page, "account_settings"),
+    Route("/settings", community.settings_post, "account_settings_post", ("POST",)),
+    Route("/submit", community.submit_page, "submit_page"),
+    Route("/submit", community.submit, "submit", ("POST",)),
+    Route("/vote", community.vote, "vote", ("POST",)),
+    Route("/comments", community.comment_add, "comment_add", ("POST",)),
+    Route("/comments/{comment_id:int}/edit", community.comment_edit_page, "comment_edit_page"),
+    Route("/comments/{comment_id:int}/edit", community.comment_edit, "comment_edit", ("POST",)),
+    Route(
+        "/comments/{comment_id:int}/delete", community.comment_delete, "comment_delete", ("POST",)
+    ),
+    Route("/curate", community.curate, "curate", ("POST",)),
+    Route("/papers/trending", feeds.trending_page, "trending"),
+    Route("/api/trending", feeds.api_trending, "api_trending", api=True),
+    Route("/papers/feed.atom", feeds.daily_atom, "feed_atom"),
+    Route("/papers/trending.atom", feeds.trending_atom, "trending_atom"),
+    Route("/search.atom", feeds.search_atom, "search_atom"),
+    Route("/papers/feed.bib", feeds.feed_bibtex, "feed_bibtex"),
+    Route("/papers/trending.bib", feeds.trending_bibtex, "trending_bibtex"),
+    Route("/papers/{arxiv_id:path}.bib", feeds.paper_bibtex, "paper_bibtex"),
+    Route("/api/papers/{arxiv_id:path}/comments", community.api_comments, "api_comments", api=True),
+]
+
 # Paper ids may contain a slash (hep-th/9901001), so these match any path: keep them last.
 CATCH_ALL: list[Route] = [
     Route("/api/papers/{arxiv_id:path}", api.paper, "api_paper", api=True),
@@ -80,3 +115,4 @@ def register(app: FastAPI, routes: list[Route] | None = None) -> None:
             include_in_schema=r.api,
             response_class=JSONResponse if r.api else HTMLResponse,
         )
+    community.install(app)  # community: template globals, error pages, CSRF cookie

@@ -1,0 +1,889 @@
+"""Community pages: sign-up, sign-in, settings, submissions, votes, comments and curation."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse
+from markupsafe import Markup
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import MutableHeaders
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from paperfeed.config import Settings
+from paperfeed.errors import (
+    Conflict,
+    InvalidId,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+    UpstreamError,
+)
+from paperfeed.models import Comment, Paper, User
+from paperfeed.normalize import parse_arxiv_id
+from paperfeed.store import Database
+from paperfeed.store import comments as comment_store
+from paperfeed.store import feed as feed_store
+from paperfeed.store import papers as paper_store
+from paperfeed.store import sessions as session_store
+from paperfeed.store import submissions as submission_store
+from paperfeed.store import users as user_store
+from paperfeed.store import votes as vote_store
+from paperfeed.web import auth
+from paperfeed.web.context import db_of, path_for, render, settings_of, templates
+from paperfeed.web.ratelimit import limiter_for
+
+DISPLAY_NAME_MAX = 100
+URL_FIELD_MAX = 300
+LOGIN_WINDOW = 15 * 60.0
+MAIL_WINDOW = 3600.0
+WRITE_WINDOW = 60.0
+
+# Fixed notices shown after a redirect: the query string carries a key, never text to display.
+NOTICES = {
+    "signed-in": "You are signed in.",
+    "signed-out": "You are signed out.",
+    "verified": "Your email address is confirmed. Welcome!",
+    "saved": "Your settings are saved.",
+    "password": "Your password is changed; other sessions were signed out.",
+    "email-sent": "We sent a confirmation link to the new address.",
+    "deleted": "Your account and its votes and comments were deleted.",
+    "submitted": "Thanks! The paper is on today's feed.",
+    "comment-saved": "Your comment is saved.",
+    "comment-deleted": "The comment was deleted.",
+    "curated": "Done.",
+}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _url(request: Request, name: str, **params: Any) -> str:
+    return path_for(request, name, **params)
+
+
+def _safe_next(value: str | None, default: str = "/") -> str:
+    """A local path to return to: never another host (no //evil or scheme)."""
+    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value[:500]
+    return default
+
+
+def _redirect(url: str, notice: str | None = None) -> RedirectResponse:
+    if notice:
+        url += ("&" if "?" in url else "?") + f"notice={notice}"
+    return RedirectResponse(url, status_code=303)
+
+
+def _wants_json(request: Request) -> bool:
+    return "application/json" in request.headers.get("accept", "")
+
+
+def _form_page(
+    request: Request, template: str, context: dict[str, Any], *, status: int = 200
+) -> Response:
+    return render(request, template, context, status_code=status)
+
+
+def _require_user(request: Request, *, verified: bool = True) -> User:
+    user = auth.current_user(request)
+    if user is None:
+        raise PermissionDenied("sign in first")
+    if verified and not user.verified:
+        raise PermissionDenied(
+            "confirm your email address first: follow the link we emailed you "
+            "(or ask for a new one on the sign-in page)"
+        )
+    return user
+
+
+def _limit_write(request: Request, user: User) -> None:
+    settings = settings_of(request)
+    limiter_for(request.app).check(
+        "write",
+        [f"user:{user.id}"],
+        limit=settings.write_rate_limit,
+        window=WRITE_WINDOW,
+        what="posts in a minute",
+    )
+
+
+def _limit_mail(request: Request, email: str) -> None:
+    settings = settings_of(request)
+    lim = limiter_for(request.app)
+    lim.check(
+        "mail-addr",
+        [user_store.email_key(email)],
+        limit=settings.mail_rate_limit,
+        window=MAIL_WINDOW,
+        what="emails to this address",
+    )
+    lim.check(
+        "mail-ip",
+        [auth.client_ip(request)],
+        limit=settings.mail_rate_limit * 4,
+        window=MAIL_WINDOW,
+        what="email requests from your network",
+    )
+
+
+async def _post_form(request: Request) -> dict[str, str]:
+    """Read a bounded form and verify its CSRF token (every community POST goes through here)."""
+    form = await auth.read_form(request)
+    auth.check_csrf(request, form.get(auth.CSRF_FIELD) or request.headers.get(auth.CSRF_HEADER))
+    return form
+
+
+def _base(settings: Settings) -> str:
+    return settings.base_url.rstrip("/")
+
+
+_LINK = re.compile(r"https?://[^\s<>\"'`]+", re.IGNORECASE)
+_TRAILING = ".,;:!?)]}'\""
+
+
+def linkify(text: str) -> Markup:
+    """Plain text as HTML: everything escaped, http(s) URLs turned into nofollow links."""
+    out: list[str] = []
+    pos = 0
+    for m in _LINK.finditer(text):
+        url = m.group(0)
+        cut = len(url)
+        while cut and url[cut - 1] in _TRAILING:
+            cut -= 1
+        url = url[:cut]
+        if len(url) <= len("https://"):
+            continue
+        out.append(html.escape(text[pos : m.start()]))
+        esc = html.escape(url, quote=True)
+        out.append(f'<a href="{esc}" rel="nofollow ugc noopener">{esc}</a>')
+        pos = m.start() + cut
+    out.append(html.escape(text[pos:]))
+    return Markup("".join(out).replace("\n", "<br>\n"))
+
+
+def _clean_line(value: str, field: str, limit: int) -> str:
+    value = " ".join(value.split())
+    if len(value) > limit:
+        raise InvalidInput(f"{field} may have at most {limit} characters")
+    return value
+
+
+def _check_profile_url(value: str, field: str, hosts: tuple[str, ...]) -> str:
+    value = value.strip()
+    if not value:
+        return ""
+    if len(value) > URL_FIELD_MAX or not auth_safe_url(value):
+        raise InvalidInput(
+            f"{field} must be an https:// link of at most {URL_FIELD_MAX} characters"
+        )
+    host = value.split("://", 1)[1].split("/", 1)[0].lower()
+    if host not in hosts:
+        raise InvalidInput(f"{field} must be a link to {' or '.join(hosts)}")
+    return value
+
+
+def auth_safe_url(value: str) -> bool:
+    """True for an https URL without spaces or markup characters."""
+    return bool(re.fullmatch(r"https://[^\s<>\"'`]+", value))
+
+
+# --- template globals ------------------------------------------------------------------------
+
+
+def _template_globals(request: Request) -> dict[str, Any]:
+    def has_voted(paper_id: str) -> bool:
+        user = auth.current_user(request)
+        if user is None:
+            return False
+        cache: dict[str, bool] = request.state.__dict__.setdefault("pf_voted", {})
+        if paper_id not in cache:
+            with db_of(request).read() as conn:
+                cache[paper_id] = bool(vote_store.voted(conn, user.id, [paper_id]))
+        return cache[paper_id]
+
+    def comments_for(paper_id: str) -> list[Comment]:
+        with db_of(request).read() as conn:
+            return comment_store.list_comments(conn, paper_id)
+
+    return {
+        "current_user": lambda: auth.current_user(request),
+        "csrf_token": lambda: auth.csrf_token(request),
+        "has_voted": has_voted,
+        "comments_for": comments_for,
+        "notice": NOTICES.get(request.query_params.get("notice", "")),
+        "comment_max_chars": settings_of(request).comment_max_chars,
+    }
+
+
+# --- install: globals, error pages, CSRF cookie ----------------------------------------------
+
+
+def install(app: FastAPI) -> None:
+    """Wire community pieces into an app: template globals, error handlers and the CSRF cookie."""
+    if _template_globals not in templates.context_processors:
+        templates.context_processors.append(_template_globals)
+    templates.env.filters["linkify"] = linkify
+
+    from paperfeed.web.app import error_response
+
+    def handler(status: int, title: str) -> Callable[[Request, Exception], Any]:
+        async def handle(request: Request, exc: Exception) -> Response:
+            if _wants_json(request) or request.url.path.startswith("/api/"):
+                response: Response = JSONResponse({"error": str(exc)}, status_code=status)
+            else:
+                response = error_response(request, status, title, str(exc))
+            if isinstance(exc, RateLimited):
+                response.headers["Retry-After"] = str(exc.retry_after)
+            return response
+
+        return handle
+
+    app.add_exception_handler(auth.CsrfError, handler(403, "Form expired"))
+    app.add_exception_handler(PermissionDenied, handler(403, "Not allowed"))
+    app.add_exception_handler(RateLimited, handler(429, "Too many requests"))
+    app.add_exception_handler(auth.BodyTooLarge, handler(413, "Too large"))
+    app.add_exception_handler(Conflict, handler(409, "Already done"))
+    app.add_exception_handler(InvalidInput, handler(400, "Bad request"))
+    app.add_exception_handler(UpstreamError, handler(502, "arXiv did not answer"))
+
+    app.add_middleware(CsrfCookie)
+
+
+class CsrfCookie:
+    """ASGI middleware: sets the CSRF nonce cookie when a page handed out a fresh token."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_cookie(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                state = scope.get("state") or {}
+                nonce = state.get("pf_csrf_new")
+                if nonce and not state.get("pf_csrf_sent"):
+                    holder = Response()
+                    auth.set_csrf_cookie(holder, scope["app"].state.settings, nonce)
+                    headers = MutableHeaders(scope=message)
+                    for key, value in holder.raw_headers:
+                        if key == b"set-cookie":
+                            headers.append("set-cookie", value.decode("latin-1"))
+                    state["pf_csrf_sent"] = True
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie)
+
+
+# --- sign-up, verification, sign-in, sign-out -------------------------------------------------
+
+
+def signup_page(request: Request) -> Response:
+    """The sign-up form."""
+    return _form_page(request, "account_signup.html", {"form": {}})
+
+
+async def signup(request: Request) -> Response:
+    """Create an account (or mail the owner of a known address) and send a confirmation link."""
+    form = await _post_form(request)
+    return await run_in_threadpool(_signup, request, form)
+
+
+def _signup(request: Request, form: dict[str, str]) -> Response:
+    settings, db = settings_of(request), db_of(request)
+    try:
+        email = auth.check_email(form.get("email", ""))
+        name = _clean_line(form.get("display_name", ""), "display name", DISPLAY_NAME_MAX)
+        if not name:
+            raise InvalidInput("enter a display name (it is shown next to your comments)")
+        password = form.get("password", "")
+        if password:
+            auth.check_password(password)
+    except InvalidInput as exc:
+        ctx = {"form": {"email": form.get("email", ""), "display_name": form.get("display_name")}}
+        return _form_page(request, "account_signup.html", {**ctx, "error": str(exc)}, status=400)
+    _limit_mail(request, email)
+    pw_hash = auth.hash_password(password) if password else None
+    with db.write() as conn:
+        existing = user_store.get_by_email(conn, email)
+        if existing is None:
+            user = user_store.create_user(conn, email, name, password_hash=pw_hash)
+            token = session_store.create_token(
+                conn, user.id, "verify", minutes=settings.verify_link_hours * 60
+            )
+        else:
+            token = session_store.create_token(
+                conn, existing.id, "login", minutes=settings.magic_link_minutes
+            )
+    if existing is None:
+        auth.send_mail(
+            settings,
+            email,
+            f"Confirm your {settings.site_name} account",
+            f"Hello {name},\n\nConfirm your address and sign in by opening this link and "
+            f"pressing the button on the page:\n\n{_base(settings)}/verify?token={token}\n\n"
+            f"The link works once within {settings.verify_link_hours} hours. If you did not sign "
+            "up, ignore this email.\n",
+        )
+    else:
+        # The page says the same for known and unknown addresses; only the owner learns more.
+        auth.send_mail(
+            settings,
+            existing.email,
+            f"Your {settings.site_name} account",
+            "Someone (hopefully you) tried to sign up with this address, which already has an "
+            f"account. To sign in, open this link and press the button on the page:\n\n"
+            f"{_base(settings)}/login/magic?token={token}\n\n"
+            f"The link works once within {settings.magic_link_minutes} minutes.\n",
+        )
+    return _form_page(request, "account_sent.html", {"email": email, "kind": "signup"})
+
+
+def _token_page(request: Request, kind: str, action: str) -> Response:
+    token = request.query_params.get("token", "")
+    valid = False
+    if token and len(token) < 200:
+        with db_of(request).read() as conn:
+            valid = session_store.peek_token(conn, token, kind) is not None
+    return _form_page(
+        request,
+        "account_confirm.html",
+        {"token": token, "valid": valid, "kind": kind, "action": action},
+        status=200 if valid else 400,
+    )
+
+
+def verify_page(request: Request) -> Response:
+    """A confirm button for an emailed verification link (a GET never consumes the token)."""
+    kind = "email" if request.query_params.get("kind") == "email" else "verify"
+    return _token_page(request, kind, _url(request, "verify"))
+
+
+def magic_page(request: Request) -> Response:
+    """A sign-in button for an emailed sign-in link (mail scanners' GETs cannot burn it)."""
+    return _token_page(request, "login", _url(request, "login_magic"))
+
+
+async def verify(request: Request) -> Response:
+    """Consume a verification (or email-change) token, confirm the address and sign in."""
+    form = await _post_form(request)
+    return await run_in_threadpool(_consume, request, form, ("verify", "email"))
+
+
+async def magic(request: Request) -> Response:
+    """Consume a sign-in token and sign in."""
+    form = await _post_form(request)
+    return await run_in_threadpool(_consume, request, form, ("login",))
+
+
+def _consume(request: Request, form: dict[str, str], kinds: Sequence[str]) -> Response:
+    settings, db = settings_of(request), db_of(request)
+    token = form.get("token", "")
+    got: tuple[User, str | None] | None = None
+    kind = ""
+    with db.write() as conn:
+        for kind in kinds:
+            got = session_store.consume_token(conn, token, kind) if len(token) < 200 else None
+            if got is not None:
+                break
+        if got is None:
+            raise InvalidInput(
+                "this link was already used or has expired: ask for a new one on the sign-in page"
+            )
+        user, data = got
+        if kind == "email" and data:
+            user_store.set_email(conn, user.id, data)
+        else:
+            user_store.mark_verified(conn, user.id)
+        session = session_store.create_session(conn, user.id, days=settings.session_days)
+    response = _redirect("/", "verified" if kind != "login" else "signed-in")
+    auth.set_session_cookie(response, settings, session)
+    return response
+
+
+def login_page(request: Request) -> Response:
+    """The sign-in form: password, or a link by email."""
+    return _form_page(
+        request, "account_login.html", {"next": _safe_next(request.query_params.get("next"))}
+    )
+
+
+async def login(request: Request) -> Response:
+    """Sign in with email and password; unknown addresses and wrong passwords look the same."""
+    form = await _post_form(request)
+    return await run_in_threadpool(_login, request, form)
+
+
+def _login(request: Request, form: dict[str, str]) -> Response:
+    settings, db = settings_of(request), db_of(request)
+    email = form.get("email", "").strip()[: auth.EMAIL_MAX]
+    limiter_for(request.app).check(
+        "login",
+        [f"ip:{auth.client_ip(request)}", f"email:{user_store.email_key(email)}"],
+        limit=settings.login_rate_limit,
+        window=LOGIN_WINDOW,
+        what="sign-in attempts",
+    )
+    with db.read() as conn:
+        user = user_store.get_by_email(conn, email) if email else None
+    ok = auth.verify_password(user.password_hash if user else None, form.get("password", ""))
+    if not ok or user is None:
+        return _form_page(
+            request,
+            "account_login.html",
+            {"error": "Wrong email or password.", "email": email, "next": form.get("next")},
+            status=400,
+        )
+    with db.write() as conn:
+        token = session_store.create_session(conn, user.id, days=settings.session_days)
+    response = _redirect(_safe_next(form.get("next")), "signed-in")
+    auth.set_session_cookie(response, settings, token)
+    return response
+
+
+async def login_link(request: Request) -> Response:
+    """Email a single-use sign-in link; the answer is the same whether the address is known."""
+    form = await _post_form(request)
+    return await run_in_threadpool(_login_link, request, form)
+
+
+def _login_link(request: Request, form: dict[str, str]) -> Response:
+    settings, db = settings_of(request), db_of(request)
+    try:
+        email = auth.check_email(form.get("email", ""))
+    except InvalidInput as exc:
+        return _form_page(request, "account_login.html", {"error": str(exc)}, status=400)
+    _limit_mail(request, email)
+    with db.write() as conn:
+        user = user_store.get_by_email(conn, email)
+        token = (
+            session_store.create_token(conn, user.id, "login", minutes=settings.magic_link_minutes)
+            if user
+            else None
+        )
+    if user is not None and token is not None:
+        auth.send_mail(
+            settings,
+            user.email,
+            f"Sign in to {settings.site_name}",
+            "Open this link and press the button on the page to sign in:\n\n"
+            f"{_base(settings)}/login/magic?token={token}\n\n"
+            f"The link works once within {settings.magic_link_minutes} minutes. If you did not "
+            "ask for it, ignore this email.\n",
+        )
+    return _form_page(request, "account_sent.html", {"email": email, "kind": "login"})
+
+
+async def logout(request: Request) -> Response:
+    """End the session on the server and drop the cookie."""
+    await _post_form(request)
+    token = request.cookies.get(auth.SESSION_COOKIE)
+    if token:
+        with db_of(request).write() as conn:
+            session_store.delete_session(conn, token)
+    response = _redirect("/", "signed-out")
+    auth.clear_session_cookie(response, settings_of(request))
+    return response
+
+
+# --- settings ---------------------------------------------------------------------------------
+
+
+def settings_page(request: Request) -> Response:
+    """The account settings page."""
+    user = auth.current_user(request)
+    if user is None:
+        return _redirect(f"/login?next={quote('/settings')}")
+    return _form_page(request, "account_settings.html", {"user": user})
+
+
+async def settings_post(request: Request) -> Response:
+    """Save one settings section: profile, email, password, or delete the account."""
+    form = await _post_form(request)
+    return await run_in_threadpool(_settings_post, request, form)
+
+
+def _settings_post(request: Request, form: dict[str, str]) -> Response:
+    settings, db = settings_of(request), db_of(request)
+    user = _require_user(request, verified=False)
+    action = form.get("action", "")
+    try:
+        if action == "profile":
+            name = _clean_line(form.get("display_name", ""), "display name", DISPLAY_NAME_MAX)
+            if not name:
+                raise InvalidInput("the display name cannot be empty")
+            github = _check_profile_url(
+                form.get("github_url", ""), "GitHub URL", ("github.com", "www.github.com")
+            )
+            orcid = _check_profile_url(
+                form.get("orcid_url", ""), "ORCID URL", ("orcid.org", "www.orcid.org")
+            )
+            with db.write() as conn:
+                user_store.update_profile(
+                    conn, user.id, display_name=name, github_url=github, orcid_url=orcid
+                )
+            return _redirect("/settings", "saved")
+        if action == "password":
+            if user.password_hash and not auth.verify_password(
+                user.password_hash, form.get("current_password", "")
+            ):
+                raise InvalidInput("the current password is wrong")
+            new = form.get("new_password", "")
+            auth.check_password(new)
+            with db.write() as conn:
+                user_store.set_password_hash(conn, user.id, auth.hash_password(new))
+                session_store.delete_user_sessions(
+                    conn, user.id, keep=request.cookies.get(auth.SESSION_COOKIE)
+                )
+            return _redirect("/settings", "password")
+        if action == "email":
+            email = auth.check_email(form.get("email", ""))
+            _limit_mail(request, email)
+            with db.write() as conn:
+                taken = user_store.get_by_email(conn, email)
+                token = session_store.create_token(
+                    conn, user.id, "email", minutes=settings.verify_link_hours * 60, data=email
+                )
+            if taken is None:  # a taken address gets no mail; the page looks the same
+                auth.send_mail(
+                    settings,
+                    email,
+                    f"Confirm your new {settings.site_name} address",
+                    "Open this link and press the button to use this address for your account:"
+                    f"\n\n{_base(settings)}/verify?kind=email&token={token}\n",
+                )
+            return _redirect("/settings", "email-sent")
+        if action == "delete":
+            if form.get("confirm", "").strip().lower() != "delete":
+                raise InvalidInput('type "delete" in the box to confirm deleting your account')
+            with db.write() as conn:
+                user_store.delete_user(conn, user.id)
+            response = _redirect("/", "deleted")
+            auth.clear_session_cookie(response, settings)
+            return response
+    except InvalidInput as exc:
+        return _form_page(
+            request, "account_settings.html", {"user": user, "error": str(exc)}, status=400
+        )
+    raise InvalidInput("unknown settings action")
+
+
+# --- submissions ------------------------------------------------------------------------------
+
+
+def lookup_arxiv(settings: Settings, ids: list[str]) -> list[Paper]:
+    """Fetch papers from the arXiv API by id (the only upstream a submission may reach)."""
+    from paperfeed.sources.arxiv_api import fetch_ids
+    from paperfeed.sources.http import HttpClient
+
+    with HttpClient(settings) as client:
+        return list(fetch_ids(client, settings.arxiv_api_url, ids).papers)
+
+
+def submit_paper(
+    db: Database,
+    settings: Settings,
+    user: User,
+    raw: str,
+    *,
+    now: datetime | None = None,
+    lookup: Callable[[Settings, list[str]], list[Paper]] = lookup_arxiv,
+) -> Paper:
+    """Apply the submission rules and feature a paper on today's feed as submitted by the user."""
+    now = now or _now()
+    raw = raw.strip()
+    if not raw or len(raw) > 300:
+        raise InvalidInput("enter an arXiv id such as 2401.01234 or an arxiv.org/abs/ link")
+    try:
+        pid = parse_arxiv_id(raw).id  # only parsed: a user-supplied URL is never fetched
+    except InvalidId as exc:
+        raise InvalidInput(str(exc)) from None
+    with db.read() as conn:
+        paper = paper_store.get_paper(conn, pid, include_hidden=True)
+        hidden = paper is not None and paper_store.get_paper(conn, pid) is None
+        sub = submission_store.submission_of(conn, pid)
+        days = feed_store.days_for(conn, pid)
+        today_count = submission_store.count_since(
+            conn, user.id, datetime.combine(now.date(), datetime.min.time())
+        )
+    if sub is not None:
+        who = f" by {sub[0]}" if sub[0] else ""
+        raise Conflict(f"{pid} was already submitted{who} on {sub[1].isoformat()}")
+    if hidden:
+        raise PermissionDenied(f"{pid} was hidden by a curator and cannot be submitted")
+    if days:
+        raise Conflict(f"{pid} was already featured on {days[-1].isoformat()}")
+    if not user.is_curator and today_count >= settings.submission_daily_cap:
+        midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time())
+        raise RateLimited(
+            f"you have submitted {today_count} papers today, the daily limit of "
+            f"{settings.submission_daily_cap}: submit more after 00:00 UTC",
+            retry_after=max(1, int((midnight - now).total_seconds())),
+        )
+    fetched = None
+    if paper is None:
+        found = [p for p in lookup(settings, [pid]) if p.id == pid]
+        if not found:
+            raise NotFound(f"arXiv has no paper {pid}: check the id")
+        fetched = paper = found[0]
+    published = paper.published
+    if published is not None:
+        published = (
+            published.replace(tzinfo=None)
+            if published.tzinfo is None
+            else (published.astimezone(UTC).replace(tzinfo=None))
+        )
+        age = now - published
+        if age > timedelta(days=settings.submission_max_age_days):
+            raise InvalidInput(
+                f"{pid} was first published on {published.date().isoformat()}, more than "
+                f"{settings.submission_max_age_days} days ago: only recent papers can be submitted"
+            )
+    with db.write() as conn:
+        if fetched is not None:
+            paper_store.upsert_papers(conn, [fetched])
+        submission_store.add_submission(conn, pid, user.id, user.username, day=now.date(), at=now)
+    return paper
+
+
+def submit_page(request: Request) -> Response:
+    """The submission form."""
+    if auth.current_user(request) is None:
+        return _redirect(f"/login?next={quote('/submit')}")
+    return _form_page(request, "submit.html", {"settings_rules": settings_of(request)})
+
+
+async def submit(request: Request) -> Response:
+    """Submit a paper by arXiv id or URL."""
+    form = await _post_form(request)
+    return await run_in_threadpool(_submit, request, form)
+
+
+def _submit(request: Request, form: dict[str, str]) -> Response:
+    user = _require_user(request)
+    _limit_write(request, user)
+    try:
+        paper = submit_paper(db_of(request), settings_of(request), user, form.get("paper", ""))
+    except (InvalidInput, Conflict, NotFound, PermissionDenied, RateLimited) as exc:
+        if _wants_json(request):
+            raise
+        status = {
+            InvalidInput: 400,
+            Conflict: 409,
+            NotFound: 404,
+            PermissionDenied: 403,
+            RateLimited: 429,
+        }[type(exc)]
+        return _form_page(
+            request,
+            "submit.html",
+            {
+                "error": str(exc),
+                "value": form.get("paper", ""),
+                "settings_rules": settings_of(request),
+            },
+            status=status,
+        )
+    if _wants_json(request):
+        return JSONResponse({"id": paper.id, "title": paper.title}, status_code=201)
+    return _redirect(_url(request, "paper", arxiv_id=paper.id), "submitted")
+
+
+# --- votes ------------------------------------------------------------------------------------
+
+
+async def vote(request: Request) -> Response:
+    """Upvote or remove an upvote (form post; JSON when the script asks for it)."""
+    form = await _post_form(request)
+    return await run_in_threadpool(_vote, request, form)
+
+
+def _vote(request: Request, form: dict[str, str]) -> Response:
+    user = auth.current_user(request)
+    pid = form.get("paper_id", "")
+    back = _safe_next(form.get("next"), "/")
+    if user is None:
+        if _wants_json(request):
+            return JSONResponse({"error": "sign in to vote", "login": "/login"}, status_code=401)
+        return _redirect(f"/login?next={quote(back)}")
+    user = _require_user(request)
+    _limit_write(request, user)
+    try:
+        pid = parse_arxiv_id(pid).id if len(pid) < 100 else ""
+    except InvalidId:
+        pid = ""
+    if not pid:
+        raise InvalidInput("no such paper to vote on")
+    action = form.get("action", "up")
+    with db_of(request).write() as conn:
+        if action == "remove":
+            vote_store.remove_vote(conn, user.id, pid)
+            voted = False
+        elif action == "up":
+            vote_store.add_vote(conn, user.id, pid)
+            voted = True
+        else:
+            raise InvalidInput("action must be up or remove")
+        upvotes = vote_store.upvotes_of(conn, pid)
+    if _wants_json(request):
+        return JSONResponse({"id": pid, "upvotes": upvotes, "voted": voted})
+    return _redirect(back)
+
+
+# --- comments ---------------------------------------------------------------------------------
+
+
+def _check_body(request: Request, body: str) -> str:
+    body = body.replace("\r\n", "\n").strip()
+    limit = settings_of(request).comment_max_chars
+    if not body:
+        raise InvalidInput("the comment is empty")
+    if len(body) > limit:
+        raise InvalidInput(
+            f"the comment has {len(body):,} characters; the limit is {limit:,}: shorten it"
+        )
+    return body
+
+
+async def comment_add(request: Request) -> Response:
+    """Add a comment to a paper."""
+    form = await _post_form(request)
+    return await run_in_threadpool(_comment_add, request, form)
+
+
+def _comment_add(request: Request, form: dict[str, str]) -> Response:
+    user = _require_user(request)
+    _limit_write(request, user)
+    try:
+        pid = parse_arxiv_id(form.get("paper_id", "")[:100]).id
+    except InvalidId:
+        raise InvalidInput("no such paper to comment on") from None
+    body = _check_body(request, form.get("body", ""))
+    with db_of(request).write() as conn:
+        c = comment_store.add_comment(conn, pid, user.id, body)
+    if _wants_json(request):
+        return JSONResponse(comment_json(c), status_code=201)
+    return _redirect(_url(request, "paper", arxiv_id=pid) + f"?notice=comment-saved#comment-{c.id}")
+
+
+def _own_comment(request: Request, comment_id: int) -> tuple[User, Comment]:
+    user = _require_user(request)
+    with db_of(request).read() as conn:
+        c = comment_store.get_comment(conn, comment_id)
+    if c is None or c.deleted_at is not None:
+        raise NotFound("no such comment (it may have been deleted)")
+    if c.user_id != user.id and not user.is_curator:
+        raise PermissionDenied("only the author or a curator can change this comment")
+    return user, c
+
+
+def comment_edit_page(request: Request, comment_id: int) -> Response:
+    """The form to edit one's comment."""
+    _, c = _own_comment(request, comment_id)
+    return _form_page(request, "comment_edit.html", {"comment": c})
+
+
+async def comment_edit(request: Request, comment_id: int) -> Response:
+    """Save an edited comment."""
+    form = await _post_form(request)
+    return await run_in_threadpool(_comment_edit, request, comment_id, form)
+
+
+def _comment_edit(request: Request, comment_id: int, form: dict[str, str]) -> Response:
+    user, c = _own_comment(request, comment_id)
+    _limit_write(request, user)
+    body = _check_body(request, form.get("body", ""))
+    with db_of(request).write() as conn:
+        comment_store.edit_comment(conn, comment_id, body)
+    return _redirect(
+        _url(request, "paper", arxiv_id=c.paper_id) + f"?notice=comment-saved#comment-{c.id}"
+    )
+
+
+async def comment_delete(request: Request, comment_id: int) -> Response:
+    """Delete a comment (author or curator)."""
+    await _post_form(request)
+    return await run_in_threadpool(_comment_delete, request, comment_id)
+
+
+def _comment_delete(request: Request, comment_id: int) -> Response:
+    _, c = _own_comment(request, comment_id)
+    with db_of(request).write() as conn:
+        comment_store.delete_comment(conn, comment_id)
+    return _redirect(_url(request, "paper", arxiv_id=c.paper_id), "comment-deleted")
+
+
+def comment_json(c: Comment) -> dict[str, Any]:
+    """A comment for the JSON API."""
+    from paperfeed.web.api import iso
+
+    return {
+        "id": c.id,
+        "paperId": c.paper_id,
+        "author": {"user": c.author_username, "fullname": c.author_name},
+        "text": "" if c.deleted_at else c.body,
+        "createdAt": iso(c.created_at),
+        "editedAt": iso(c.edited_at),
+        "deleted": c.deleted_at is not None,
+    }
+
+
+def api_comments(request: Request, arxiv_id: str) -> JSONResponse:
+    """A paper's comments, oldest first."""
+    try:
+        pid = parse_arxiv_id(arxiv_id[:200]).id
+    except InvalidId as exc:
+        raise NotFound(str(exc)) from None
+    with db_of(request).read() as conn:
+        if paper_store.get_paper(conn, pid) is None:
+            raise NotFound(f"no paper {pid} in this feed")
+        items = comment_store.list_comments(conn, pid)
+    return JSONResponse([comment_json(c) for c in items])
+
+
+# --- curation ---------------------------------------------------------------------------------
+
+
+async def curate(request: Request) -> Response:
+    """Curators feature, un-feature, hide or show a paper."""
+    form = await _post_form(request)
+    return await run_in_threadpool(_curate, request, form)
+
+
+def _curate(request: Request, form: dict[str, str]) -> Response:
+    user = _require_user(request)
+    if not user.is_curator:
+        raise PermissionDenied("only curators and admins can feature or hide papers")
+    try:
+        pid = parse_arxiv_id(form.get("paper_id", "")[:100]).id
+    except InvalidId:
+        raise InvalidInput("no such paper") from None
+    action = form.get("action", "")
+    with db_of(request).write() as conn:
+        if paper_store.get_paper(conn, pid, include_hidden=True) is None:
+            raise NotFound(f"no paper {pid} in this feed")
+        if action == "feature":
+            submission_store.feature(conn, pid, _now().date(), user.username)
+        elif action == "unfeature":
+            submission_store.unfeature(conn, pid)
+        elif action in ("hide", "show"):
+            paper_store.set_hidden(conn, pid, action == "hide")
+        else:
+            raise InvalidInput("action must be feature, unfeature, hide or show")
+    back = _url(request, "paper", arxiv_id=pid) if action != "hide" else "/"
+    return _redirect(back, "curated")
