@@ -176,3 +176,44 @@ def test_invalid_json_stores_nothing(sqlite_db: Database, upstream: Upstream) ->
         )
     with sqlite_db.read() as conn:
         assert count_papers(conn) == 0
+
+
+def test_star_counts_are_observed_at_each_harvest(sqlite_db: Database, upstream: Upstream) -> None:
+    from datetime import UTC, datetime
+
+    import sqlalchemy as sa
+
+    from paperfeed.harvest import run_harvest
+    from paperfeed.sources.hf_daily import HfDailySource
+    from paperfeed.sources.http import HttpClient
+
+    items = json.loads((HF_DIR / "2026-08-21.json").read_text())
+    settings = settings_for(upstream, sqlite_db.url)
+    upstream.script([Reply(json.dumps(items))])
+    with HttpClient(settings) as client:
+        src = HfDailySource(
+            client,
+            settings.hf_api_url,
+            from_="2026-08-21",
+            until="2026-08-21",
+            now=lambda: datetime(2026, 8, 22, 9, 30, tzinfo=UTC),
+        )
+        run_harvest(sqlite_db, src)
+        items[0]["paper"]["githubStars"] = 50
+        upstream.script([Reply(json.dumps(items))])
+        src.now = lambda: datetime(2026, 8, 23, 9, 10, tzinfo=UTC)
+        run_harvest(sqlite_db, src)
+        src.now = lambda: datetime(2026, 8, 23, 9, 50, tzinfo=UTC)  # same hour: no new row
+        run_harvest(sqlite_db, src)
+    with sqlite_db.read() as conn:
+        rows = conn.execute(
+            sa.text(
+                "SELECT observed_at, value FROM signals WHERE paper_id = '2608.19880' "
+                "ORDER BY observed_at"
+            )
+        ).all()
+    assert [(str(r[0])[:16], r[1]) for r in rows] == [
+        ("2026-08-21 00:00", 8.0),
+        ("2026-08-22 09:00", 8.0),
+        ("2026-08-23 09:00", 50.0),
+    ]

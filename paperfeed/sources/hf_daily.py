@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -139,6 +139,16 @@ def fetch_day(client: HttpClient, base_url: str, day: date) -> Page:
     return parse_day(resp.content, day, where=f"{url}?date={day}")
 
 
+def _observe_stars_now(page: Page, now: datetime) -> None:
+    """Add a star count observed at this hour, so repeated harvests build the series trending needs."""
+    # Truncated to the hour: re-running within the hour (or resuming a killed run) adds nothing.
+    at = now.astimezone(UTC).replace(tzinfo=None, minute=0, second=0, microsecond=0)
+    for rec in page.records:
+        for sig in list(rec.signals):
+            if sig.kind == "github_stars" and sig.observed_at != at:
+                rec.signals.append(Signal(sig.paper_id, sig.kind, sig.value, at))
+
+
 def _as_day(value: str | None, option: str) -> date | None:
     if not value:
         return None
@@ -161,12 +171,14 @@ class HfDailySource:
         from_: str | None = None,
         until: str | None = None,
         backfill_days: int = 3,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.client = client
         self.base_url = base_url
         self.from_ = _as_day(from_, "--from/--date")
         self.until = _as_day(until, "--until")
         self.backfill_days = backfill_days
+        self.now = now
         if self.from_ and self.until and self.from_ > self.until:
             raise ConfigError(f"--from {self.from_} is after --until {self.until}")
 
@@ -196,6 +208,7 @@ class HfDailySource:
         total = (last - date.fromisoformat(window["from"])).days + 1
         while day <= last:
             page = fetch_day(self.client, self.base_url, day)
+            _observe_stars_now(page, self.now())
             nxt = day + timedelta(days=1)
             page.resume = nxt.isoformat() if nxt <= last else None
             page.total = None
