@@ -23,6 +23,9 @@ from _harvest_helpers import (  # noqa: F401 (fixtures)
     snapshot,
     upstream_fixture,
 )
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from paperfeed.errors import ConfigError, UpstreamError
 from paperfeed.harvest import EXIT_NEW, EXIT_NOTHING_NEW, harvest
@@ -334,3 +337,23 @@ def test_unknown_format_and_bad_dates_name_the_fix(sqlite_db: Database, upstream
     with pytest.raises(ConfigError, match="valid sources are arxiv, arxiv-ids, hf"):
         harvest(settings, sqlite_db, "pubmed")
     assert upstream.requests == []
+
+
+HEP_EX = (OAI_DIR / "arXiv_ListRecords_set-physics-hep-ex_2017-12-14.xml").read_bytes()
+
+
+@hypothesis_settings(max_examples=150, deadline=None)
+@given(st.integers(min_value=0, max_value=len(HEP_EX.rstrip()) - 1))
+def test_every_truncation_of_a_page_is_rejected(cut: int) -> None:
+    with pytest.raises(UpstreamError):
+        parse_list_records(HEP_EX[:cut], "arXiv")
+
+
+@hypothesis_settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=300) | st.text(max_size=300).map(str.encode))
+def test_garbage_is_an_upstream_error_or_a_page(data: bytes) -> None:
+    try:
+        page = parse_list_records(data, "arXivRaw")
+    except UpstreamError:
+        return
+    assert page.records == []
