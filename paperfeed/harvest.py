@@ -140,6 +140,12 @@ def run_harvest(
             except Exception:  # the original error matters more than failing to record it
                 log.exception("could not record the failed harvest run %s", run_id)
             result.status = "error"
+            if isinstance(exc, PaperfeedError) and result.pages:
+                c = result.counts
+                raise type(exc)(
+                    f"{message} [{result.pages} page(s) were stored before the failure "
+                    f"({c.new} new, {c.updated} updated); run the same command again to resume]"
+                ) from exc
             raise
         return result
 

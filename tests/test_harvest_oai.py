@@ -141,8 +141,10 @@ def test_truncated_page_stores_nothing_from_it_and_keeps_the_cursor(
         return Reply(RAW_PAGE1.read_bytes())
 
     upstream.app = app
-    with pytest.raises(UpstreamError, match="malformed or truncated XML"):
+    with pytest.raises(UpstreamError, match="malformed or truncated XML") as failure:
         harvest(settings, db, "arxiv", set_="cs", from_="2016-10-20", until="2016-10-21")
+    assert "1 page(s) were stored before the failure (387 new" in str(failure.value)
+    assert "run the same command again to resume" in str(failure.value)
     with db.read() as conn:
         assert count_papers(conn) == 387  # page 1 only; nothing of page 2
         assert get_paper(conn, "0804.2273") is None
