@@ -104,12 +104,16 @@ def score_of(conn: Connection, paper_id: str) -> TrendingScore | None:
 
 
 def featured_upvotes_since(conn: Connection, since: date) -> list[tuple[str, date, int]]:
-    """Imported upvotes of papers featured since a day: (paper id, first such day, ext upvotes)."""
+    """Imported upvotes of papers first featured since a day: (paper id, first day, ext upvotes)."""
+    first = sa.func.min(feed_entries.c.day)
     q = (
-        sa.select(papers.c.id, sa.func.min(feed_entries.c.day), papers.c.ext_upvotes)
+        sa.select(papers.c.id, first, papers.c.ext_upvotes)
         .join(feed_entries, feed_entries.c.paper_id == papers.c.id)
-        .where(feed_entries.c.day >= since, papers.c.ext_upvotes > 0)
+        .where(papers.c.ext_upvotes > 0)
         .group_by(papers.c.id, papers.c.ext_upvotes)
+        # The first day ever, not the first in the window: a re-featured old paper's imported
+        # upvotes belong to its first day.
+        .having(first >= since)
     )
     return [(r[0], r[1], int(r[2])) for r in conn.execute(q)]
 
