@@ -48,6 +48,8 @@ def test_arxiv_summary_and_exit_codes(db: Database, upstream: Upstream) -> None:
     first = run_cli(upstream, db, ARXIV_ARGS)
     assert first.exit_code == 0, first.output  # type: ignore[attr-defined]
     assert "arxiv:cs: 388 new, 0 updated, 0 skipped, 0 errors (2 page(s))" in first.stdout  # type: ignore[attr-defined]
+    # Without a terminal the progress display becomes one line per page on stderr.
+    assert "arxiv:cs page 1: 387 record(s) so far" in first.stderr  # type: ignore[attr-defined]
     again = run_cli(upstream, db, ARXIV_ARGS)
     assert again.exit_code == 3  # type: ignore[attr-defined]
     assert "0 new, 0 updated, 388 skipped" in again.stdout  # type: ignore[attr-defined]
@@ -153,3 +155,20 @@ def test_killed_harvest_resumes_to_the_same_database(
     assert snapshot(db) == clean
     with db.read() as conn:
         assert [r.status for r in harvest_store.recent_runs(conn)] == ["ok", "interrupted"]
+
+
+def test_a_source_being_harvested_elsewhere_is_refused(db: Database, upstream: Upstream) -> None:
+    from paperfeed.store.locks import release, try_lock
+
+    upstream.app = recorded_oai_app()
+    held = try_lock(Database(db.url), "harvest:arxiv:cs")
+    assert held is not None
+    try:
+        busy = run_cli(upstream, db, ARXIV_ARGS)
+    finally:
+        release(held)
+        held.db.dispose()
+    assert busy.exit_code == 2  # type: ignore[attr-defined]
+    assert "another harvest of arxiv:cs is running" in busy.stderr  # type: ignore[attr-defined]
+    assert upstream.requests == []
+    assert run_cli(upstream, db, ARXIV_ARGS).exit_code == 0  # type: ignore[attr-defined]
