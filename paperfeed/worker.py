@@ -138,7 +138,10 @@ def scheduled_jobs(settings: Settings) -> list[tuple[Job, BaseTrigger]]:
     """The registered jobs whose schedule setting is not empty, with their triggers."""
     out = []
     for job in JOBS.values():
-        trigger = parse_schedule(str(getattr(settings, job.schedule_setting, "") or ""))
+        try:
+            trigger = parse_schedule(str(getattr(settings, job.schedule_setting, "") or ""))
+        except ConfigError as exc:
+            raise ConfigError(f"PAPERFEED_{job.schedule_setting.upper()}: {exc}") from None
         if trigger is not None:
             out.append((job, trigger))
     return out
@@ -251,6 +254,23 @@ register_job(
 )
 
 
+# --- community ---
+
+
+def _rank(settings: Settings, db: Database) -> None:
+    from paperfeed.ranking.trending import rank
+
+    log.info("trending: ranked %d paper(s)", rank(db, settings))
+
+
+register_job(
+    "rank",
+    _rank,
+    schedule_setting="schedule_rank",
+    help="Recompute trending scores (time-decayed upvotes and GitHub stars).",
+)
+
+
 # --- search ---
 
 
@@ -272,20 +292,4 @@ register_job(
     _index,
     schedule_setting="schedule_index",
     help="Embed papers without vectors and bring the keyword and vector indexes up to date.",
-)
-
-# --- community ---
-
-
-def _rank(settings: Settings, db: Database) -> None:
-    from paperfeed.ranking.trending import rank
-
-    log.info("trending: ranked %d paper(s)", rank(db, settings))
-
-
-register_job(
-    "rank",
-    _rank,
-    schedule_setting="schedule_rank",
-    help="Recompute trending scores (time-decayed upvotes and GitHub stars).",
 )

@@ -70,6 +70,8 @@ def test_jobs_follow_their_schedule_settings() -> None:
     settings = Settings(schedule_harvest_arxiv="0 6 * * 1-5", schedule_harvest_hf="")
     names = [job.name for job, _ in scheduled_jobs(settings)]
     assert "harvest_arxiv" in names and "harvest_hf" not in names
+    with pytest.raises(ConfigError, match="PAPERFEED_SCHEDULE_HARVEST_HF: schedule 'daily'"):
+        scheduled_jobs(settings.with_(schedule_harvest_hf="daily"))
 
 
 def test_start_scheduler_runs_the_scheduled_jobs_in_process(sqlite_db: Database) -> None:
