@@ -175,6 +175,15 @@ def start_scheduler(settings: Settings, db: Database | None = None) -> Backgroun
     return scheduler
 
 
+def maybe_start_scheduler(
+    settings: Settings, db: Database | None = None
+) -> BackgroundScheduler | None:
+    """Start the scheduler for `paperfeed serve` when PAPERFEED_SERVE_SCHEDULER is on, else None."""
+    if not settings.serve_scheduler:
+        return None
+    return start_scheduler(settings, db)
+
+
 def run_worker(settings: Settings, db: Database | None = None) -> None:
     """Run the scheduled jobs in the foreground until interrupted (`paperfeed worker`)."""
     scheduler = BlockingScheduler(timezone=UTC)

@@ -89,6 +89,19 @@ def test_start_scheduler_runs_the_scheduled_jobs_in_process(sqlite_db: Database)
         scheduler.shutdown(wait=False)
 
 
+def test_serve_runs_the_scheduler_only_when_asked(sqlite_db: Database) -> None:
+    from paperfeed.worker import maybe_start_scheduler
+
+    off = Settings(database_url=sqlite_db.url)
+    assert maybe_start_scheduler(off, sqlite_db) is None
+    scheduler = maybe_start_scheduler(off.with_(serve_scheduler=True), sqlite_db)
+    assert scheduler is not None
+    try:
+        assert scheduler.running and scheduler.get_job("harvest_arxiv") is not None
+    finally:
+        scheduler.shutdown(wait=False)
+
+
 @pytest.fixture
 def blocking_job() -> Iterator[tuple[threading.Event, threading.Event]]:
     started, release_ = threading.Event(), threading.Event()
