@@ -139,11 +139,19 @@ def export(ctx: click.Context, output: Path | None) -> None:
 @click.option(
     "--demo", is_flag=True, help="Load the bundled real sample first if the database has no papers."
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    help="Web processes to start (default PAPERFEED_WEB_WORKERS, 1).",
+)
 @click.pass_context
-def serve(ctx: click.Context, host: str | None, port: int | None, demo: bool) -> None:
-    """Run the web server (pages, JSON API and feeds)."""
+def serve(
+    ctx: click.Context, host: str | None, port: int | None, demo: bool, workers: int | None
+) -> None:
+    """Run the web server (pages, JSON API and feeds), in one or several processes."""
     import uvicorn
 
+    from paperfeed.logs import log_config
     from paperfeed.store.papers import count_papers
     from paperfeed.web.app import create_app
 
@@ -157,8 +165,52 @@ def serve(ctx: click.Context, host: str | None, port: int | None, demo: bool) ->
         if empty:
             click.echo("loading the bundled sample...", err=True)
             _import(db, [SAMPLE], quiet=False)
+    logging_config = log_config(settings.log_format, settings.log_level)
+    workers = workers or settings.web_workers
     click.echo(f"paperfeed on http://{settings.host}:{settings.port}", err=True)
-    uvicorn.run(create_app(settings, db), host=settings.host, port=settings.port, log_level="info")
+    if workers == 1:
+        uvicorn.run(
+            create_app(settings, db),
+            host=settings.host,
+            port=settings.port,
+            log_config=logging_config,
+        )
+        return
+    _serve_workers(settings, db, workers, logging_config)
+
+
+def _serve_workers(
+    settings: Settings, db: Database, workers: int, logging_config: dict[str, Any]
+) -> None:
+    """Run several uvicorn processes, each building its own app and connections from the environment."""
+    import os
+    import shutil
+    import tempfile
+
+    import uvicorn
+
+    db.dispose()  # migrated above; the workers open their own connections
+    os.environ["PAPERFEED_DATABASE_URL"] = settings.database_url  # --database-url reaches workers
+    own_dir = None
+    metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if metrics_dir:
+        for old in Path(metrics_dir).glob("*.db"):  # counters of a previous run must not add up
+            old.unlink()
+    else:
+        own_dir = metrics_dir = tempfile.mkdtemp(prefix="paperfeed-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    try:
+        uvicorn.run(
+            "paperfeed.web.app:app_from_env",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=workers,
+            log_config=logging_config,
+        )
+    finally:
+        if own_dir:
+            shutil.rmtree(own_dir, ignore_errors=True)
 
 
 @main.command("settings")
@@ -426,7 +478,6 @@ def harvest_status(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def worker_cmd(ctx: click.Context, once: tuple[str, ...], list_jobs: bool) -> None:
     """Run scheduled jobs (harvests, and later ranking, indexing, digests) from the settings."""
-    import logging
 
     from paperfeed.worker import JOBS, get_job, run_job, run_worker
 
@@ -438,9 +489,9 @@ def worker_cmd(ctx: click.Context, once: tuple[str, ...], list_jobs: bool) -> No
                 f"{job.name:<16} {when:<16} {job.help} (PAPERFEED_{job.schedule_setting.upper()})"
             )
         return
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    from paperfeed.logs import configure_logging
+
+    configure_logging(settings.log_format, settings.log_level)  # text or JSON lines (operations)
     db = _open(settings)
     if once:
         outcome = "ran"
@@ -640,6 +691,7 @@ def digests_status(ctx: click.Context, as_json: bool) -> None:
     click.echo(
         "subscriptions: " + (", ".join(f"{k} {v}" for k, v in sorted(subs.items())) or "none")
     )
+
 
 # --- community: users and trending ---
 

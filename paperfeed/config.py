@@ -194,6 +194,15 @@ class Settings:
         "When the worker recomputes trending scores (cron in UTC or interval); empty disables.",
     )
 
+    # --- operations ---
+    log_format: str = setting(
+        "text", "Log lines of `paperfeed serve` and `paperfeed worker`: 'text' or 'json'."
+    )
+    log_level: str = setting("info", "Lowest level logged: debug, info, warning or error.")
+    web_workers: int = setting(
+        1, "Web processes `paperfeed serve` starts (--workers); each opens its own connections."
+    )
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Read PAPERFEED_* variables, apply explicit overrides, and validate types."""

@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from paperfeed.config import Settings
 from paperfeed.errors import InvalidId, NotFound
 from paperfeed.store import Database, open_database
-from paperfeed.web import routes
+from paperfeed.web import metrics, routes
 from paperfeed.web.context import STATIC_DIR, render
 from paperfeed.web.views import BadRequest
 
@@ -60,6 +60,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     app.state.db = database
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     routes.register(app)
+    metrics.install(app)  # operations: request counts and latencies per route
     _add_error_handlers(app)
 
     app.add_middleware(SecurityHeaders)
@@ -86,6 +87,11 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def app_from_env() -> FastAPI:
+    """Build the app from PAPERFEED_* variables: the factory each `serve --workers N` process calls."""
+    return create_app(Settings.from_env())
 
 
 def wants_json(request: Request) -> bool:

@@ -10,6 +10,8 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from paperfeed.web import api, community, digests, feeds, pages, search_pages
+from paperfeed.web.health import healthz
+from paperfeed.web.metrics import metrics as metrics_page
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +97,12 @@ ROUTES += [
     Route("/papers/trending.bib", feeds.trending_bibtex, "trending_bibtex"),
     Route("/papers/{arxiv_id:path}.bib", feeds.paper_bibtex, "paper_bibtex"),
     Route("/api/papers/{arxiv_id:path}/comments", community.api_comments, "api_comments", api=True),
+]
+
+# --- operations: health check for load balancers, Prometheus metrics ---
+ROUTES += [
+    Route("/healthz", healthz, "healthz"),
+    Route("/metrics", metrics_page, "metrics"),
 ]
 
 # Paper ids may contain a slash (hep-th/9901001), so these match any path: keep them last.
