@@ -10,7 +10,8 @@
     var button = form.querySelector("button");
     if (button) button.disabled = true;
     var body = new URLSearchParams(new FormData(form));
-    fetch(form.action, {
+    // form.action would be the <input name="action">, so read the attribute.
+    fetch(form.getAttribute("action"), {
       method: "POST",
       body: body,
       credentials: "same-origin",
