@@ -268,8 +268,11 @@ register_job(
 
 def _rank(settings: Settings, db: Database) -> None:
     from paperfeed.ranking.trending import rank
+    from paperfeed.store.sessions import purge_expired
 
     log.info("trending: ranked %d paper(s)", rank(db, settings))
+    with db.write() as conn:  # piggybacks: expired sessions and links need no job of their own
+        purge_expired(conn)
 
 
 register_job(

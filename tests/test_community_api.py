@@ -110,3 +110,25 @@ def test_fuzz_the_json_api_from_its_openapi_document(tmp_path: Path) -> None:
         run()
     assert failures == []
     db.dispose()
+
+
+def test_search_results_as_atom(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+    from lxml import etree
+
+    from paperfeed.search.sync import run_index
+    from paperfeed.store import open_database
+
+    db = open_database(f"sqlite:///{tmp_path / 's.db'}")
+    seed(db)
+    settings = Settings(database_url=db.url, data_dir=str(tmp_path), embed_model="hash")
+    run_index(db, settings)
+    client = TestClient(create_app(settings, db))
+    r = client.get("/search.atom", params={"q": "scaling laws", "mode": "lexical"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/atom+xml")
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    titles = etree.fromstring(r.content).xpath("//a:entry/a:title/text()", namespaces=ns)
+    assert titles[0] == "Scaling Laws Revisited"
+    assert client.get("/search.atom", params={"q": ""}).status_code == 400
+    assert client.get("/search.atom", params={"q": "x", "mode": "bogus"}).status_code == 400
+    db.dispose()
