@@ -50,11 +50,16 @@ def _script(m: re.Match[str]) -> str:
     return f"{kind}({body})" if len(body) > 1 else f"{kind}{body}"
 
 
+def _group(text: str) -> str:
+    text = text.strip()
+    return text if re.fullmatch(r"[\w.√]+", text) else f"({text})"
+
+
 def _math(body: str) -> str:
     for _ in range(3):  # nested \frac{\sqrt{x}}{2}: a few passes unwrap typical titles
         body = _KEEP_ARG.sub(r"\1", body)
-        body = _SQRT.sub(r"√(\1)", body)
-        body = _FRAC.sub(r"(\1)/(\2)", body)
+        body = _SQRT.sub(lambda m: "√" + _group(m.group(1)), body)
+        body = _FRAC.sub(lambda m: f"{_group(m.group(1))}/{_group(m.group(2))}", body)
     body = _COMMAND.sub(lambda m: _SYMBOLS.get(m.group(1), m.group(1)), body)
     body = _SCRIPT.sub(_script, body)
     body = body.replace("{", "").replace("}", "")

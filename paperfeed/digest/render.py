@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import textwrap
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import policy
@@ -62,15 +64,33 @@ def authors_line(authors: list[str]) -> str:
 
 def item_view(settings: Settings, paper: Paper) -> dict[str, Any]:
     """What a template shows of one paper: plain-text title, authors, short abstract and links."""
-    base = settings.base_url.rstrip("/")
+    return _item(
+        settings.base_url.rstrip("/"),
+        paper.id,
+        paper.title,
+        paper.abstract,
+        tuple(paper.authors),
+        paper.upvotes,
+        paper.pdf_url,
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def _item(
+    base: str, pid: str, title: str, abstract: str, authors: tuple[str, ...], upvotes: int, pdf: str
+) -> dict[str, Any]:
+    # Cached: thousands of digests share the same few hundred papers, and LaTeX clean-up is
+    # most of the rendering time. Only the start of the abstract can reach the excerpt.
+    short = shorten(latex_to_text(abstract[: ABSTRACT_CHARS * 3]), ABSTRACT_CHARS)
     return {
-        "id": paper.id,
-        "title": one_line(latex_to_text(paper.title), 300),
-        "authors": authors_line(paper.authors),
-        "abstract": shorten(latex_to_text(paper.abstract), ABSTRACT_CHARS),
-        "upvotes": paper.upvotes,
-        "url": f"{base}/papers/{paper.id}",
-        "pdf_url": paper.pdf_url,
+        "id": pid,
+        "title": one_line(latex_to_text(title), 300),
+        "authors": authors_line(list(authors)),
+        "abstract": short,
+        "abstract_wrapped": textwrap.fill(short, 72, subsequent_indent="   "),
+        "upvotes": upvotes,
+        "url": f"{base}/papers/{pid}",
+        "pdf_url": pdf,
     }
 
 

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
+from sqlalchemy.engine import Connection
+
 from paperfeed.config import Settings
 from paperfeed.digest.compose import ComposeReport, compose_due
 from paperfeed.digest.mail import Mailer, make_mailer
@@ -24,6 +26,7 @@ from paperfeed.store import Database
 from paperfeed.store import outbox as store_outbox
 from paperfeed.store import papers as store_papers
 from paperfeed.store import subscriptions as store_subs
+from paperfeed.store.outbox import OutboxRow
 
 log = logging.getLogger(__name__)
 
@@ -107,59 +110,74 @@ def send_pending(
     cache = _PaperCache(db)
     limiter = _RateLimiter(settings.digest_rate_per_minute, sleep)
     lease = timedelta(seconds=settings.digest_sending_lease)
-    with mailer:
-        while limit is None or report.sent + report.retried + report.bounced < limit:
-            now = _now()
-            with db.write() as conn:
-                row = store_outbox.claim_next(
-                    conn, now=now, stale_before=now - lease, period=period
-                )
-            if row is None:
-                break
-            t0 = time.perf_counter()
-            msg = digest_message(settings, row, cache.get(paper_ids(row)))
-            t1 = time.perf_counter()
-            report.seconds["render"] += t1 - t0
-            limiter.wait()
-            try:
-                mailer.send(msg)
-            except MailTemporaryError as exc:
+    sent_unmarked: OutboxRow | None = None  # accepted by the server, recorded in the next txn
+
+    def record_sent(conn: Connection) -> None:
+        nonlocal sent_unmarked
+        if sent_unmarked is not None:
+            store_outbox.mark_sent(conn, sent_unmarked.id)
+            store_subs.reset_bounces(conn, sent_unmarked.subscription_id)
+            sent_unmarked = None
+
+    try:
+        with mailer:
+            while limit is None or report.sent + report.retried + report.bounced < limit:
+                now = _now()
+                # One transaction records the previous send and claims the next row: half the
+                # commits, and still only one row is ever 'sending' on this worker.
                 with db.write() as conn:
-                    if row.attempts >= settings.digest_max_attempts:
-                        store_outbox.mark_final(conn, row.id, "failed", str(exc))
-                        report.failed += 1
-                    else:
-                        store_outbox.mark_retry(
-                            conn,
-                            row.id,
-                            str(exc),
-                            next_attempt_at=_now() + backoff(settings, row.attempts),
-                        )
-                        report.retried += 1
-                log.info("digest %s to %s deferred: %s", row.id, row.to_addr, exc)
-            except MailPermanentError as exc:
-                with db.write() as conn:
-                    store_outbox.mark_final(conn, row.id, "bounced", str(exc))
-                    store_subs.record_bounce(
-                        conn, row.subscription_id, limit=settings.digest_bounce_limit
+                    record_sent(conn)
+                    row = store_outbox.claim_next(
+                        conn, now=now, stale_before=now - lease, period=period
                     )
-                report.bounced += 1
-                log.info("digest %s to %s bounced: %s", row.id, row.to_addr, exc)
-            except MailError as exc:
-                # Connection lost or server misconfigured: nothing was sent, keep the row.
-                with db.write() as conn:
-                    store_outbox.release(conn, row.id, str(exc))
-                report.paused = True
-                report.error = str(exc)
-                log.warning("digest sending paused: %s", exc)
-                break
-            else:
-                with db.write() as conn:
-                    store_outbox.mark_sent(conn, row.id)
-                    store_subs.reset_bounces(conn, row.subscription_id)
-                report.sent += 1
-            finally:
-                report.seconds["send"] += time.perf_counter() - t1
+                if row is None:
+                    break
+                t0 = time.perf_counter()
+                msg = digest_message(settings, row, cache.get(paper_ids(row)))
+                t1 = time.perf_counter()
+                report.seconds["render"] += t1 - t0
+                limiter.wait()
+                try:
+                    mailer.send(msg)
+                except MailTemporaryError as exc:
+                    with db.write() as conn:
+                        if row.attempts >= settings.digest_max_attempts:
+                            store_outbox.mark_final(conn, row.id, "failed", str(exc))
+                            report.failed += 1
+                        else:
+                            store_outbox.mark_retry(
+                                conn,
+                                row.id,
+                                str(exc),
+                                next_attempt_at=_now() + backoff(settings, row.attempts),
+                            )
+                            report.retried += 1
+                    log.info("digest %s to %s deferred: %s", row.id, row.to_addr, exc)
+                except MailPermanentError as exc:
+                    with db.write() as conn:
+                        store_outbox.mark_final(conn, row.id, "bounced", str(exc))
+                        store_subs.record_bounce(
+                            conn, row.subscription_id, limit=settings.digest_bounce_limit
+                        )
+                    report.bounced += 1
+                    log.info("digest %s to %s bounced: %s", row.id, row.to_addr, exc)
+                except MailError as exc:
+                    # Connection lost or server misconfigured: nothing was sent, keep the row.
+                    with db.write() as conn:
+                        store_outbox.release(conn, row.id, str(exc))
+                    report.paused = True
+                    report.error = str(exc)
+                    log.warning("digest sending paused: %s", exc)
+                    break
+                else:
+                    sent_unmarked = row
+                    report.sent += 1
+                finally:
+                    report.seconds["send"] += time.perf_counter() - t1
+    finally:
+        if sent_unmarked is not None:
+            with db.write() as conn:
+                record_sent(conn)
     return report
 
 

