@@ -40,8 +40,13 @@ def weighted(lists: Sequence[Sequence[Hit]], weights: Sequence[float]) -> list[H
         raise ValueError("one weight per list")
     scores: dict[str, float] = {}
     for hits, w in zip(lists, weights, strict=True):
-        for h in minmax(hits):
-            scores[h.paper_id] = scores.get(h.paper_id, 0.0) + w * h.score
+        if not hits:
+            continue
+        lo = min(h.score for h in hits)
+        span = max(h.score for h in hits) - lo
+        for h in hits:
+            s = (h.score - lo) / span if span else 1.0
+            scores[h.paper_id] = scores.get(h.paper_id, 0.0) + w * s
     return _sorted(scores)
 
 

@@ -245,6 +245,24 @@ class LexicalIndex:
         docs = [searcher.doc(addr) for _, addr in res.hits]
         return self._snippets(searcher, q, docs)
 
+    def search_keys(self, q: Query, *, limit: int) -> tuple[list[tuple[int, float]], int]:
+        """Top (key, BM25 score) pairs and the total, without reading stored documents."""
+        searcher = self.index.searcher()
+        res = searcher.search(self.build(q), limit, count=True)
+        addrs = [addr for _, addr in res.hits]
+        keys = searcher.fast_field_values("key", addrs) if addrs else []
+        scored = [(int(k or 0), float(sc)) for k, (sc, _) in zip(keys, res.hits, strict=True)]
+        return scored, int(getattr(res, "count", 0) or 0)
+
+    def filter_keys(self, q: Query, keys: Sequence[int]) -> set[int]:
+        """The keys still indexed (visible) whose papers pass q's filters."""
+        if not keys:
+            return set()
+        searcher = self.index.searcher()
+        res = searcher.search(self.build(q, text=False, keys=keys), len(keys), count=False)
+        addrs = [addr for _, addr in res.hits]
+        return {int(k or 0) for k in searcher.fast_field_values("key", addrs)} if addrs else set()
+
     def resolve_keys(
         self, q: Query | None, keys: Sequence[int], *, limit: int | None = None
     ) -> dict[int, str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -26,7 +25,6 @@ from paperfeed.store.db import Database
 MODES = ("hybrid", "lexical", "semantic")
 MAX_LIMIT = 100
 MAX_OFFSET = 10_000  # deep pages cost linear time; nobody reads past page 200
-RELOAD_CHECK_SECONDS = 0.0  # checking is three stat() calls (~20 µs): do it every query
 
 
 class SearchUnavailable(PaperfeedError):
@@ -58,49 +56,48 @@ class SearchEngine:
         self.settings = settings
         self._lock = threading.Lock()
         self._lexical: LexicalIndex | None = None
-        self._lexical_state: tuple[str | None, float] = (None, 0.0)
+        self._gen: str | None = None
+        self._sig: tuple[int, int, int, int] = (0, 0, 0, 0)
         self._ann: VectorIndex | None = None
-        self._ann_state: tuple[float, str | None] = (0.0, None)
-        self._checked = 0.0
+        self._ann_model: str | None = None
         self._embedder: Embedder | None = None
 
-    def _stat(self, path: Path) -> float:
+    @staticmethod
+    def _mtime(path: Path) -> int:
         try:
-            return path.stat().st_mtime
+            return path.stat().st_mtime_ns
         except FileNotFoundError:
-            return 0.0
+            return 0
 
-    def refresh(self, *, force: bool = False) -> None:
-        """Pick up a new keyword generation, a newer commit, or a newer ANN file."""
-        now = time.monotonic()
-        if not force and now - self._checked < RELOAD_CHECK_SECONDS:
+    def refresh(self) -> None:
+        """Pick up a new keyword generation, a newer commit, or a newer ANN file (4 stat calls)."""
+        lay = self.layout
+        cur = self._mtime(lay.current)
+        meta = self._mtime(lay.lexical_meta(self._gen)) if self._gen else 0
+        sig = (cur, meta, self._mtime(lay.ann), self._mtime(lay.ann_meta))
+        if sig == self._sig:
             return
         with self._lock:
-            self._checked = now
-            gen = self.layout.lexical_generation()
-            lstate = (gen, self._stat(self.layout.lexical_meta(gen)) if gen else 0.0)
-            if gen is None:
-                self._lexical = None
-            elif self._lexical is None or lstate[0] != self._lexical_state[0]:
-                self._lexical = LexicalIndex(self.layout.lexical_root / gen)
-            elif lstate != self._lexical_state:
+            if sig[0] != self._sig[0]:
+                self._gen = lay.lexical_generation()
+                self._lexical = LexicalIndex(lay.lexical_root / self._gen) if self._gen else None
+                sig = (cur, self._mtime(lay.lexical_meta(self._gen)) if self._gen else 0, *sig[2:])
+            elif sig[1] != self._sig[1] and self._lexical is not None:
                 self._lexical.reload()
-            self._lexical_state = lstate
-            astate = (self._stat(self.layout.ann), _read_json(self.layout.ann_meta).get("model"))
-            if astate != self._ann_state:
+            if sig[2:] != self._sig[2:]:
                 # Load the new file fully before swapping: queries keep using the old one.
                 ann = None
-                if astate[0]:
+                if sig[2]:
                     try:
-                        ann = VectorIndex.load(self.layout.ann)
-                    except (OSError, RuntimeError, FileNotFoundError):
+                        ann = VectorIndex.load(lay.ann)
+                    except (OSError, RuntimeError):
                         ann = None
-                self._ann, self._ann_state = ann, astate
+                self._ann, self._ann_model = ann, _read_json(lay.ann_meta).get("model")
+            self._sig = sig
 
     @property
     def lexical(self) -> LexicalIndex:
         """The keyword index, or SearchUnavailable before the first `paperfeed index`."""
-        self.refresh()
         if self._lexical is None:
             raise SearchUnavailable(
                 "the search index has not been built yet: run `paperfeed index`"
@@ -118,10 +115,9 @@ class SearchEngine:
 
     def ann(self) -> VectorIndex | None:
         """The ANN index when it exists and matches the configured model, else None."""
-        self.refresh()
         if self._ann is None or len(self._ann) == 0:
             return None
-        if self._ann_state[1] != self.embedder.name or self._ann.dim != self.embedder.dim:
+        if self._ann_model != self.embedder.name or self._ann.dim != self.embedder.dim:
             return None
         return self._ann
 
@@ -140,18 +136,28 @@ def engine_for(settings: Settings) -> SearchEngine:
         return eng
 
 
-def _semantic(
-    eng: SearchEngine, q: Query, vector: np.ndarray, k: int, *, exclude: str | None = None
+def _dense_keys(
+    eng: SearchEngine, q: Query, vector: np.ndarray, k: int, *, exclude: int | None = None
 ) -> list[Hit]:
-    """Nearest papers to a vector that are still indexed and pass q's filters, best first."""
+    """Nearest papers to a vector, as Hits keyed by str(paper key), that pass q's filters."""
     ann = eng.ann()
     if ann is None:
         return []
     # Filters apply after the ANN search, so ask for more neighbours when filters narrow a lot.
-    want = k * (5 if q.has_filters else 1) + (1 if exclude else 0)
+    want = k * (5 if q.has_filters else 1) + (1 if exclude is not None else 0)
     found = ann.search(vector, want)
-    ids = eng.lexical.resolve_keys(q, [key for key, _ in found])
-    return [Hit(ids[key], score) for key, score in found if key in ids and ids[key] != exclude][:k]
+    if q.has_filters:
+        ok = eng.lexical.filter_keys(q, [key for key, _ in found])
+        found = [(key, score) for key, score in found if key in ok]
+    # Without filters no check is needed here: the page's keys are resolved through the keyword
+    # index, which drops a paper hidden since the ANN file was saved.
+    return [Hit(str(key), score) for key, score in found if key != exclude][:k]
+
+
+def _keyed_to_ids(eng: SearchEngine, hits: list[Hit]) -> list[Hit]:
+    """Hits keyed by str(paper key) turned into Hits by paper id (unknown keys dropped)."""
+    ids = eng.lexical.resolve_keys(None, [int(h.paper_id) for h in hits])
+    return [Hit(ids[int(h.paper_id)], h.score) for h in hits if int(h.paper_id) in ids]
 
 
 def _sort_hits(hits: list[Hit], papers: dict[str, Paper], sort: str) -> list[Hit]:
@@ -206,6 +212,7 @@ def search(
     if q.is_empty:
         return res
     eng = engine_for(settings)
+    eng.refresh()
     lex = eng.lexical
     use_mode = mode if q.has_text else "lexical"  # filters only: a date-ordered listing
     if use_mode != "lexical" and eng.ann() is None:
@@ -219,25 +226,30 @@ def search(
         lr = lex.search(q, limit=limit, offset=offset, sort=sort)
         res.hits, res.total, res.snippets, res.titles = lr.hits, lr.total, lr.snippets, lr.titles
     else:
+        # Both halves work on paper keys (fast fields, no stored-document reads); only the
+        # page's hits are turned back into paper ids.
         n = max(settings.search_candidates, offset + limit)
         qvec = eng.embedder.embed([q.text])[0]
-        dense = _semantic(eng, q, qvec, n)
+        dense = _dense_keys(eng, q, qvec, n)
         if use_mode == "semantic":
             fused = dense
             res.total = len(dense)
         else:
-            lr = lex.search(q, limit=n, sort="relevance", snippets=False)
+            scored, lex_total = lex.search_keys(q, limit=n)
+            lexical = [Hit(str(key), score) for key, score in scored]
             w = settings.search_dense_weight
             if settings.search_fusion == "rrf":
-                fused = fusion.rrf([dense, lr.hits], weights=[w, 1 - w])
+                fused = fusion.rrf([dense, lexical], weights=[w, 1 - w])
             else:
-                fused = fusion.weighted([dense, lr.hits], [w, 1 - w])
-            res.total = max(lr.total, len(fused))
+                fused = fusion.weighted([dense, lexical], [w, 1 - w])
+            res.total = max(lex_total, len(fused))
         if sort != "relevance":
+            fused = _keyed_to_ids(eng, fused)
             with db.read() as conn:
                 cand = store_papers.get_papers(conn, [h.paper_id for h in fused])
-            fused = _sort_hits(fused, cand, sort)
-        res.hits = fused[offset : offset + limit]
+            res.hits = _sort_hits(fused, cand, sort)[offset : offset + limit]
+        else:
+            res.hits = _keyed_to_ids(eng, fused[offset : offset + limit])
         res.snippets, res.titles = lex.snippets_for(q, [h.paper_id for h in res.hits])
 
     with db.read() as conn:
@@ -255,6 +267,7 @@ def similar(db: Database, settings: Settings, paper_id: str, k: int = 10) -> lis
         if paper is None:
             raise NotFound(f"no paper {paper_id!r}")
     eng = engine_for(settings)
+    eng.refresh()
     try:
         lex = eng.lexical
     except SearchUnavailable:
@@ -273,7 +286,7 @@ def similar(db: Database, settings: Settings, paper_id: str, k: int = 10) -> lis
                 if raw is not None
                 else eng.embedder.embed([paper_text(paper.title, paper.abstract)])[0]
             )
-        dense = _semantic(eng, Query(), vec, n, exclude=paper_id)
+        dense = _keyed_to_ids(eng, _dense_keys(eng, Query(), vec, n, exclude=paper_key(paper_id)))
     # The title's words as a keyword query: exact phrase overlap helps where meaning is close.
     title_q = Query(words=tuple(dict.fromkeys(words(paper.title)))[:32])
     lexical = [

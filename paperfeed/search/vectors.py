@@ -83,7 +83,10 @@ class VectorIndex:
         """Up to k (key, cosine similarity) pairs, most similar first."""
         if len(self.index) == 0 or k <= 0:
             return []
-        m = self.index.search(np.asarray(vector, dtype=np.float32), min(k, len(self.index)))
+        # One thread: a single query gains nothing from a pool, and the web server has others.
+        m = self.index.search(
+            np.asarray(vector, dtype=np.float32), min(k, len(self.index)), threads=1
+        )
         return [(int(key), 1.0 - float(d)) for key, d in zip(m.keys, m.distances, strict=True)]
 
 
