@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from paperfeed.cli import main
 from paperfeed.errors import PaperfeedError
 from paperfeed.models import Paper
 from paperfeed.pipeline import import_files
-from paperfeed.store import Database
+from paperfeed.store import Database, open_database
 from paperfeed.store import harvests as harvest_store
 from paperfeed.store import papers as paper_store
 from paperfeed.store.backup import (
@@ -179,3 +180,57 @@ def test_libpq_url_keeps_the_schema_of_the_search_path() -> None:
     url, schema = libpq_url("postgresql+psycopg://u:p@h:5/db?options=-csearch_path%3Dt_abc")
     assert url.startswith("postgresql://u:p@h:5/db?") and schema == "t_abc"
     assert libpq_url("postgresql+psycopg://u@h/db") == ("postgresql://u@h/db", None)
+
+
+@pytest.fixture
+def pg_whole_database() -> Iterator[str]:
+    """The URL of a fresh, whole PostgreSQL database (public schema), dropped afterwards."""
+    import uuid
+
+    from conftest import PG_URL
+
+    from paperfeed.store.db import normalize_url
+
+    if not PG_URL:
+        pytest.skip("PostgreSQL not configured: set PAPERFEED_TEST_DATABASE_URL")
+    name = f"pf_ops_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(normalize_url(PG_URL), isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    base = sa.engine.make_url(normalize_url(PG_URL)).set(database=name, query={})
+    try:
+        yield base.render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as c:
+            c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def test_restore_drill_on_a_whole_postgresql_database(
+    pg_whole_database: str, tmp_path: Path
+) -> None:
+    url = pg_whole_database
+    db = open_database(url)
+    try:
+        seed(db)
+        before = table_counts(db)
+        code, out = cli(url, "backup", str(tmp_path / "whole.dump"), data_dir=tmp_path / "d")
+        assert code == 0, out
+        with db.write() as conn:
+            conn.execute(sa.text("DELETE FROM feed_entries"))
+            conn.execute(sa.text("DELETE FROM papers"))
+            conn.execute(sa.text("CREATE TABLE made_after_backup (x int)"))
+        db.dispose()
+        code, out = cli(
+            url,
+            "restore",
+            "-y",
+            "--no-index",
+            str(tmp_path / "whole.dump"),
+            data_dir=tmp_path / "d",
+        )
+        assert code == 0, out
+        assert table_counts(db) == before  # the table made after the backup is gone too
+        assert integrity_problems(db) == []
+    finally:
+        db.dispose()

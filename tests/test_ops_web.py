@@ -170,8 +170,8 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_serve_with_two_workers(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'pf.db'}"
+def test_serve_with_two_workers(database_url: str, tmp_path: Path) -> None:
+    url = database_url  # a SQLite file, or a fresh PostgreSQL schema: both migrate on start
     port = _free_port()
     env = {
         **os.environ,
