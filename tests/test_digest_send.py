@@ -245,3 +245,51 @@ def test_status_counts(sqlite_db: Database, tmp_path: Path) -> None:
     compose.compose_due(db, _settings(db, 1), now=NOW)
     counts = send.status(db)
     assert counts["outbox"]["pending"] == 1 and counts["subscriptions"] == {"active": 1}
+
+
+def test_saved_search_section_uses_the_keyword_index(sqlite_db: Database, tmp_path: Path) -> None:
+    from paperfeed.models import FeedEntry, Paper
+    from paperfeed.search.sync import Layout, search_dir, sync_lexical
+    from paperfeed.store import feed as store_feed
+    from paperfeed.store import papers as store_papers
+
+    db = sqlite_db
+    add_papers(db, FRIDAY, 3)
+    match = Paper(
+        id="2411.09999",
+        title="Video diffusion models at scale",
+        abstract="A diffusion model for video generation.",
+        authors=["Grace Hopper"],
+        categories=["cs.CV"],
+        published=datetime(2026, 11, 26),
+        upvotes=1,
+    )
+    old = Paper(
+        id="2001.00001",
+        title="Early diffusion models",
+        abstract="An old diffusion paper outside the window.",
+        categories=["cs.CV"],
+        published=datetime(2020, 1, 1),
+    )
+    with db.write() as conn:
+        store_papers.upsert_papers(conn, [match, old])
+        store_feed.add_entries(conn, [FeedEntry(match.id, FRIDAY)])
+    settings = _settings(db, 1, data_dir=str(tmp_path / "data"))
+    sync_lexical(db, Layout(search_dir(settings)), rebuild=True)
+    sub = add_subscriber(db, "topics@example.org", sections=("searches",))
+    with db.write() as conn:
+        store_subs.update_preferences(
+            conn,
+            sub.id,
+            frequency="daily",
+            sections=["searches"],
+            searches=[{"query": "diffusion", "filters": {"categories": ["cs.CV"]}}],
+            timezone="UTC",
+            hour=7,
+        )
+    report = compose.compose_due(db, settings, now=NOW)
+    assert report.created == 1, report.notes
+    [row] = _outbox(db, sub.id)
+    [section] = row.content["sections"]
+    assert section["key"] == "searches" and "diffusion" in section["title"]
+    assert [i["id"] for i in section["items"]] == [match.id]

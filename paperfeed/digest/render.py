@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import binascii
 import functools
 import textwrap
 from dataclasses import dataclass
@@ -149,9 +150,26 @@ def build_message(settings: Settings, row: OutboxRow, rendered: Rendered) -> Ema
     msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     msg["Auto-Submitted"] = "auto-generated"
     msg["Precedence"] = "bulk"
-    msg.set_content(rendered.text)
-    msg.add_alternative(rendered.html, subtype="html")
+    _alternatives(msg, rendered.text, rendered.html)
     return msg
+
+
+def _qp_part(text: str, subtype: str) -> EmailMessage:
+    # binascii's C quoted-printable encoder: set_content() encodes every body both as QP and
+    # base64 in pure Python to pick the shorter, which was half of a digest's rendering time.
+    part = EmailMessage(policy=MAIL_POLICY)
+    part["Content-Type"] = f'text/{subtype}; charset="utf-8"'
+    part["Content-Transfer-Encoding"] = "quoted-printable"
+    body = text.replace("\r\n", "\n").encode("utf-8")
+    part.set_payload(binascii.b2a_qp(body, istext=True).decode("ascii"))
+    return part
+
+
+def _alternatives(msg: EmailMessage, text: str, html: str) -> None:
+    """Make `msg` multipart/alternative with a plain-text and an HTML part (both QP, UTF-8)."""
+    msg.make_alternative()
+    msg.attach(_qp_part(text, "plain"))
+    msg.attach(_qp_part(html, "html"))
 
 
 def digest_message(settings: Settings, row: OutboxRow, papers: dict[str, Paper]) -> EmailMessage:
@@ -164,6 +182,9 @@ def confirmation_message(settings: Settings, to: str, confirm_url: str) -> Email
     msg = _base_message(settings, to, f"Confirm your {settings.site_name} digest subscription")
     msg["Auto-Submitted"] = "auto-generated"
     ctx = {"site_name": settings.site_name, "confirm_url": confirm_url}
-    msg.set_content(_env.get_template("confirm.txt").render(ctx))
-    msg.add_alternative(_env.get_template("confirm.html").render(ctx), subtype="html")
+    _alternatives(
+        msg,
+        _env.get_template("confirm.txt").render(ctx),
+        _env.get_template("confirm.html").render(ctx),
+    )
     return msg

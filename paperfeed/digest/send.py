@@ -116,7 +116,8 @@ def send_pending(
         nonlocal sent_unmarked
         if sent_unmarked is not None:
             store_outbox.mark_sent(conn, sent_unmarked.id)
-            store_subs.reset_bounces(conn, sent_unmarked.subscription_id)
+            if sent_unmarked.bounce_count:
+                store_subs.reset_bounces(conn, sent_unmarked.subscription_id)
             sent_unmarked = None
 
     try:

@@ -37,6 +37,7 @@ class OutboxRow:
     created_at: datetime | None = None
     sent_at: datetime | None = None
     unsubscribe_token: str = ""  # of the subscription, filled in by claim/get
+    bounce_count: int = 0  # of the subscription
 
 
 def _now() -> datetime:
@@ -63,11 +64,12 @@ def _from_row(r: Any) -> OutboxRow:
         created_at=m["created_at"],
         sent_at=m["sent_at"],
         unsubscribe_token=m.get("unsubscribe_token") or "",
+        bounce_count=m.get("bounce_count") or 0,
     )
 
 
 def _select() -> sa.Select[Any]:
-    return sa.select(outbox, subscriptions.c.unsubscribe_token).join(
+    return sa.select(outbox, subscriptions.c.unsubscribe_token, subscriptions.c.bounce_count).join(
         subscriptions, subscriptions.c.id == outbox.c.subscription_id
     )
 

@@ -10,6 +10,7 @@ from zoneinfo import available_timezones
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, JSONResponse
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
@@ -115,19 +116,26 @@ def _subscribe(request: Request, form: dict[str, str]) -> Response:
             timezone=settings.digest_timezone,
             hour=settings.digest_hour,
         )
+    # Identical answer for new, pending and already active addresses; the email goes out after
+    # the response so its SMTP time does not tell them apart either.
+    if _wants_json(request):
+        response = JSONResponse({"status": "check-email"})
+    else:
+        response = _page(request, "subscribe_sent.html", {"email": email})
     if send:
         url = f"{_base(settings)}/subscribe/confirm/{token}"
-        mailer = make_mailer(settings)
-        try:
-            mailer.send(confirmation_message(settings, email, url))
-        except MailError as exc:  # the page stays the same: it must not reveal anything
-            log.error("could not send the subscription confirmation to %s: %s", email, exc)
-        finally:
-            mailer.close()
-    # Identical answer for new, pending and already active addresses.
-    if _wants_json(request):
-        return JSONResponse({"status": "check-email"})
-    return _page(request, "subscribe_sent.html", {"email": email})
+        response.background = BackgroundTask(_send_confirmation, settings, email, url)
+    return response
+
+
+def _send_confirmation(settings: Settings, email: str, url: str) -> None:
+    mailer = make_mailer(settings)
+    try:
+        mailer.send(confirmation_message(settings, email, url))
+    except MailError as exc:  # logged only: the page must not reveal anything
+        log.error("could not send the subscription confirmation to %s: %s", email, exc)
+    finally:
+        mailer.close()
 
 
 def confirm_page(request: Request, token: str) -> Response:
