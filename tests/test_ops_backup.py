@@ -234,3 +234,37 @@ def test_restore_drill_on_a_whole_postgresql_database(
         assert integrity_problems(db) == []
     finally:
         db.dispose()
+
+
+def test_sqlite_restore_onto_a_new_machine_and_odd_file_names(tmp_path: Path) -> None:
+    odd = tmp_path / "my backups #1"
+    odd.mkdir()
+    live = Database(f"sqlite:///{odd / 'pf 1.db'}")
+    from paperfeed.store.migrate import upgrade
+
+    upgrade(live)
+    seed(live)
+    before = table_counts(live)
+    backup(live, odd / "copy ?2 %41.db")
+    live.dispose()
+    # Disaster recovery: an empty folder on another machine, no database file yet.
+    fresh_url = f"sqlite:///{tmp_path / 'new machine' / 'pf.db'}"
+    code, out = cli(
+        fresh_url,
+        "restore",
+        "-y",
+        "--no-index",
+        str(odd / "copy ?2 %41.db"),
+        data_dir=tmp_path / "d",
+    )
+    assert code == 0, out
+    restored = Database(fresh_url)
+    assert table_counts(restored) == before
+    restored.dispose()
+
+
+def test_postgres_password_goes_through_the_environment_not_argv() -> None:
+    from paperfeed.store.backup import _without_password
+
+    url, env = _without_password("postgresql://pf:s3cr%40t@db.internal:5432/papers")
+    assert url == "postgresql://pf@db.internal:5432/papers" and env["PGPASSWORD"] == "s3cr@t"

@@ -241,3 +241,16 @@ def test_serve_with_two_workers(database_url: str, tmp_path: Path) -> None:
     assert records and all("level" in r and "msg" in r for r in records)
     assert not [line for line in lines if "database is locked" in line]
     assert not [r for r in records if r["level"] == "error"], records
+
+
+def test_healthz_is_503_when_the_search_index_is_broken(
+    client: TestClient, settings: Settings
+) -> None:
+    pytest.importorskip("tantivy")
+    lexical = settings.derived_dir / "search" / "lexical"
+    (lexical / "g1").mkdir(parents=True)
+    (lexical / "g1" / "meta.json").write_text("{ not tantivy")
+    (lexical / "CURRENT").write_text("g1")
+    r = client.get("/healthz")
+    assert r.status_code == 503
+    assert r.json()["checks"] == {"database": "ok", "search": "error"}

@@ -10,7 +10,7 @@ import sqlite3
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import sqlalchemy as sa
 
@@ -139,6 +139,11 @@ def _sqlite_file(db: Database) -> Path:
     return path
 
 
+def _readonly_uri(path: Path) -> str:
+    # '?', '#' and '%' in a file name would otherwise be read as URI syntax.
+    return f"file:{quote(str(path.resolve()))}?mode=ro"
+
+
 def _connect(path: Path | str, *, uri: bool = False) -> sqlite3.Connection:
     conn = sqlite3.connect(
         str(path), timeout=SQLITE_BUSY_TIMEOUT_MS / 1000, uri=uri, isolation_level=None
@@ -150,7 +155,7 @@ def _connect(path: Path | str, *, uri: bool = False) -> sqlite3.Connection:
 def _sqlite_backup(live: Path, dest: Path) -> None:
     if not live.exists():
         raise BackupError(f"no database at {live}: run `paperfeed init` first")
-    src = _connect(f"file:{live}?mode=ro", uri=True)
+    src = _connect(_readonly_uri(live), uri=True)
     out = _connect(dest)
     try:
         # pages=-1 copies everything under one read transaction: a consistent snapshot even
@@ -167,7 +172,7 @@ def _sqlite_backup(live: Path, dest: Path) -> None:
 
 
 def _sqlite_restore(src: Path, live: Path) -> None:
-    backup_conn = _connect(f"file:{src}?mode=ro", uri=True)
+    backup_conn = _connect(_readonly_uri(src), uri=True)
     try:
         check = [r[0] for r in backup_conn.execute("PRAGMA integrity_check")]
         if check != ["ok"]:
@@ -225,9 +230,22 @@ def libpq_url(url: str) -> tuple[str, str | None]:
     return plain, schema
 
 
-def _run(args: list[str], what: str) -> subprocess.CompletedProcess[str]:
+def _without_password(url: str) -> tuple[str, dict[str, str]]:
+    """The URL minus its password, and the environment passing the password as PGPASSWORD."""
+    parsed = sa.engine.make_url(url)
+    env = dict(os.environ)
+    if parsed.password is None:
+        return url, env
+    # A password on the command line is visible to every user in `ps`; the environment is not.
+    env["PGPASSWORD"] = str(parsed.password)
+    return parsed._replace(password=None).render_as_string(hide_password=False), env
+
+
+def _run(
+    args: list[str], what: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     try:
-        proc = subprocess.run(args, capture_output=True, text=True, timeout=PG_TIMEOUT)
+        proc = subprocess.run(args, capture_output=True, text=True, timeout=PG_TIMEOUT, env=env)
     except subprocess.TimeoutExpired:
         raise BackupError(
             f"{what} did not finish in {PG_TIMEOUT} s; is the server reachable?"
@@ -240,10 +258,11 @@ def _run(args: list[str], what: str) -> subprocess.CompletedProcess[str]:
 
 def _pg_dump(db: Database, dest: Path) -> None:
     url, schema = libpq_url(db.url)
+    url, env = _without_password(url)
     args = [find_pg_tool("pg_dump"), "--format=custom", f"--file={dest}", f"--dbname={url}"]
     if schema:
         args.append(f"--schema={schema}")
-    _run(args, "pg_dump")
+    _run(args, "pg_dump", env)
 
 
 _TOC_TABLE = re.compile(r"^\d+; \d+ \d+ TABLE (\S+) (\S+) ")
@@ -269,6 +288,7 @@ def _pg_restore(db: Database, src: Path) -> None:
             if (target, name) not in dumped:
                 conn.execute(sa.text(f'DROP TABLE IF EXISTS "{target}"."{name}" CASCADE'))
     db.dispose()
+    url, env = _without_password(url)
     _run(
         [
             tool,
@@ -282,4 +302,5 @@ def _pg_restore(db: Database, src: Path) -> None:
             str(src),
         ],
         "pg_restore",
+        env,
     )

@@ -22,7 +22,9 @@ def search_status(settings: Settings) -> str:
     except ImportError:
         return "not installed"
     try:
-        engine_for(settings).lexical.num_docs  # noqa: B018 - opening and reading is the check
+        engine = engine_for(settings)
+        engine.refresh()  # opens a new generation if the indexer switched to one
+        engine.lexical.num_docs  # noqa: B018 - opening and reading is the check
     except SearchUnavailable:
         return "not built"
     except Exception:
