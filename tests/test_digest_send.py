@@ -293,3 +293,28 @@ def test_saved_search_section_uses_the_keyword_index(sqlite_db: Database, tmp_pa
     [section] = row.content["sections"]
     assert section["key"] == "searches" and "diffusion" in section["title"]
     assert [i["id"] for i in section["items"]] == [match.id]
+
+
+def test_rate_limit_spaces_sends(sqlite_db: Database) -> None:
+    db = sqlite_db
+    add_papers(db, FRIDAY, 1)
+    for i in range(3):
+        add_subscriber(db, f"r{i}@example.org")
+    waits: list[float] = []
+    with SmtpServer() as server:
+        settings = _settings(db, server.port, digest_rate_per_minute=6)  # one per 10 s
+        compose.compose_due(db, settings, now=NOW)
+        report = send.send_pending(db, settings, sleep=waits.append)
+    assert report.sent == 3
+    # The first send goes at once; the k-th waits for its slot k × 10 s after the first (the
+    # recorded sleeps do not pass real time, so the second slot is still ~20 s away).
+    assert len(waits) == 2 and 5 < waits[0] <= 10 and 15 < waits[1] <= 20
+
+
+def test_worker_runs_digests_on_schedule() -> None:
+    from paperfeed.worker import JOBS, scheduled_jobs
+
+    job = JOBS["send_digests"]
+    assert job.schedule_setting == "schedule_digests"
+    assert job in [j for j, _ in scheduled_jobs(Settings())]
+    assert job not in [j for j, _ in scheduled_jobs(Settings(schedule_digests=""))]

@@ -142,3 +142,22 @@ def test_unsubscribed_rows_are_cancelled_not_claimed(db: Database) -> None:
         assert store_outbox.claim_next(conn, now=datetime.now() + timedelta(seconds=5)) is None
         assert store_outbox.cancel_inactive(conn) == 1
         assert store_outbox.status_counts(conn)["cancelled"] == 1
+
+
+def test_two_workers_claim_different_rows(db: Database) -> None:
+    """PostgreSQL: a row locked by one worker's open transaction is skipped by another."""
+    import pytest
+
+    if db.dialect != "postgresql":
+        pytest.skip("SQLite serialises writers with BEGIN IMMEDIATE: no concurrent claims")
+    a = add_subscriber(db, "a@example.org")
+    b = add_subscriber(db, "b@example.org")
+    with db.write() as conn:
+        store_outbox.insert_many(conn, [_row(a.id, "d:1", "t1"), _row(b.id, "d:1", "t2")])
+    now = datetime.now() + timedelta(seconds=5)
+    with db.write() as first:
+        one = store_outbox.claim_next(first, now=now)
+        with db.write() as second:
+            two = store_outbox.claim_next(second, now=now)
+            assert store_outbox.claim_next(second, now=now) is None
+    assert one is not None and two is not None and one.id != two.id

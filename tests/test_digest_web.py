@@ -183,6 +183,7 @@ def test_member_manages_digests_on_settings_page(sqlite_db: Database, smtp: Smtp
     client = _client(_settings(db, smtp.port), db)
     assert client.get("/settings/digests", follow_redirects=False).status_code == 303
     client.cookies.set("pf_session", token)
+    assert 'href="/settings/digests"' in client.get("/settings").text  # linked from settings
     page = client.get("/settings/digests")
     assert page.status_code == 200 and "don't receive digests yet" in page.text
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
