@@ -93,7 +93,7 @@ def confirm(client: TestClient, link: str) -> object:
     assert page.status_code == 200, page.text
     token = re.search(r'name="token" value="([^"]+)"', page.text)
     assert token
-    action = re.search(r'<form method="post" action="([^"]+)"', page.text)
+    action = re.search(r'<form method="post" action="(/verify|/login/magic)"', page.text)
     assert action
     return client.post(
         action.group(1),

@@ -624,3 +624,38 @@ def test_openapi_lists_only_the_json_api(site: Site) -> None:
     spec = site.client().get("/api/openapi.json").json()
     assert set(spec["paths"]) >= {"/api/daily_papers", "/api/trending"}
     assert all(p.startswith("/api/") for p in spec["paths"])
+
+
+def test_email_change_needs_the_new_address_confirmed(site: Site) -> None:
+    client = _member(site)
+    _make_user(site, "taken@example.org")
+    token = csrf(client, "/settings")
+    before = len(site.smtp.handler.messages)
+    r = client.post(
+        "/settings",
+        data={"csrf_token": token, "action": "email", "email": "taken@example.org"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and len(site.smtp.handler.messages) == before  # no mail, same page
+    r = client.post(
+        "/settings",
+        data={"csrf_token": token, "action": "email", "email": "Ada.New@example.org"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    with site.db.read() as conn:
+        assert user_store.get_by_email(conn, "ada@example.org") is not None  # not changed yet
+    assert confirm(client, mailed_link(site.smtp, "Ada.New@example.org")).status_code == 303  # type: ignore[attr-defined]
+    with site.db.read() as conn:
+        assert user_store.get_by_email(conn, "ada@example.org") is None
+        moved = user_store.get_by_email(conn, "ada.new@example.org")
+    assert moved is not None and moved.email == "Ada.New@example.org"
+
+
+def test_trending_page_is_empty_before_rank_and_pages_after(site: Site) -> None:
+    client = site.client()
+    r = client.get("/papers/trending")
+    assert r.status_code == 200 and "Nothing is trending yet" in r.text
+    assert client.get("/api/trending").json() == []
+    assert client.get("/papers/trending", params={"p": "2"}).status_code == 404
+    assert client.get("/api/trending", params={"limit": "0"}).status_code == 400
