@@ -659,3 +659,29 @@ def test_trending_page_is_empty_before_rank_and_pages_after(site: Site) -> None:
     assert client.get("/api/trending").json() == []
     assert client.get("/papers/trending", params={"p": "2"}).status_code == 404
     assert client.get("/api/trending", params={"limit": "0"}).status_code == 400
+
+
+def test_cross_site_origin_and_open_redirects_are_refused(site: Site) -> None:
+    client = _member(site)
+    token = csrf(client, "/")
+    r = client.post(
+        "/vote",
+        data={"csrf_token": token, "paper_id": "2611.00001"},
+        headers={"Origin": "https://evil.example"},
+    )
+    assert r.status_code == 403 and "another site" in r.text
+    assert _count(site.db, "votes") == 0
+    r = client.post(
+        "/vote",
+        data={"csrf_token": token, "paper_id": "2611.00001", "next": "/papers/2611.00001"},
+        headers={"Origin": "http://testserver"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and r.headers["location"] == "/papers/2611.00001"
+    for evil in ("//evil.example/x", "https://evil.example", "/\t/evil.example", "/\\evil"):
+        r = client.post(
+            "/vote",
+            data={"csrf_token": token, "paper_id": "2611.00001", "action": "remove", "next": evil},
+            follow_redirects=False,
+        )
+        assert r.headers["location"] == "/", evil

@@ -76,7 +76,13 @@ def _url(request: Request, name: str, **params: Any) -> str:
 
 def _safe_next(value: str | None, default: str = "/") -> str:
     """A local path to return to: never another host (no //evil or scheme)."""
-    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+    if (
+        value
+        and value.startswith("/")
+        and not value.startswith("//")
+        and "\\" not in value
+        and not any(c.isspace() or ord(c) < 32 for c in value)  # browsers drop tabs: "/\t/x"
+    ):
         return value[:500]
     return default
 
@@ -141,9 +147,28 @@ def _limit_mail(request: Request, email: str) -> None:
 
 async def _post_form(request: Request) -> dict[str, str]:
     """Read a bounded form and verify its CSRF token (every community POST goes through here)."""
+    _check_origin(request)
     form = await auth.read_form(request)
     auth.check_csrf(request, form.get(auth.CSRF_FIELD) or request.headers.get(auth.CSRF_HEADER))
     return form
+
+
+def _origin_of(url: str) -> str:
+    scheme, _, rest = url.partition("://")
+    return f"{scheme.lower()}://{rest.split('/', 1)[0].lower()}"
+
+
+def _check_origin(request: Request) -> None:
+    """Refuse a POST whose Origin header names another site (defence in depth beside the token)."""
+    origin = request.headers.get("origin")
+    if not origin:
+        return  # older browsers and non-browser clients send none; the CSRF token still applies
+    allowed = {
+        _origin_of(str(request.base_url)),
+        _origin_of(settings_of(request).base_url),
+    }
+    if _origin_of(origin) not in allowed:
+        raise auth.CsrfError("this form was sent from another site: reload the page and retry")
 
 
 def _base(settings: Settings) -> str:
