@@ -98,31 +98,31 @@ def test_paper_endpoint(client: TestClient) -> None:
     assert hostile["title"] == HOSTILE_TITLE  # JSON carries the raw text; pages escape it
 
 
-@pytest.mark.parametrize(
-    ("url", "status"),
-    [
-        ("/api/papers/9999.99999", 404),
-        ("/api/papers/<script>", 404),
-        ("/api/papers/1' OR '1'='1", 404),
-        ("/api/daily_papers?date=2024-02-30", 400),
-        ("/api/daily_papers?date=<script>", 400),
-        ("/api/daily_papers?week=2024-W99", 400),
-        ("/api/daily_papers?month=2024-1", 400),
-        ("/api/daily_papers?date=2024-05-29&week=2024-W22", 400),
-        ("/api/daily_papers?p=-1", 400),
-        ("/api/daily_papers?limit=0", 400),
-        ("/api/daily_papers?limit=1000", 400),
-        ("/api/daily_papers?sort=random", 400),
-        ("/api/daily_papers?date=0000-01-01", 400),
-        ("/api/papers/%00", 404),
-        ("/api/nothing", 404),
-    ],
-)
-def test_api_errors_are_json(client: TestClient, url: str, status: int) -> None:
-    r = client.get(url)
-    assert r.status_code == status
-    assert r.headers["content-type"].startswith("application/json")
-    assert isinstance(r.json()["error"], str) and r.json()["error"]
+BAD_REQUESTS = [
+    ("/api/papers/9999.99999", 404),
+    ("/api/papers/<script>", 404),
+    ("/api/papers/1' OR '1'='1", 404),
+    ("/api/daily_papers?date=2024-02-30", 400),
+    ("/api/daily_papers?date=<script>", 400),
+    ("/api/daily_papers?week=2024-W99", 400),
+    ("/api/daily_papers?month=2024-1", 400),
+    ("/api/daily_papers?date=2024-05-29&week=2024-W22", 400),
+    ("/api/daily_papers?p=-1", 400),
+    ("/api/daily_papers?limit=0", 400),
+    ("/api/daily_papers?limit=1000", 400),
+    ("/api/daily_papers?sort=random", 400),
+    ("/api/daily_papers?date=0000-01-01", 400),
+    ("/api/papers/%00", 404),
+    ("/api/nothing", 404),
+]
+
+
+def test_api_errors_are_json(client: TestClient) -> None:
+    for url, status in BAD_REQUESTS:
+        r = client.get(url)
+        assert r.status_code == status, url
+        assert r.headers["content-type"].startswith("application/json")
+        assert isinstance(r.json()["error"], str) and r.json()["error"], url
 
 
 def test_huggingface_hub_client_against_a_real_server(sqlite_db: Database) -> None:
