@@ -55,6 +55,10 @@ class MailConnectionError(MailError):
     """The mail server cannot be reached or dropped the connection; check smtp_host/smtp_port."""
 
 
+class MailMessageError(MailError):
+    """The message itself cannot be sent (a header with a line break, no recipient)."""
+
+
 # --- community ---
 
 

@@ -318,3 +318,23 @@ def test_worker_runs_digests_on_schedule() -> None:
     assert job.schedule_setting == "schedule_digests"
     assert job in [j for j, _ in scheduled_jobs(Settings())]
     assert job not in [j for j, _ in scheduled_jobs(Settings(schedule_digests=""))]
+
+
+def test_unsendable_message_fails_alone(sqlite_db: Database) -> None:
+    db = sqlite_db
+    add_papers(db, FRIDAY, 1)
+    broken = add_subscriber(db, "broken@example.org")
+    fine = add_subscriber(db, "fine@example.org")
+    with SmtpServer() as server:
+        settings = _settings(db, server.port)
+        compose.compose_due(db, settings, now=NOW)
+        with db.write() as conn:  # e.g. an address edited by hand into something unusable
+            conn.execute(
+                store_outbox.outbox.update()
+                .where(store_outbox.outbox.c.subscription_id == broken.id)
+                .values(to_addr="")
+            )
+        report = send.send_pending(db, settings)
+    assert (report.sent, report.failed, report.paused) == (1, 1, False)
+    assert _outbox(db, broken.id)[0].status == "failed"
+    assert [m.rcpt_tos for m in server.handler.messages] == [[fine.email]]

@@ -239,6 +239,27 @@ for _s in (TrendingSection(), FeaturedSection(), SavedSearchSection()):
     register_section(_s)
 
 
+# --- recommend: a member's cached recommendations (refreshed by the worker's 'recommend' job) ---
+class RecommendationsSection:
+    """Papers recommended to the subscriber's member account (empty for anonymous subscribers)."""
+
+    key = "recommendations"
+    title = "Recommended for you"
+
+    def parts(
+        self, ctx: ComposeContext, sub: Subscription, period: Period
+    ) -> list[tuple[str, list[Hit]]]:
+        """The member's cached overall recommendations, best first."""
+        if sub.user_id is None:
+            return []
+        from paperfeed.recommend.service import hits_for
+
+        return [(self.title, hits_for(ctx.db, ctx.settings, sub.user_id, limit=CANDIDATES))]
+
+
+register_section(RecommendationsSection())
+
+
 def section_names() -> list[str]:
     """Keys of the sections a subscriber can choose, in digest order."""
     return [k for k in SECTION_ORDER if k in SECTIONS] + sorted(

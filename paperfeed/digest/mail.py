@@ -21,6 +21,7 @@ from paperfeed.errors import (
     ConfigError,
     MailConnectionError,
     MailError,
+    MailMessageError,
     MailPermanentError,
     MailTemporaryError,
 )
@@ -55,7 +56,7 @@ def check_headers(msg: EmailMessage) -> None:
     """Refuse a message whose header values carry CR or LF (header injection)."""
     for name, value in [*msg.raw_items(), *msg.items()]:
         if "\r" in name or "\n" in name or "\r" in str(value) or "\n" in str(value):
-            raise MailError(f"refusing to send: header {name!r} contains a line break")
+            raise MailMessageError(f"refusing to send: header {name!r} contains a line break")
 
 
 def recipients_of(msg: EmailMessage) -> list[str]:
@@ -190,7 +191,7 @@ class SmtpMailer:
         check_headers(msg)
         rcpts = recipients_of(msg)
         if not rcpts:
-            raise MailError("refusing to send a message without recipients")
+            raise MailMessageError("refusing to send a message without recipients")
         conn = self._conn if self._conn is not None and _is_open(self._conn) else None
         if conn is None:
             conn = self._connect()

@@ -20,7 +20,12 @@ from paperfeed.config import Settings
 from paperfeed.digest.compose import ComposeReport, compose_due
 from paperfeed.digest.mail import Mailer, make_mailer
 from paperfeed.digest.render import digest_message, paper_ids
-from paperfeed.errors import MailError, MailPermanentError, MailTemporaryError
+from paperfeed.errors import (
+    MailError,
+    MailMessageError,
+    MailPermanentError,
+    MailTemporaryError,
+)
 from paperfeed.models import Paper
 from paperfeed.store import Database
 from paperfeed.store import outbox as store_outbox
@@ -134,7 +139,15 @@ def send_pending(
                 if row is None:
                     break
                 t0 = time.perf_counter()
-                msg = digest_message(settings, row, cache.get(paper_ids(row)))
+                try:
+                    msg = digest_message(settings, row, cache.get(paper_ids(row)))
+                except Exception as exc:
+                    # A digest that cannot be rendered never will be: fail it, go on.
+                    log.exception("digest %s cannot be rendered", row.id)
+                    with db.write() as conn:
+                        store_outbox.mark_final(conn, row.id, "failed", f"render: {exc}")
+                    report.failed += 1
+                    continue
                 t1 = time.perf_counter()
                 report.seconds["render"] += t1 - t0
                 limiter.wait()
@@ -154,6 +167,13 @@ def send_pending(
                             )
                             report.retried += 1
                     log.info("digest %s to %s deferred: %s", row.id, row.to_addr, exc)
+                except MailMessageError as exc:
+                    with db.write() as conn:
+                        store_outbox.mark_final(conn, row.id, "failed", str(exc))
+                    report.failed += 1
+                    log.error(
+                        "digest %s to %s refused before sending: %s", row.id, row.to_addr, exc
+                    )
                 except MailPermanentError as exc:
                     with db.write() as conn:
                         store_outbox.mark_final(conn, row.id, "bounced", str(exc))
