@@ -190,3 +190,17 @@ def test_search_before_any_index_says_how_to_fix(db: Database, tmp_path: Path) -
     with pytest.raises(PaperfeedError, match="paperfeed index"):
         search(db, s, "attention")
     assert similar(db, s, "2401.00001") == []
+
+
+def test_index_in_background_for_serve(db: Database, tmp_path: Path) -> None:
+    from paperfeed.search.sync import index_in_background
+
+    load(db)
+    s = settings_for(db, tmp_path)
+    thread = index_in_background(db, s)
+    # The keyword index exists as soon as the call returns.
+    assert ids(search(db, s, "dark matter", mode="lexical"))[0] == "2503.00003"
+    thread.join(timeout=60)
+    assert not thread.is_alive()
+    res = search(db, s, "dark matter halos galaxy", mode="semantic")
+    assert res.mode == "semantic" and ids(res)[0] == "2503.00003"

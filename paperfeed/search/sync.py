@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import shutil
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
@@ -358,3 +360,29 @@ def rich_progress() -> tuple[Any, Progress]:
 def no_progress() -> tuple[Any, Progress | None]:
     """No progress display (cron and tests)."""
     return nullcontext(), None
+
+
+def index_in_background(db: Database, settings: Settings) -> threading.Thread:
+    """Build the keyword index now (seconds), then embed and build vectors in a daemon thread.
+
+    For `paperfeed serve`: keyword search works at once and semantic search joins when the
+    thread is done; another indexer already running is not an error.
+    """
+    log = logging.getLogger(__name__)
+    try:
+        run_index(db, settings, embed=False)
+    except PaperfeedError as exc:
+        log.info("keyword index not built at start: %s", exc)
+
+    def work() -> None:
+        try:
+            stats = run_index(db, settings)
+            log.info("search index ready: %d papers, %d vectors", stats.lexical_docs, stats.vectors)
+        except PaperfeedError as exc:
+            log.warning("background indexing stopped: %s", exc)
+        except Exception:
+            log.exception("background indexing failed")
+
+    thread = threading.Thread(target=work, name="paperfeed-index", daemon=True)
+    thread.start()
+    return thread
