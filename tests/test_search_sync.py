@@ -204,3 +204,30 @@ def test_index_in_background_for_serve(db: Database, tmp_path: Path) -> None:
     assert not thread.is_alive()
     res = search(db, s, "dark matter halos galaxy", mode="semantic")
     assert res.mode == "semantic" and ids(res)[0] == "2503.00003"
+
+
+def test_cli_index_and_search(sqlite_db: Database, tmp_path: Path) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from paperfeed.cli import main
+
+    load(sqlite_db)
+    env = {
+        "PAPERFEED_DATABASE_URL": sqlite_db.url,
+        "PAPERFEED_DATA_DIR": str(tmp_path),
+        "PAPERFEED_EMBED_MODEL": "hash",
+    }
+    runner = CliRunner()
+    r = runner.invoke(main, ["search", "attention"], env=env)
+    assert r.exit_code == 2 and "paperfeed index" in r.output
+    r = runner.invoke(main, ["index", "--quiet"], env=env)
+    assert r.exit_code == 0, r.output
+    assert f"keyword index: {len(PAPERS)} papers" in r.output
+    r = runner.invoke(main, ["search", "--json", "--mode", "lexical", "dark", "matter"], env=env)
+    assert r.exit_code == 0
+    first = json.loads(r.stdout.splitlines()[0])
+    assert first["id"] == "2503.00003"
+    r = runner.invoke(main, ["search", "year:abc"], env=env)
+    assert r.exit_code == 2 and "year" in r.output
