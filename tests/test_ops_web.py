@@ -254,3 +254,19 @@ def test_healthz_is_503_when_the_search_index_is_broken(
     r = client.get("/healthz")
     assert r.status_code == 503
     assert r.json()["checks"] == {"database": "ok", "search": "error"}
+
+
+def test_worker_logs_json_lines(tmp_path: Path) -> None:
+    env = {**os.environ, "PAPERFEED_LOG_FORMAT": "json"}
+    url = f"sqlite:///{tmp_path / 'pf.db'}"
+    out = subprocess.run(
+        [sys.executable, "-m", "paperfeed", "--database-url", url, "worker", "--once", "rank"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    lines = [json.loads(line) for line in out.stderr.splitlines() if line.strip()]
+    assert lines and {"ts", "level", "logger", "msg"} <= set(lines[0])
+    assert any(r["logger"].startswith("paperfeed") for r in lines)
