@@ -13,6 +13,7 @@ from email.utils import format_datetime, formataddr, parseaddr
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
 
 from paperfeed.config import Settings
 from paperfeed.digest.compose import site_domain
@@ -83,7 +84,7 @@ def _item(
     # Cached: thousands of digests share the same few hundred papers, and LaTeX clean-up is
     # most of the rendering time. Only the start of the abstract can reach the excerpt.
     short = shorten(latex_to_text(abstract[: ABSTRACT_CHARS * 3]), ABSTRACT_CHARS)
-    return {
+    item: dict[str, Any] = {
         "id": pid,
         "title": one_line(latex_to_text(title), 300),
         "authors": authors_line(list(authors)),
@@ -93,6 +94,10 @@ def _item(
         "url": f"{base}/papers/{pid}",
         "pdf_url": pdf,
     }
+    # Each paper's HTML and text block is rendered once and pasted into every digest.
+    item["html"] = Markup(_env.get_template("_item.html").render(item=item))
+    item["text"] = _env.get_template("_item.txt").render(item=item).rstrip("\n") + "\n"
+    return item
 
 
 def render_digest(settings: Settings, row: OutboxRow, papers: dict[str, Paper]) -> Rendered:

@@ -365,9 +365,9 @@ def add_sent_items(
     values = [
         {"subscription_id": s, "paper_id": p, "outbox_id": o, "created_at": now} for s, p, o in rows
     ]
-    for start in range(0, len(values), 2000):
-        stmt = insert_for(conn, sent_items).values(values[start : start + 2000])
-        stmt = stmt.on_conflict_do_nothing(  # type: ignore[attr-defined]
-            index_elements=["subscription_id", "paper_id"]
-        )
-        conn.execute(stmt)
+    if not values:
+        return
+    stmt = insert_for(conn, sent_items).on_conflict_do_nothing(
+        index_elements=["subscription_id", "paper_id"]
+    )
+    conn.execute(stmt, values)
