@@ -227,11 +227,20 @@ async def _form_lists(request: Request) -> tuple[dict[str, str], dict[str, list[
     return single, multi
 
 
+def _section_choices(member: bool) -> list[tuple[str, str]]:
+    # Recommendations need an account (they learn from a member's votes and library).
+    return [
+        (k, SECTION_LABELS.get(k, k.title()))
+        for k in section_names()
+        if member or k != "recommendations"
+    ]
+
+
 def _manage_context(sub: Subscription, settings: Settings) -> dict[str, Any]:
     searches = list(sub.searches) + [{}] * (MAX_SEARCHES - len(sub.searches))
     return {
         "sub": sub,
-        "sections": [(k, SECTION_LABELS.get(k, k.title())) for k in section_names()],
+        "sections": _section_choices(sub.user_id is not None),
         "searches": searches[:MAX_SEARCHES],
         "hours": list(range(24)),
         "default_tz": settings.digest_timezone,
@@ -299,7 +308,7 @@ def member_page(request: Request) -> Response:
         ctx.update(
             {
                 "sub": None,
-                "sections": [(k, SECTION_LABELS.get(k, k.title())) for k in section_names()],
+                "sections": _section_choices(True),
                 "searches": [{}] * MAX_SEARCHES,
                 "hours": list(range(24)),
                 "default_tz": settings.digest_timezone,
@@ -340,7 +349,7 @@ def _member_save(request: Request, form: dict[str, str], lists: dict[str, list[s
                 "member": True,
                 "error": str(exc),
                 "sub": None,
-                "sections": [(k, SECTION_LABELS.get(k, k.title())) for k in section_names()],
+                "sections": _section_choices(True),
                 "searches": [{}] * MAX_SEARCHES,
                 "hours": list(range(24)),
                 "default_tz": settings.digest_timezone,
