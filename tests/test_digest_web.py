@@ -206,3 +206,31 @@ def test_member_manages_digests_on_settings_page(sqlite_db: Database, smtp: Smtp
     )
     with db.read() as conn:
         assert store_subs.for_user(conn, user.id).status == "unsubscribed"  # type: ignore[union-attr]
+
+
+def test_list_unsubscribe_header_link_works_end_to_end(
+    sqlite_db: Database, smtp: SmtpServer
+) -> None:
+    db = sqlite_db
+    add_papers(db, date(2026, 11, 27), 1)
+    sub = add_subscriber(db, "inbox@example.org")
+    settings = _settings(db, smtp.port)
+    send.run(db, settings, now=NOW)
+    [got] = smtp.handler.messages
+    header = got.message["List-Unsubscribe"]
+    url = re.match(r"<(https://[^>]+)>", header).group(1)  # type: ignore[union-attr]
+    assert got.message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    # What a mail provider does for RFC 8058: a cookieless POST with this exact body.
+    r = _client(settings, db).post(
+        url.removeprefix("https://papers.example.org"),
+        content=b"List-Unsubscribe=One-Click",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 200
+    with db.read() as conn:
+        assert store_subs.get(conn, sub.id).status == "unsubscribed"  # type: ignore[union-attr]
+    # The next day's run composes nothing for this address.
+    add_papers(db, date(2026, 11, 30), 1, start=50)
+    report = send.run(db, settings, now=datetime(2026, 11, 30, 8))
+    assert report.compose.due == 0 and len(smtp.handler.messages) == 1
