@@ -140,8 +140,13 @@ def test_unsubscribed_rows_are_cancelled_not_claimed(db: Database) -> None:
         store_outbox.insert_many(conn, [_row(a.id, "d:1", "t1")])
         store_subs.unsubscribe(conn, a.unsubscribe_token)
         assert store_outbox.claim_next(conn, now=datetime.now() + timedelta(seconds=5)) is None
+        assert store_outbox.status_counts(conn)["cancelled"] == 1  # the claim cancelled it
+    b = add_subscriber(db, "b@example.org")
+    with db.write() as conn:
+        store_outbox.insert_many(conn, [_row(b.id, "d:1", "t2")])
+        store_subs.unsubscribe(conn, b.unsubscribe_token)
         assert store_outbox.cancel_inactive(conn) == 1
-        assert store_outbox.status_counts(conn)["cancelled"] == 1
+        assert store_outbox.status_counts(conn)["cancelled"] == 2
 
 
 def test_two_workers_claim_different_rows(db: Database) -> None:
