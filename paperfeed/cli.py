@@ -764,3 +764,129 @@ def rank(ctx: click.Context) -> None:
 
     n = rank_trending(_open(settings_of(ctx)), settings_of(ctx))
     click.echo(f"ranked {n} trending paper(s)")
+
+
+# --- recommend ---
+
+
+def _member(db: Database, email: str) -> Any:
+    from paperfeed.errors import NotFound
+    from paperfeed.store import users as user_store
+
+    with db.read() as conn:
+        u = user_store.get_by_email(conn, email)
+    if u is None:
+        raise NotFound(f"no account for {email}: create it with `paperfeed user create {email}`")
+    return u
+
+
+@main.command("recommend")
+@click.option("--user", "email", help="The member's email address.")
+@click.option("--collection", help="Only this collection (name or id).")
+@click.option("--limit", default=20, show_default=True, help="How many papers to show.")
+@click.option("--all", "all_members", is_flag=True, help="Refresh every member's stale lists.")
+@click.option("--force", is_flag=True, help="Recompute even when nothing changed.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def recommend_cmd(
+    ctx: click.Context,
+    email: str | None,
+    collection: str | None,
+    limit: int,
+    all_members: bool,
+    force: bool,
+    as_json: bool,
+) -> None:
+    """Show (refreshing first) a member's recommendations, or refresh everyone's with --all."""
+    import json as json_
+
+    from paperfeed.errors import NotFound
+    from paperfeed.recommend import service
+    from paperfeed.store import library as store_library
+
+    settings = settings_of(ctx)
+    db = _open(settings)
+    if all_members:
+        rep = service.refresh_all(db, settings, force=force)
+        click.echo(
+            f"recommendations: {rep.members} member(s), {rep.refreshed} list(s) refreshed, "
+            f"{rep.fresh} already fresh, {rep.failed} failed"
+        )
+        if rep.failed:
+            sys.exit(1)
+        return
+    if not email:
+        raise PaperfeedError("say whose recommendations to show: --user EMAIL (or --all)")
+    u = _member(db, email)
+    cid = None
+    if collection:
+        with db.read() as conn:
+            col = store_library.find_collection(conn, u.id, collection)
+        if col is None:
+            raise NotFound(f"{email} has no collection {collection!r}: see /library")
+        cid = col.id
+    if force:
+        service.refresh(db, settings, u.id, service.scope_for(cid))
+    res = service.for_you(db, settings, u.id, collection_id=cid, limit=limit)
+    if as_json:
+        click.echo(
+            json_.dumps(
+                {
+                    "method": res.method,
+                    "positives": res.positives,
+                    "items": [
+                        {
+                            "id": r.paper.id,
+                            "title": r.paper.title,
+                            "score": r.score,
+                            "reason": r.reason,
+                        }
+                        for r in res.items
+                    ],
+                },
+                indent=2,
+            )
+        )
+        return
+    if not res.items:
+        click.echo(
+            "no recommendations yet: save or upvote papers (or `paperfeed library import`)"
+            if res.positives == 0
+            else "no new papers to recommend"
+        )
+        return
+    click.echo(f"{len(res.items)} paper(s) for {u.email} ({res.method}, {res.positives} positives)")
+    for i, r in enumerate(res.items, 1):
+        click.echo(f"{i:3d}. {r.paper.id}  {r.paper.title}\n     {r.reason}")
+
+
+@main.group("library")
+def library_group() -> None:
+    """A member's library: import a BibTeX, RIS or Zotero CSL-JSON file."""
+
+
+@library_group.command("import")
+@click.argument("path", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--user", "email", required=True, help="The member's email address.")
+@click.option("--collection", default="Imported", show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["bibtex", "ris", "csl-json"]), help="Default: detect."
+)
+@click.option("-v", "--verbose", is_flag=True, help="One line per entry.")
+@click.pass_context
+def library_import(
+    ctx: click.Context, path: Path, email: str, collection: str, fmt: str | None, verbose: bool
+) -> None:
+    """Match a library export's entries to stored papers and save them into a collection."""
+    from paperfeed.recommend.imports import import_library
+
+    settings = settings_of(ctx)
+    db = _open(settings)
+    u = _member(db, email)
+    rep = import_library(
+        db, u.id, path.read_bytes(), collection=collection, filename=path.name, fmt=fmt
+    )
+    if verbose:
+        for e in rep.entries:
+            click.echo(f"{e.index:5d} {e.status:9s} {e.label}: {e.detail}")
+    click.echo(rep.summary())

@@ -194,6 +194,31 @@ class Settings:
         "When the worker recomputes trending scores (cron in UTC or interval); empty disables.",
     )
 
+    # --- recommendations & library ---
+    recommend_pool: int = setting(
+        3000, "Recommendations: newest papers scored per member (plus neighbours of their library)."
+    )
+    recommend_negatives: int = setting(
+        200, "Recommendations: unseen papers sampled as negatives when training a member's model."
+    )
+    recommend_half_life_days: float = setting(
+        90.0, "Recommendations: days after which a saved paper counts half as much (floor 1/4)."
+    )
+    recommend_cache_size: int = setting(
+        100, "Recommendations stored per member and collection (the /for-you list's length)."
+    )
+    recommend_max_impressions: int = setting(
+        3, "A recommendation shown on this many days without a save or upvote drops out."
+    )
+    schedule_recommend: str = setting(
+        "30m",
+        "When the worker refreshes stale recommendations (cron in UTC or interval); empty disables.",
+    )
+    library_import_max_bytes: int = setting(
+        20_000_000,
+        "Largest library file (BibTeX, RIS, CSL-JSON) the import form accepts, in bytes.",
+    )
+
     # --- operations ---
     log_format: str = setting(
         "text", "Log lines of `paperfeed serve` and `paperfeed worker`: 'text' or 'json'."

@@ -305,3 +305,27 @@ register_job(
     schedule_setting="schedule_index",
     help="Embed papers without vectors and bring the keyword and vector indexes up to date.",
 )
+
+
+# --- recommend ---
+
+
+def _recommend(settings: Settings, db: Database) -> None:
+    from paperfeed.recommend.service import refresh_all
+
+    rep = refresh_all(db, settings)
+    log.info(
+        "recommend: %d member(s), %d list(s) refreshed, %d fresh, %d failed",
+        rep.members,
+        rep.refreshed,
+        rep.fresh,
+        rep.failed,
+    )
+
+
+register_job(
+    "recommend",
+    _recommend,
+    schedule_setting="schedule_recommend",
+    help="Refresh members' recommendations whose library changed or when new papers arrived.",
+)

@@ -246,3 +246,76 @@ outbox = sa.Table(
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("sent_at", sa.DateTime),
 )
+
+
+# --- library & recommendations (m0006) ---
+library_collections = sa.Table(
+    "library_collections",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("name_key", sa.String(100), nullable=False),  # lower-cased, unique per member
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+library_items = sa.Table(
+    "library_items",
+    metadata,
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), primary_key=True),
+    sa.Column("paper_id", sa.String(64), sa.ForeignKey("papers.id"), primary_key=True),
+    sa.Column(
+        "collection_id", sa.Integer, sa.ForeignKey("library_collections.id"), primary_key=True
+    ),
+    sa.Column("source", sa.String(16), nullable=False),  # save | import
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+library_hidden = sa.Table(
+    "library_hidden",
+    metadata,
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), primary_key=True),
+    sa.Column("paper_id", sa.String(64), sa.ForeignKey("papers.id"), primary_key=True),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+library_impressions = sa.Table(
+    "library_impressions",
+    metadata,
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), primary_key=True),
+    sa.Column("paper_id", sa.String(64), sa.ForeignKey("papers.id"), primary_key=True),
+    sa.Column("shown", sa.Integer, nullable=False),
+    sa.Column("last_shown_at", sa.DateTime, nullable=False),
+)
+
+library_state = sa.Table(
+    "library_state",
+    metadata,
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), primary_key=True),
+    sa.Column("rev", sa.BigInteger, nullable=False),  # bumped on every library change
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+)
+
+recommendation_runs = sa.Table(
+    "recommendation_runs",
+    metadata,
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), primary_key=True),
+    sa.Column("scope", sa.String(32), primary_key=True),  # "" overall, "c<collection id>"
+    sa.Column("profile_key", sa.String(64), nullable=False),  # library rev + votes when computed
+    sa.Column("corpus_rev", sa.BigInteger, nullable=False),  # vector_rev when computed
+    sa.Column("method", sa.String(32), nullable=False),  # model | centroid | empty
+    sa.Column("positives", sa.Integer, nullable=False),
+    sa.Column("negatives", sa.Integer, nullable=False),
+    sa.Column("computed_at", sa.DateTime, nullable=False),
+)
+
+recommendations = sa.Table(
+    "recommendations",
+    metadata,
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), primary_key=True),
+    sa.Column("scope", sa.String(32), primary_key=True),
+    sa.Column("rank", sa.Integer, primary_key=True),
+    sa.Column("paper_id", sa.String(64), sa.ForeignKey("papers.id"), nullable=False),
+    sa.Column("score", sa.Float, nullable=False),
+    sa.Column("reason", sa.JSON, nullable=False),  # {"near": [paper ids], "collection": name}
+)

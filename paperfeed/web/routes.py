@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from paperfeed.web import api, community, digests, feeds, pages, search_pages
+from paperfeed.web import api, community, digests, feeds, library, pages, search_pages
 from paperfeed.web.health import healthz
 from paperfeed.web.metrics import metrics as metrics_page
 
@@ -103,6 +103,39 @@ ROUTES += [
 ROUTES += [
     Route("/healthz", healthz, "healthz"),
     Route("/metrics", metrics_page, "metrics"),
+]
+
+# --- library & recommendations: save, not interested, collections, import/export, for you ---
+ROUTES += [
+    Route("/for-you", library.for_you_page, "for_you"),
+    Route("/api/for-you", library.for_you_api, "api_for_you", api=True),
+    Route("/library", library.library_page, "library"),
+    Route("/api/library", library.library_api, "api_library", api=True),
+    Route("/library/save", library.save, "library_save", ("POST",)),
+    Route("/library/unsave", library.unsave, "library_unsave", ("POST",)),
+    Route("/library/not-interested", library.not_interested, "library_not_interested", ("POST",)),
+    Route("/library/import", library.import_library, "library_import", ("POST",)),
+    Route("/library/{collection}/similar", library.similar_page, "library_similar"),
+    Route(
+        "/api/library/{collection}/similar",
+        library.similar_api,
+        "api_library_similar",
+        api=True,
+    ),
+    Route("/library/{collection}/export.bib", library.collection_bibtex, "library_bibtex"),
+    Route(
+        "/library/{collection}/delete",
+        library.collection_delete,
+        "library_collection_delete",
+        ("POST",),
+    ),
+    Route("/library/{collection}", library.collection_page, "library_collection"),
+    Route(
+        "/api/library/{collection}",
+        library.collection_api,
+        "api_library_collection",
+        api=True,
+    ),
 ]
 
 # Paper ids may contain a slash (hep-th/9901001), so these match any path: keep them last.

@@ -1,0 +1,503 @@
+"""Library and recommendation pages: save, not interested, collections, import/export, for you."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
+from starlette.responses import Response
+
+from paperfeed.errors import ImportFormatError, InvalidId, InvalidInput, NotFound
+from paperfeed.models import Paper, User
+from paperfeed.normalize import parse_arxiv_id
+from paperfeed.recommend import imports, service
+from paperfeed.store import library as store_library
+from paperfeed.store import papers as store_papers
+from paperfeed.web import auth
+from paperfeed.web.community import (
+    NOTICES,
+    _limit_write,
+    _post_form,
+    _redirect,
+    _require_user,
+    _safe_next,
+    _wants_json,
+)
+from paperfeed.web.context import db_of, path_for, render, settings_of, templates
+from paperfeed.web.feeds import _bib_response, bibtex
+
+PAGE_SIZE = 20
+
+NOTICES.update(
+    {
+        "library-saved": "Saved to your library.",
+        "library-removed": "Removed from the collection.",
+        "library-hidden": "You will not be shown this paper again.",
+        "library-shown": "The paper may be recommended again.",
+        "library-deleted": "The collection was deleted.",
+    }
+)
+
+
+# --- template globals: the save / not-interested controls on every card -----------------------
+
+
+@dataclass(slots=True)
+class CardState:
+    """What the library controls of one card need: the member's collections and this paper's."""
+
+    collections: list[store_library.Collection]
+    saved_in: set[int]
+    hidden: bool
+
+
+def _library_globals(request: Request) -> dict[str, Any]:
+    def library_state(paper_id: str) -> CardState | None:
+        user = auth.current_user(request)
+        if user is None:
+            return None
+        cache: dict[str, Any] = request.state.__dict__.setdefault("pf_library", {})
+        if "collections" not in cache:
+            with db_of(request).read() as conn:
+                cache["collections"] = store_library.list_collections(conn, user.id)
+                cache["hidden"] = store_library.hidden_ids(conn, user.id)
+            cache["saved"] = {}
+        if paper_id not in cache["saved"]:
+            with db_of(request).read() as conn:
+                cache["saved"][paper_id] = set(
+                    store_library.collections_of(conn, user.id, [paper_id]).get(paper_id, [])
+                )
+        return CardState(
+            cache["collections"], cache["saved"][paper_id], paper_id in cache["hidden"]
+        )
+
+    return {"library_state": library_state}
+
+
+if _library_globals not in templates.context_processors:
+    templates.context_processors.append(_library_globals)
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def _paper_id(value: str) -> str:
+    try:
+        return parse_arxiv_id(value).id if 0 < len(value) < 100 else ""
+    except InvalidId:
+        return ""
+
+
+def _signed_in(request: Request) -> User | None:
+    return auth.current_user(request)
+
+
+def _login_redirect(request: Request) -> Response:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return _redirect(f"{path_for(request, 'login_page')}?next={quote(target)}")
+
+
+def _collection_or_404(request: Request, user: User, name_or_id: str) -> store_library.Collection:
+    with db_of(request).read() as conn:
+        col = store_library.find_collection(conn, user.id, name_or_id)
+    if col is None:
+        raise NotFound(f"you have no collection {name_or_id!r}")
+    return col
+
+
+def _paper_json(p: Paper) -> dict[str, Any]:
+    return {
+        "id": p.id,
+        "title": p.title,
+        "authors": p.authors,
+        "summary": p.abstract,
+        "publishedAt": p.published.isoformat() if p.published else None,
+        "upvotes": p.upvotes,
+        "url": p.abs_url,
+    }
+
+
+# --- save, unsave, not interested ---------------------------------------------------------------
+
+
+async def save(request: Request) -> Response:
+    """Save a paper into chosen collections (and/or a new one); form post, JSON on request."""
+    form = await _post_form(request)
+    return await run_in_threadpool(_save, request, form)
+
+
+def _form_list(form: dict[str, str], name: str) -> list[str]:
+    # auth.read_form keeps one value per name: several collections come comma-separated or as
+    # collection_<id> checkboxes.
+    out = [v for v in form.get(name, "").split(",") if v.strip()]
+    out += [k.split("_", 1)[1] for k, v in form.items() if k.startswith(f"{name}_") and v]
+    return out
+
+
+def _save(request: Request, form: dict[str, str]) -> Response:
+    back = _safe_next(form.get("next"), "/")
+    if auth.current_user(request) is None:
+        if _wants_json(request):
+            return JSONResponse({"error": "sign in to save papers", "login": "/login"}, 401)
+        return _redirect(f"/login?next={quote(back)}")
+    user = _require_user(request, verified=False)
+    _limit_write(request, user)
+    pid = _paper_id(form.get("paper_id", ""))
+    if not pid:
+        raise InvalidInput("no such paper to save")
+    ids = [int(v) for v in _form_list(form, "collection") if v.strip().isdigit()]
+    new_name = form.get("new_collection", "").strip()
+    with db_of(request).write() as conn:
+        if new_name:
+            ids.append(store_library.get_or_create_collection(conn, user.id, new_name).id)
+        if not ids:
+            default = store_library.get_or_create_collection(
+                conn, user.id, store_library.DEFAULT_COLLECTION
+            )
+            ids.append(default.id)
+        added = store_library.save(conn, user.id, pid, ids)
+        placed = store_library.collections_of(conn, user.id, [pid]).get(pid, [])
+    if _wants_json(request):
+        return JSONResponse({"id": pid, "added": added, "collections": placed})
+    return _redirect(back, "library-saved")
+
+
+async def unsave(request: Request) -> Response:
+    """Take a paper out of one collection (collection_id) or out of the whole library."""
+    form = await _post_form(request)
+    return await run_in_threadpool(_unsave, request, form)
+
+
+def _unsave(request: Request, form: dict[str, str]) -> Response:
+    user = _require_user(request, verified=False)
+    _limit_write(request, user)
+    pid = _paper_id(form.get("paper_id", ""))
+    cid = form.get("collection_id", "")
+    with db_of(request).write() as conn:
+        n = store_library.unsave(conn, user.id, pid, int(cid) if cid.isdigit() else None)
+    if _wants_json(request):
+        return JSONResponse({"id": pid, "removed": n})
+    return _redirect(_safe_next(form.get("next"), "/library"), "library-removed")
+
+
+async def not_interested(request: Request) -> Response:
+    """Hide a paper from this member's recommendations (action=undo shows it again)."""
+    form = await _post_form(request)
+    return await run_in_threadpool(_not_interested, request, form)
+
+
+def _not_interested(request: Request, form: dict[str, str]) -> Response:
+    back = _safe_next(form.get("next"), "/")
+    if auth.current_user(request) is None:
+        if _wants_json(request):
+            return JSONResponse({"error": "sign in first", "login": "/login"}, 401)
+        return _redirect(f"/login?next={quote(back)}")
+    user = _require_user(request, verified=False)
+    _limit_write(request, user)
+    pid = _paper_id(form.get("paper_id", ""))
+    if not pid:
+        raise InvalidInput("no such paper")
+    undo = form.get("action") == "undo"
+    with db_of(request).write() as conn:
+        if undo:
+            store_library.unhide(conn, user.id, pid)
+        else:
+            store_library.hide(conn, user.id, pid)
+    if _wants_json(request):
+        return JSONResponse({"id": pid, "hidden": not undo})
+    return _redirect(back, "library-shown" if undo else "library-hidden")
+
+
+# --- library pages ------------------------------------------------------------------------------
+
+
+def _library_data(request: Request, user: User) -> dict[str, Any]:
+    with db_of(request).read() as conn:
+        cols = store_library.list_collections(conn, user.id)
+        hidden = store_library.hidden_items(conn, user.id)[:50]
+        hp = store_papers.get_papers(conn, [p for p, _ in hidden])
+    return {"collections": cols, "hidden": [hp[p] for p, _ in hidden if p in hp]}
+
+
+def library_page(request: Request) -> Response:
+    """The member's collections, the import form and their "not interested" papers."""
+    user = _signed_in(request)
+    if user is None:
+        return _login_redirect(request)
+    data = _library_data(request, user)
+    return render(request, "library.html", {**data, "active": "library", "report": None})
+
+
+def library_api(request: Request) -> Response:
+    """The member's collections with sizes and hidden papers, as JSON."""
+    user = _signed_in(request)
+    if user is None:
+        return JSONResponse({"error": "sign in first", "login": "/login"}, 401)
+    data = _library_data(request, user)
+    return JSONResponse(
+        {
+            "collections": [
+                {"id": c.id, "name": c.name, "size": c.size, "created_at": c.created_at.isoformat()}
+                for c in data["collections"]
+            ],
+            "hidden": [p.id for p in data["hidden"]],
+        }
+    )
+
+
+def _collection_items(request: Request, user: User, col_id: int) -> list[Paper]:
+    with db_of(request).read() as conn:
+        items = store_library.items(conn, user.id, col_id)
+        found = store_papers.get_papers(conn, [i.paper_id for i in items])
+    return [found[i.paper_id] for i in items if i.paper_id in found]
+
+
+def collection_page(request: Request, collection: str) -> Response:
+    """One collection's papers, newest saved first, with export and "more like this" links."""
+    user = _signed_in(request)
+    if user is None:
+        return _login_redirect(request)
+    col = _collection_or_404(request, user, collection)
+    papers = _collection_items(request, user, col.id)
+    return render(
+        request,
+        "library_collection.html",
+        {"collection": col, "papers": papers, "active": "library"},
+    )
+
+
+def collection_api(request: Request, collection: str) -> Response:
+    """One collection's papers as JSON."""
+    user = _signed_in(request)
+    if user is None:
+        return JSONResponse({"error": "sign in first", "login": "/login"}, 401)
+    col = _collection_or_404(request, user, collection)
+    papers = _collection_items(request, user, col.id)
+    return JSONResponse(
+        {"id": col.id, "name": col.name, "papers": [_paper_json(p) for p in papers]}
+    )
+
+
+def collection_bibtex(request: Request, collection: str) -> Response:
+    """A collection as a BibTeX file."""
+    user = _signed_in(request)
+    if user is None:
+        return _login_redirect(request)
+    col = _collection_or_404(request, user, collection)
+    name = "".join(c if c.isalnum() or c in "-_" else "-" for c in col.name)[:60] or "collection"
+    return _bib_response(bibtex(_collection_items(request, user, col.id)), name)
+
+
+async def collection_delete(request: Request, collection: str) -> Response:
+    """Delete a collection (its papers stay in any other collection)."""
+    await _post_form(request)
+    user = _require_user(request, verified=False)
+    col = _collection_or_404(request, user, collection)
+    with db_of(request).write() as conn:
+        store_library.delete_collection(conn, user.id, col.id)
+    return _redirect(path_for(request, "library"), "library-deleted")
+
+
+# --- import ---------------------------------------------------------------------------------------
+
+
+async def _read_upload(request: Request) -> tuple[dict[str, str], bytes, str]:
+    """Read a multipart upload of at most library_import_max_bytes: (fields, file bytes, name)."""
+    limit = settings_of(request).library_import_max_bytes
+    declared = request.headers.get("content-length")
+    too_big = (
+        f"the file is larger than {limit // 1_000_000} MB: export a smaller part of the "
+        "library (for example one collection) and import the parts one by one"
+    )
+    if declared and declared.isdigit() and int(declared) > limit + 65_536:
+        raise auth.BodyTooLarge(too_big)
+    ctype = request.headers.get("content-type", "")
+    if not ctype.lower().startswith("multipart/form-data"):
+        raise InvalidInput("send the file as multipart/form-data (the import form does)")
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > limit + 65_536:
+            raise auth.BodyTooLarge(too_big)
+
+    async def stream() -> AsyncGenerator[bytes, None]:
+        yield bytes(body)
+
+    try:
+        form = await MultiPartParser(
+            request.headers, stream(), max_files=1, max_fields=20, max_part_size=65_536
+        ).parse()
+    except MultiPartException as exc:
+        raise InvalidInput(f"the upload could not be read: {exc.message}") from None
+    fields: dict[str, str] = {}
+    data, name = b"", ""
+    for key, value in form.multi_items():
+        if isinstance(value, UploadFile):
+            data, name = await value.read(), value.filename or ""
+            await value.close()
+        else:
+            fields.setdefault(key, value)
+    return fields, data, name
+
+
+async def import_library(request: Request) -> Response:
+    """Import a BibTeX, RIS or CSL-JSON file into a collection, with a per-entry report."""
+    if auth.current_user(request) is None:
+        if _wants_json(request):
+            return JSONResponse({"error": "sign in first", "login": "/login"}, 401)
+        return _redirect(f"/login?next={quote('/library')}")
+    fields, data, filename = await _read_upload(request)
+    auth.check_csrf(request, fields.get(auth.CSRF_FIELD) or request.headers.get(auth.CSRF_HEADER))
+    user = _require_user(request, verified=False)
+    _limit_write(request, user)
+    return await run_in_threadpool(_import, request, user, fields, data, filename)
+
+
+def _import(
+    request: Request, user: User, fields: dict[str, str], data: bytes, filename: str
+) -> Response:
+    collection = fields.get("collection", "").strip() or "Imported"
+    fmt = fields.get("format", "") or None
+    error = None
+    report = None
+    if not data.strip():
+        error = "choose a file to import (it was empty)"
+    else:
+        try:
+            report = imports.import_library(
+                db_of(request), user.id, data, collection=collection, filename=filename, fmt=fmt
+            )
+        except (ImportFormatError, InvalidInput) as exc:
+            error = f"{exc} Nothing was imported."
+    if _wants_json(request):
+        if error:
+            return JSONResponse({"error": error, "committed": False}, status_code=400)
+        assert report is not None
+        return JSONResponse({**report.as_json(), "summary": report.summary()})
+    data_ctx = _library_data(request, user)
+    return render(
+        request,
+        "library.html",
+        {**data_ctx, "active": "library", "report": report, "import_error": error},
+        status_code=400 if error else 200,
+    )
+
+
+# --- for you ------------------------------------------------------------------------------------
+
+
+def _for_you(request: Request, user: User, collection: str | None, *, similar: bool) -> Any:
+    col = _collection_or_404(request, user, collection) if collection else None
+    try:
+        page = max(0, int(request.query_params.get("p", "0") or 0))
+    except ValueError:
+        raise InvalidInput("p must be a page number (0, 1, 2…)") from None
+    page = min(page, 50)
+    return (
+        col,
+        service.for_you(
+            db_of(request),
+            settings_of(request),
+            user.id,
+            collection_id=col.id if col else None,
+            limit=PAGE_SIZE,
+            offset=page * PAGE_SIZE,
+            keep_seen=similar,
+        ),
+        page,
+    )
+
+
+def _for_you_json(res: service.ForYou, page: int) -> dict[str, Any]:
+    return {
+        "collection": res.collection,
+        "method": res.method,
+        "positives": res.positives,
+        "computed_at": res.computed_at.isoformat() if res.computed_at else None,
+        "page": page,
+        "items": [
+            {
+                "paper": _paper_json(r.paper),
+                "score": round(r.score, 4),
+                "reason": r.reason,
+                "because": [p.id for p in r.because],
+                "collection": r.collection,
+            }
+            for r in res.items
+        ],
+    }
+
+
+def for_you_page(request: Request) -> Response:
+    """Papers picked for the signed-in member (overall, or ?collection=NAME)."""
+    user = _signed_in(request)
+    if user is None:
+        return _login_redirect(request)
+    col, res, page = _for_you(
+        request, user, request.query_params.get("collection") or None, similar=False
+    )
+    if res.items:
+        service.mark_shown(db_of(request), user.id, [r.paper.id for r in res.items])
+    with db_of(request).read() as conn:
+        cols = store_library.list_collections(conn, user.id)
+    return render(
+        request,
+        "for_you.html",
+        {
+            "res": res,
+            "collection": col,
+            "collections": cols,
+            "page": page,
+            "page_size": PAGE_SIZE,
+            "active": "for_you",
+            "similar": False,
+        },
+    )
+
+
+def for_you_api(request: Request) -> Response:
+    """The for-you list as JSON (same parameters as the page)."""
+    user = _signed_in(request)
+    if user is None:
+        return JSONResponse({"error": "sign in first", "login": "/login"}, 401)
+    _, res, page = _for_you(
+        request, user, request.query_params.get("collection") or None, similar=False
+    )
+    return JSONResponse(_for_you_json(res, page))
+
+
+def similar_page(request: Request, collection: str) -> Response:
+    """More papers like the ones in a collection (seen ones included)."""
+    user = _signed_in(request)
+    if user is None:
+        return _login_redirect(request)
+    col, res, page = _for_you(request, user, collection, similar=True)
+    return render(
+        request,
+        "for_you.html",
+        {
+            "res": res,
+            "collection": col,
+            "collections": [],
+            "page": page,
+            "page_size": PAGE_SIZE,
+            "active": "library",
+            "similar": True,
+        },
+    )
+
+
+def similar_api(request: Request, collection: str) -> Response:
+    """More like a collection, as JSON."""
+    user = _signed_in(request)
+    if user is None:
+        return JSONResponse({"error": "sign in first", "login": "/login"}, 401)
+    _, res, page = _for_you(request, user, collection, similar=True)
+    return JSONResponse(_for_you_json(res, page))
