@@ -167,6 +167,16 @@ def test_paper_page_shows_everything(client: TestClient) -> None:
     assert "First version" in html and "Latest version" in html and "(v2)" in html
 
 
+def test_paper_without_authors(client: TestClient, db: Database) -> None:
+    from paperfeed.models import Paper
+    from paperfeed.store import papers as paper_store
+
+    with db.write() as conn:
+        paper_store.upsert_papers(conn, [Paper(id="2406.09999", title="Anonymous", authors=[])])
+    html = client.get("/papers/2406.09999").text
+    assert "Authors not recorded" in html and 'class="author-list"' not in html
+
+
 def test_old_style_ids_and_redirects(client: TestClient) -> None:
     r = client.get("/papers/hep-th/9901001")
     assert r.status_code == 200 and "An Old-Style Paper on Strings" in r.text
