@@ -122,8 +122,9 @@ def test_outbox_unique_claim_retry_and_counts(db: Database) -> None:
     assert again is not None and again.id == second.id and again.attempts == 2
     # A row stuck in 'sending' is taken again only once its lease ran out.
     with db.write() as conn:
-        assert store_outbox.claim_next(conn, now=now, stale_before=now - timedelta(hours=1)) is None
-        stale = store_outbox.claim_next(conn, now=now, stale_before=now + timedelta(hours=3))
+        later = now + timedelta(hours=3)
+        assert store_outbox.claim_next(conn, now=later, stale_before=now) is None
+        stale = store_outbox.claim_next(conn, now=later, stale_before=later)
     assert stale is not None and stale.id == second.id
     with db.write() as conn:
         store_outbox.release(conn, stale.id, "connection lost")

@@ -47,6 +47,7 @@ class SendReport:
     failed: int = 0  # 4xx too many times
     bounced: int = 0  # 5xx for the recipient
     cancelled: int = 0  # unsubscribed or bounced after composing
+    requeued: int = 0  # left in 'sending' by a worker that died (sent again, same Message-ID)
     paused: bool = False  # the server was unreachable: rows stay pending for the next run
     error: str = ""
     seconds: dict[str, float] = field(default_factory=lambda: {"render": 0.0, "send": 0.0})
@@ -110,11 +111,13 @@ def send_pending(
     """Send due outbox rows until none is left, `limit` is reached or the server is unreachable."""
     mailer = mailer or make_mailer(settings)
     report = SendReport()
+    lease = timedelta(seconds=settings.digest_sending_lease)
     with db.write() as conn:
         report.cancelled = store_outbox.cancel_inactive(conn)
+        # Rows a dead worker left in 'sending' go back in line once their lease has passed.
+        report.requeued = store_outbox.requeue_stale(conn, _now() - lease)
     cache = _PaperCache(db)
     limiter = _RateLimiter(settings.digest_rate_per_minute, sleep)
-    lease = timedelta(seconds=settings.digest_sending_lease)
     sent_unmarked: OutboxRow | None = None  # accepted by the server, recorded in the next txn
 
     def record_sent(conn: Connection) -> None:
@@ -133,9 +136,7 @@ def send_pending(
                 # commits, and still only one row is ever 'sending' on this worker.
                 with db.write() as conn:
                     record_sent(conn)
-                    row = store_outbox.claim_next(
-                        conn, now=now, stale_before=now - lease, period=period
-                    )
+                    row = store_outbox.claim_next(conn, now=now, period=period)
                 if row is None:
                     break
                 t0 = time.perf_counter()

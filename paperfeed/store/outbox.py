@@ -141,6 +141,16 @@ def for_subscription(conn: Connection, subscription_id: int) -> list[OutboxRow]:
     return [_from_row(r) for r in conn.execute(q)]
 
 
+def requeue_stale(conn: Connection, stale_before: datetime) -> int:
+    """Put rows stuck in 'sending' since before `stale_before` (their worker died) back in line."""
+    result = conn.execute(
+        outbox.update()
+        .where(outbox.c.status == "sending", outbox.c.claimed_at < stale_before)
+        .values(status="pending", next_attempt_at=outbox.c.claimed_at)  # it was due then
+    )
+    return int(result.rowcount or 0)
+
+
 def claim_next(
     conn: Connection,
     *,
@@ -150,27 +160,34 @@ def claim_next(
 ) -> OutboxRow | None:
     """Lock the next due row of an active subscription and mark it sending; None when done.
 
-    Due means pending with next_attempt_at passed, or stuck in sending since before
-    `stale_before` (its worker died mid-send). PostgreSQL workers skip rows others hold
-    (FOR UPDATE SKIP LOCKED); SQLite serialises writers with BEGIN IMMEDIATE.
+    Due means pending with next_attempt_at passed (with `stale_before`, rows stuck in 'sending'
+    since before it are first put back). One UPDATE … RETURNING picks and marks the row: the
+    sub-select skips rows other PostgreSQL workers hold (FOR UPDATE SKIP LOCKED); SQLite
+    serialises writers with BEGIN IMMEDIATE.
     """
     now = now or _now()
-    # Two index-friendly lookups instead of one OR: with OR the planner scanned and sorted the
-    # whole table on every claim (6 ms a row at 10,000 rows), with these it reads one index entry.
+    if stale_before is not None:
+        requeue_stale(conn, stale_before)
     while True:
-        found = None
-        if stale_before is not None:
-            found = _first(
-                conn,
-                sa.and_(outbox.c.status == "sending", outbox.c.claimed_at < stale_before),
-                period,
-            )
-        if found is None:
-            found = _first(
-                conn,
-                sa.and_(outbox.c.status == "pending", outbox.c.next_attempt_at <= now),
-                period,
-            )
+        # The outbox index alone picks the row: with a join PostgreSQL chose a nested loop over
+        # all subscriptions right after a big compose (18 ms a claim).
+        pick = (
+            sa.select(outbox.c.id)
+            .where(outbox.c.status == "pending", outbox.c.next_attempt_at <= now)
+            .order_by(outbox.c.next_attempt_at, outbox.c.id)
+            .limit(1)
+        )
+        if period is not None:
+            pick = pick.where(outbox.c.period == period)
+        if conn.dialect.name == "postgresql":
+            pick = pick.with_for_update(skip_locked=True)
+        stmt = (
+            outbox.update()
+            .where(outbox.c.id == pick.scalar_subquery())
+            .values(status="sending", claimed_at=now, attempts=outbox.c.attempts + 1)
+            .returning(*outbox.c)
+        )
+        found = conn.execute(stmt).first()
         if found is None:
             return None
         sub = conn.execute(
@@ -186,24 +203,7 @@ def claim_next(
             continue
         row = _from_row(found)
         row.unsubscribe_token, row.bounce_count = sub.unsubscribe_token, sub.bounce_count
-        conn.execute(
-            outbox.update()
-            .where(outbox.c.id == row.id)
-            .values(status="sending", claimed_at=now, attempts=row.attempts + 1)
-        )
-        row.status, row.claimed_at, row.attempts = "sending", now, row.attempts + 1
         return row
-
-
-def _first(conn: Connection, due: Any, period: str | None) -> Any:
-    # Outbox alone, no join: an index range scan whatever the planner's statistics say (with a
-    # join PostgreSQL picked a nested loop over all subscriptions right after a big compose).
-    q = sa.select(outbox).where(due).order_by(outbox.c.next_attempt_at, outbox.c.id).limit(1)
-    if period is not None:
-        q = q.where(outbox.c.period == period)
-    if conn.dialect.name == "postgresql":
-        q = q.with_for_update(skip_locked=True)
-    return conn.execute(q).first()
 
 
 def mark_sent(conn: Connection, outbox_id: int, *, now: datetime | None = None) -> None:
