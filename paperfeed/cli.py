@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import sys
+from datetime import datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -165,18 +166,42 @@ def serve(
         if empty:
             click.echo("loading the bundled sample...", err=True)
             _import(db, [SAMPLE], quiet=False)
+            _rank_at_latest_day(db, settings)
     logging_config = log_config(settings.log_format, settings.log_level)
     workers = workers or settings.web_workers
+    # Once per deployment, in this parent process, never in each of the N web workers.
+    if settings.index_on_start:
+        from paperfeed.search.sync import index_in_background
+
+        index_in_background(db, settings)
+    from paperfeed.worker import maybe_start_scheduler
+
+    scheduler = maybe_start_scheduler(settings, db)
     click.echo(f"paperfeed on http://{settings.host}:{settings.port}", err=True)
-    if workers == 1:
-        uvicorn.run(
-            create_app(settings, db),
-            host=settings.host,
-            port=settings.port,
-            log_config=logging_config,
-        )
-        return
-    _serve_workers(settings, db, workers, logging_config)
+    try:
+        if workers == 1:
+            uvicorn.run(
+                create_app(settings, db),
+                host=settings.host,
+                port=settings.port,
+                log_config=logging_config,
+            )
+        else:
+            _serve_workers(settings, db, workers, logging_config)
+    finally:
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
+
+
+def _rank_at_latest_day(db: Database, settings: Settings) -> None:
+    """Rank the sample as of the end of its newest day, so its trending page is not empty today."""
+    from paperfeed.ranking.trending import rank as rank_trending
+    from paperfeed.store.feed import latest_day
+
+    with db.read() as conn:
+        day = latest_day(conn)
+    if day is not None:
+        rank_trending(db, settings, now=datetime.combine(day, time(23, 59)))
 
 
 def _serve_workers(
@@ -757,12 +782,17 @@ def user_role(ctx: click.Context, email: str, role: str) -> None:
 
 
 @main.command()
+@click.option(
+    "--at",
+    type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M"]),
+    help="Rank as of this UTC time instead of now (e.g. to replay an archive).",
+)
 @click.pass_context
-def rank(ctx: click.Context) -> None:
+def rank(ctx: click.Context, at: datetime | None) -> None:
     """Recompute trending scores (time-decayed upvotes and GitHub stars) and store them."""
     from paperfeed.ranking.trending import rank as rank_trending
 
-    n = rank_trending(_open(settings_of(ctx)), settings_of(ctx))
+    n = rank_trending(_open(settings_of(ctx)), settings_of(ctx), now=at)
     click.echo(f"ranked {n} trending paper(s)")
 
 

@@ -49,6 +49,10 @@ class Settings:
     retry_after_cap: float = setting(
         300.0, "Longest Retry-After (seconds) honoured before giving up."
     )
+    index_on_start: bool = setting(
+        True,
+        "`paperfeed serve` brings the search index up to date at start: keywords at once, vectors in the background.",
+    )
     secret_key: str = setting(
         "", "Secret for signing sessions and tokens; generated into the data folder when empty."
     )
