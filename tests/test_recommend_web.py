@@ -212,3 +212,29 @@ def test_the_nav_links_for_members_only(site: tuple[Database, object]) -> None:
     anon = TestClient(create_app(settings, db))  # type: ignore[arg-type]
     assert 'href="/for-you"' not in anon.get("/").text
     assert 'href="/for-you"' in _client(site).get("/library").text
+
+
+def test_a_ten_megabyte_upload_is_imported_with_a_report(site: tuple[Database, object]) -> None:
+    db, _ = site
+    c = _client(site)
+    token = csrf(c, "/library")
+    pad = "y" * 400
+    parts, size, n = [], 0, 0
+    while size < 10_000_000:
+        pid = topic_id("vision", n) if n < 5 else f"2302.{n:05d}"
+        parts.append(f"@article{{e{n}, title={{T {n}}}, eprint={{{pid}}}, abstract={{{pad}}}}}\n")
+        size += len(parts[-1])
+        n += 1
+    r = c.post(
+        "/library/import",
+        data={"csrf_token": token, "collection": "Big"},
+        files={"file": ("big.bib", "".join(parts).encode(), "application/x-bibtex")},
+        headers={"accept": "application/json"},
+    )
+    assert r.status_code == 200, r.text[:300]
+    body = r.json()
+    assert body["committed"] and body["total"] == n
+    assert body["counts"] == {"imported": 5, "duplicate": 0, "unknown": n - 5, "broken": 0}
+    with db.read() as conn:
+        col = lib.find_collection(conn, 1, "Big")
+        assert col is not None and len(lib.items(conn, 1, col.id)) == 5

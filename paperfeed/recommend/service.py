@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import numpy as np
+import sqlalchemy as sa
 
 from paperfeed.config import Settings
 from paperfeed.errors import PaperfeedError
@@ -300,7 +301,11 @@ def for_you(
     """A member's cached recommendations, refreshed first when their library changed."""
     scope = scope_for(collection_id)
     if refresh_if_stale and is_stale(db, user_id, scope):
-        refresh(db, settings, user_id, scope)
+        try:
+            refresh(db, settings, user_id, scope)
+        except sa.exc.IntegrityError:
+            # Another request of the same member refreshed this list at the same moment.
+            log.info("recommend: concurrent refresh for member %s scope %r", user_id, scope)
     with db.read() as conn:
         run = store_recs.get_run(conn, user_id, scope)
         stored = store_recs.get(conn, user_id, scope, limit=settings.recommend_cache_size)
