@@ -171,7 +171,9 @@ def bench_lexical(s: Settings, db: Any, repeats: int) -> dict[str, float]:
     from paperfeed.search import search
     from paperfeed.search.service import engine_for
 
-    ix = engine_for(s).lexical.index
+    eng = engine_for(s)
+    eng.refresh()
+    ix = eng.lexical.index
     searcher = ix.searcher()
     bare: list[float] = []
     ours: list[float] = []
@@ -415,7 +417,8 @@ def main() -> None:
     if want("http"):
         results["http"] = bench_http(s, db, args.repeats)
         print(json.dumps(results["http"]), flush=True)
-    out = args.work / f"search-results-{args.papers}.json"
+    suffix = "-" + args.only.replace(",", "-") if args.only else ""
+    out = args.work / f"search-results-{args.papers}{suffix}.json"
     out.write_text(json.dumps(results, indent=2))
     print(f"wrote {out}")
 
