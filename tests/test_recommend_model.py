@@ -208,3 +208,25 @@ def test_refresh_all_and_the_digest_section(db: Database, tmp_path: Path) -> Non
     assert parts and parts[0][1] and all(h.paper_id.startswith("2601.1") for h in parts[0][1][:5])
     anon = dataclasses.replace(sub, user_id=None)
     assert SECTIONS["recommendations"].parts(ctx, anon, period) == []
+
+
+def test_ann_neighbours_of_positives_join_the_newest_papers(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
+    from paperfeed.search.sync import run_index
+
+    seed(sqlite_db)
+    # Only the 3 newest papers (one per topic) are in the pool; the rest must come from the ANN.
+    settings = settings_for(sqlite_db, tmp_path, recommend_pool=3)
+    u = member(sqlite_db)
+    _save(sqlite_db, u.id, "RL", [topic_id("rl", i) for i in range(3)])
+    without = service.for_you(sqlite_db, settings, u.id, limit=30)
+    assert {r.paper.id for r in without.items} <= {
+        topic_id(t, 11) for t in ("rl", "astro", "vision")
+    }
+    run_index(sqlite_db, settings)
+    service.refresh(sqlite_db, settings, u.id)
+    with_ann = service.for_you(sqlite_db, settings, u.id, limit=30)
+    ids = [r.paper.id for r in with_ann.items]
+    assert len(ids) > 3
+    assert {topic_id("rl", i) for i in range(3, 11)} <= set(ids)

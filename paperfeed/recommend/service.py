@@ -82,6 +82,7 @@ def _ann_neighbours(settings: Settings, vectors: list[np.ndarray]) -> list[str]:
         from paperfeed.search.service import engine_for
 
         eng = engine_for(settings)
+        eng.refresh()  # pick up an index built since this process last looked
         ann = eng.ann()
         if ann is None:
             return []
