@@ -279,10 +279,10 @@ def _entry_from_fields(index: int, key: str | None, f: dict[str, str], line: int
     arxiv = None
     if f.get("eprint") and (archive in ("", "arxiv")):
         arxiv = arxiv_from_text(f["eprint"])
-    for name in ("arxivid", "arxiv", "url", "journal", "note", "howpublished", "doi", "number"):
+    for name in ("arxivid", "arxiv", "url", "journal", "note", "howpublished", "doi"):
         if arxiv:
             break
-        arxiv = arxiv_from_text(f.get(name)) if name != "number" else None
+        arxiv = arxiv_from_text(f.get(name))
     doi = doi_from_text(f.get("doi")) or doi_from_text(f.get("url"))
     title = f.get("title") or None
     e = Entry(index, _label(key, title, index), line, arxiv, doi, title)
