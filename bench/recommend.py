@@ -285,6 +285,19 @@ def main() -> None:  # noqa: C901 - one linear script
         f"mean targets per author {np.mean([len(by_author_late[a]) for a in authors]):.1f}, "
         f"mean profile size {np.mean([len(profiles[a]) for a in authors]):.1f}\n"
     )
+    base = np.array(results["arxiv-sanity-lite (tfidf+svm)"])
+    ours = np.array(results["**paperfeed (embeddings + TF-IDF, production scorer)**"])
+    boot = np.random.default_rng(args.seed)
+    for col, name in ((0, "nDCG@10"), (1, "recall@50")):
+        d = ours[:, col] - base[:, col]
+        means = [d[boot.integers(0, len(d), len(d))].mean() for _ in range(2000)]
+        lo, hi = np.percentile(means, [2.5, 97.5])
+        print(
+            f"paperfeed - arxiv-sanity-lite {name}: {d.mean():+.3f} "
+            f"(95% bootstrap CI over authors {lo:+.3f} .. {hi:+.3f}); "
+            f"better for {int((d > 0).sum())} authors, worse for {int((d < 0).sum())}"
+        )
+    print()
     print("| method | nDCG@10 | recall@50 | ms per member (train + score) |")
     print("|---|---:|---:|---:|")
     for name, rows_ in results.items():

@@ -80,16 +80,35 @@ class LexicalPool:
         self.idf = {t: math.log((1 + n) / (1 + d)) + 1.0 for t, d in df.items() if d <= max_df}
         self.row = {pid: i for i, pid in enumerate(ids)}
         self.size = len(ids)
-        postings: dict[str, tuple[list[int], list[float]]] = {}
+        # The inverted index as one CSR-like structure: postings of term j are
+        # docs[start[j]:start[j+1]] with weights vals[...]; built with one pass over the pairs.
+        self.term_id: dict[str, int] = {}
+        doc_ix: list[int] = []
+        term_ix: list[int] = []
+        vals: list[float] = []
+        idf, tid = self.idf, self.term_id
         for i, doc in enumerate(docs):
-            for t, w in self.weights(doc).items():
-                p = postings.setdefault(t, ([], []))
-                p[0].append(i)
-                p[1].append(w)
-        self.postings = {
-            t: (np.asarray(ix, dtype=np.int64), np.asarray(ws, dtype=np.float32))
-            for t, (ix, ws) in postings.items()
-        }
+            ws = [(t, (1.0 + math.log(tf)) * idf[t]) for t, tf in doc.items() if t in idf]
+            norm = math.sqrt(sum(v * v for _, v in ws)) or 1.0
+            for t, v in ws:
+                j = tid.get(t)
+                if j is None:
+                    j = tid[t] = len(tid)
+                doc_ix.append(i)
+                term_ix.append(j)
+                vals.append(v / norm)
+        terms_arr = np.asarray(term_ix, dtype=np.int64)
+        order = np.argsort(terms_arr, kind="stable")
+        self._docs = np.asarray(doc_ix, dtype=np.int64)[order]
+        self._vals = np.asarray(vals, dtype=np.float32)[order]
+        self._start = np.searchsorted(terms_arr[order], np.arange(len(tid) + 1))
+
+    def _postings(self, term: str) -> tuple[np.ndarray, np.ndarray] | None:
+        j = self.term_id.get(term)
+        if j is None:
+            return None
+        a, b = self._start[j], self._start[j + 1]
+        return self._docs[a:b], self._vals[a:b]
 
     def weights(self, doc: Counter[str]) -> dict[str, float]:
         """A document's l2-normalised sublinear tf x idf weights over the pool's kept terms."""
@@ -123,7 +142,7 @@ class LexicalPool:
             if at is not None:
                 to_row[at] = r
         for t, j in vocab.items():
-            got = self.postings.get(t)
+            got = self._postings(t)
             if got is None:
                 continue
             rows = to_row[got[0]]
