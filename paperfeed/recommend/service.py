@@ -109,7 +109,7 @@ def refresh(
         )
         pos_ids = [p.paper_id for p in prof.positives]
         known = store_recs.vectors_of(conn, [*pos_ids, *prof.hidden], model)
-        pool = store_recs.recent_vectors(conn, model, limit=settings.recommend_pool)
+    pool = _recent_pool(db, model, corpus_rev, settings.recommend_pool)
     positives = [p for p in prof.positives if p.paper_id in known]
     cand_vecs: dict[str, bytes] = {pid: v for pid, v, _ in pool}
     if positives:
@@ -157,7 +157,30 @@ def refresh(
 
 
 _POOL_LOCK = threading.Lock()
-_POOL: dict[tuple[str, int, int, str], LexicalPool] = {}
+_POOL: dict[tuple[str, str, int, int, str], LexicalPool] = {}
+
+
+_RECENT: dict[tuple[str, str, int, int], list[tuple[str, bytes, datetime | None]]] = {}
+
+
+def _recent_pool(
+    db: Database, model: str, corpus_rev: int, limit: int
+) -> list[tuple[str, bytes, datetime | None]]:
+    """The newest papers' vectors, read once per vector revision (every member shares them).
+
+    A paper hidden since is still dropped: cached lists are read joined with papers.hidden.
+    """
+    key = (db.url, model, corpus_rev, limit)
+    with _POOL_LOCK:
+        got = _RECENT.get(key)
+    if got is not None:
+        return got
+    with db.read() as conn:
+        got = store_recs.recent_vectors(conn, model, limit=limit)
+    with _POOL_LOCK:
+        _RECENT.clear()
+        _RECENT[key] = got
+    return got
 
 
 def _terms(pid: str, text: tuple[str, str]) -> Counter[str]:
@@ -166,7 +189,7 @@ def _terms(pid: str, text: tuple[str, str]) -> Counter[str]:
 
 def _lexical_pool(db: Database, model: str, corpus_rev: int, ids: list[str]) -> LexicalPool:
     """TF-IDF statistics of the newest papers, built once per corpus revision per process."""
-    key = (model, corpus_rev, len(ids), ids[0] if ids else "")
+    key = (db.url, model, corpus_rev, len(ids), ids[0] if ids else "")
     with _POOL_LOCK:
         got = _POOL.get(key)
     if got is not None:
