@@ -225,7 +225,8 @@ def _rank(
     hidden = [h for h in prof.hidden if h in known]
     # Sampled unseen papers stand in for "everything else": most new papers are not for you.
     rng = random.Random(seed if seed is not None else prof.user_id)
-    pool = list(cand_ids)
+    # From the newest papers only: ANN neighbours of the positives are likely liked, not negative.
+    pool = [c for c in cand_ids if c in lex_pool.row] or list(cand_ids)
     sampled = rng.sample(pool, min(settings.recommend_negatives, max(0, len(pool) - 1)))
     neg_parts = [_vec(known[h]) for h in hidden] + [_vec(cand_vecs[s]) for s in sampled]
     neg_w = [rec_model.EXPLICIT_NEGATIVE_WEIGHT] * len(hidden) + [1.0] * len(sampled)
