@@ -238,3 +238,14 @@ def test_a_ten_megabyte_upload_is_imported_with_a_report(site: tuple[Database, o
     with db.read() as conn:
         col = lib.find_collection(conn, 1, "Big")
         assert col is not None and len(lib.items(conn, 1, col.id)) == 5
+
+
+def test_search_results_carry_the_library_controls(site: tuple[Database, object]) -> None:
+    from paperfeed.search.sync import run_index
+
+    db, settings = site
+    run_index(db, settings)  # type: ignore[arg-type]
+    c = _client(site)
+    page = c.get("/search?q=galaxy&mode=lexical")
+    assert page.status_code == 200 and "Galaxy dark matter" in page.text
+    assert page.text.count('action="/library/not-interested"') >= 3
