@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 from usearch.index import Index
 
-# HNSW parameters: M=16 links, ef_construction=128, ef_search=96 gave recall@10 >= 0.95 on
-# real MiniLM vectors in bench/search.py; f16 halves memory (1M x 384 ≈ 0.77 GB) at no
-# measurable recall cost for unit vectors.
+# HNSW parameters (bench/search.py): M=16 links, ef_construction=128; ef_search=192 gave
+# recall@10 0.996 on 5k real MiniLM vectors and 0.963 on 1M near-real synthetic ones at 1.6 ms
+# p95 (96 gave 0.937 at 1M). f16 halves memory (1M x 384 ≈ 0.77 GB) at no measurable recall cost.
 CONNECTIVITY = 16
 EXPANSION_ADD = 128
-EXPANSION_SEARCH = 96
+EXPANSION_SEARCH = 192
 DTYPE = "f16"
 
 
