@@ -287,9 +287,14 @@ register_job(
 
 
 def _index(settings: Settings, db: Database) -> None:
-    from paperfeed.search.sync import run_index
+    from paperfeed.search.sync import IndexerBusy, run_index
 
-    stats = run_index(db, settings)
+    try:
+        stats = run_index(db, settings)
+    except IndexerBusy:
+        # e.g. `paperfeed serve` is still embedding at start-up: this run has nothing to add.
+        log.info("index: another indexer is running; skipped")
+        return
     log.info(
         "index: %d keyword changes (%d papers), embedded %d, %d vectors",
         stats.lexical_changed,

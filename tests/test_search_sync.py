@@ -231,3 +231,15 @@ def test_cli_index_and_search(sqlite_db: Database, tmp_path: Path) -> None:
     assert first["id"] == "2503.00003"
     r = runner.invoke(main, ["search", "year:abc"], env=env)
     assert r.exit_code == 2 and "year" in r.output
+
+
+def test_worker_index_job(sqlite_db: Database, tmp_path: Path) -> None:
+    from paperfeed.worker import run_job
+
+    load(sqlite_db)
+    s = settings_for(sqlite_db, tmp_path)
+    with indexer_lock(Layout(search_dir(s))):
+        # Busy (e.g. serve still embedding at start): skipped quietly, not a failure.
+        assert run_job(s, sqlite_db, "index", raise_errors=True) == "ran"
+    assert run_job(s, sqlite_db, "index", raise_errors=True) == "ran"
+    assert ids(search(sqlite_db, s, "dark matter halos", mode="semantic"))[0] == "2503.00003"

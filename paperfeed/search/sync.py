@@ -76,6 +76,10 @@ class Layout:
         return self.lexical_root / f"{gen}.json"
 
 
+class IndexerBusy(PaperfeedError):
+    """Another indexer holds the lock; the caller can simply try again later."""
+
+
 @contextmanager
 def indexer_lock(layout: Layout) -> Iterator[None]:
     """Hold the one-indexer-at-a-time lock (released by the OS if the process dies)."""
@@ -84,7 +88,7 @@ def indexer_lock(layout: Layout) -> Iterator[None]:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise PaperfeedError(
+            raise IndexerBusy(
                 f"another `paperfeed index` is running (lock {layout.lock}); wait for it to finish"
             ) from None
         try:
