@@ -136,11 +136,25 @@ def test_recommendation_cache_replace_and_hidden_papers_drop(db: Database) -> No
     ]
     with db.write() as conn:
         recs.replace(
-            conn, u.id, "", rows, profile_key="r1", corpus_rev=7, method="model", positives=3,
+            conn,
+            u.id,
+            "",
+            rows,
+            profile_key="r1",
+            corpus_rev=7,
+            method="model",
+            positives=3,
             negatives=9,
         )
         recs.replace(
-            conn, u.id, "", rows, profile_key="r2", corpus_rev=8, method="model", positives=3,
+            conn,
+            u.id,
+            "",
+            rows,
+            profile_key="r2",
+            corpus_rev=8,
+            method="model",
+            positives=3,
             negatives=9,
         )
         set_hidden(conn, topic_id("rl", 1), True)

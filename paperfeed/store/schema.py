@@ -87,6 +87,20 @@ harvest_runs = sa.Table(
 # Upvotes shown everywhere: imported counts plus votes cast on this instance.
 upvotes_expr = (papers.c.ext_upvotes + papers.c.votes).label("upvotes")
 
+# --- search (m0003) ---
+paper_vectors = sa.Table(
+    "paper_vectors",
+    metadata,
+    sa.Column("paper_id", sa.String(64), sa.ForeignKey("papers.id"), primary_key=True),
+    sa.Column("model", sa.String(200), nullable=False),
+    sa.Column("dim", sa.Integer, nullable=False),
+    sa.Column("vector", sa.LargeBinary, nullable=False),  # float32 little-endian
+    sa.Column("text_hash", sa.String(32), nullable=False),  # of the embedded text
+    sa.Column("paper_rev", sa.BigInteger, nullable=False),  # papers.rev when last checked
+    sa.Column("rev", sa.BigInteger, nullable=False),  # vector change counter
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
 # --- community (m0004) ---
 users = sa.Table(
     "users",
@@ -164,21 +178,6 @@ trending_scores = sa.Table(
     sa.Column("computed_at", sa.DateTime, nullable=False),
 )
 
-
-# --- search (m0003) ---
-paper_vectors = sa.Table(
-    "paper_vectors",
-    metadata,
-    sa.Column("paper_id", sa.String(64), sa.ForeignKey("papers.id"), primary_key=True),
-    sa.Column("model", sa.String(200), nullable=False),
-    sa.Column("dim", sa.Integer, nullable=False),
-    sa.Column("vector", sa.LargeBinary, nullable=False),  # float32 little-endian
-    sa.Column("text_hash", sa.String(32), nullable=False),  # of the embedded text
-    sa.Column("paper_rev", sa.BigInteger, nullable=False),  # papers.rev when last checked
-    sa.Column("rev", sa.BigInteger, nullable=False),  # vector change counter
-    sa.Column("created_at", sa.DateTime, nullable=False),
-)
-
 # --- harvest & worker (m0002) ---
 job_locks = sa.Table(
     "job_locks",
@@ -246,7 +245,6 @@ outbox = sa.Table(
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("sent_at", sa.DateTime),
 )
-
 
 # --- library & recommendations (m0006) ---
 library_collections = sa.Table(

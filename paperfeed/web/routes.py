@@ -50,20 +50,6 @@ ROUTES += [
     ),
 ]
 
-# --- digests: subscribe (double opt-in), confirm, one-click unsubscribe, manage, view ---
-ROUTES += [
-    Route("/subscribe", digests.subscribe, "subscribe", ("POST",)),
-    Route("/subscribe/confirm/{token}", digests.confirm_page, "subscribe_confirm_page"),
-    Route("/subscribe/confirm/{token}", digests.confirm, "subscribe_confirm", ("POST",)),
-    Route("/unsubscribe/{token}", digests.unsubscribe_page, "unsubscribe_page"),
-    Route("/unsubscribe/{token}", digests.unsubscribe, "unsubscribe", ("POST",)),
-    Route("/subscription/{token}", digests.manage_page, "subscription_manage_page"),
-    Route("/subscription/{token}", digests.manage, "subscription_manage", ("POST",)),
-    Route("/settings/digests", digests.member_page, "digest_settings"),
-    Route("/settings/digests", digests.member_save, "digest_settings_post", ("POST",)),
-    Route("/digests/{token}", digests.view_digest, "digest_view"),
-]
-
 # --- community: accounts, submissions, votes, comments, trending, Atom feeds, BibTeX ---
 ROUTES += [
     Route("/signup", community.signup_page, "signup_page"),
@@ -103,6 +89,20 @@ ROUTES += [
 ROUTES += [
     Route("/healthz", healthz, "healthz"),
     Route("/metrics", metrics_page, "metrics"),
+]
+
+# --- digests: subscribe (double opt-in), confirm, one-click unsubscribe, manage, view ---
+ROUTES += [
+    Route("/subscribe", digests.subscribe, "subscribe", ("POST",)),
+    Route("/subscribe/confirm/{token}", digests.confirm_page, "subscribe_confirm_page"),
+    Route("/subscribe/confirm/{token}", digests.confirm, "subscribe_confirm", ("POST",)),
+    Route("/unsubscribe/{token}", digests.unsubscribe_page, "unsubscribe_page"),
+    Route("/unsubscribe/{token}", digests.unsubscribe, "unsubscribe", ("POST",)),
+    Route("/subscription/{token}", digests.manage_page, "subscription_manage_page"),
+    Route("/subscription/{token}", digests.manage, "subscription_manage", ("POST",)),
+    Route("/settings/digests", digests.member_page, "digest_settings"),
+    Route("/settings/digests", digests.member_save, "digest_settings_post", ("POST",)),
+    Route("/digests/{token}", digests.view_digest, "digest_view"),
 ]
 
 # --- library & recommendations: save, not interested, collections, import/export, for you ---
