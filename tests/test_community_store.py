@@ -100,6 +100,13 @@ def test_votes_keep_counter_and_reject_hidden(seeded: Database) -> None:
     with db.read() as conn:
         assert vote_store.upvotes_of(conn, "2401.00001") == 6
         assert vote_store.count_votes(conn, "2401.00002") == 0
+        before = paper_store.max_rev(conn)
+    with db.write() as conn:
+        vote_store.add_vote(conn, u.id, "2401.00001")
+    with db.read() as conn:
+        # A vote gives the paper a new change number, so derived indexes re-read its upvotes.
+        changed = paper_store.changed_since(conn, before)
+    assert [(p.id, p.upvotes) for _, p, _ in changed] == [("2401.00001", 7)]
 
 
 def test_comments_edit_soft_delete_and_count(seeded: Database) -> None:

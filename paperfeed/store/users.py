@@ -21,6 +21,7 @@ from paperfeed.store.schema import (
     users,
     votes,
 )
+from paperfeed.store.votes import adjust_count
 
 ROLES = ("admin", "curator", "member")
 _SLUG = re.compile(r"[^a-z0-9]+")
@@ -187,7 +188,7 @@ def delete_user(conn: Connection, user_id: int) -> bool:
         r[0] for r in conn.execute(sa.select(votes.c.paper_id).where(votes.c.user_id == user_id))
     ]
     for pid in voted:
-        conn.execute(sa.update(papers).where(papers.c.id == pid).values(votes=papers.c.votes - 1))
+        adjust_count(conn, pid, -1)
     counted = conn.execute(
         sa.select(comments.c.paper_id, sa.func.count())
         .where(comments.c.user_id == user_id, comments.c.deleted_at.is_(None))

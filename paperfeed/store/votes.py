@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection
 
 from paperfeed.errors import NotFound
 from paperfeed.store.db import insert_for
+from paperfeed.store.papers import next_revs
 from paperfeed.store.schema import papers, upvotes_expr, votes
 
 
@@ -39,7 +40,7 @@ def add_vote(conn: Connection, user_id: int, paper_id: str, *, at: datetime | No
     )
     if conn.execute(stmt).first() is None:  # rowcount is unreliable for ON CONFLICT on psycopg
         return False
-    conn.execute(sa.update(papers).where(papers.c.id == paper_id).values(votes=papers.c.votes + 1))
+    adjust_count(conn, paper_id, +1)
     return True
 
 
@@ -50,7 +51,7 @@ def remove_vote(conn: Connection, user_id: int, paper_id: str) -> bool:
     )
     if not res.rowcount:
         return False
-    conn.execute(sa.update(papers).where(papers.c.id == paper_id).values(votes=papers.c.votes - 1))
+    adjust_count(conn, paper_id, -1)
     return True
 
 
@@ -76,3 +77,13 @@ def count_votes(conn: Connection, paper_id: str) -> int:
     """How many community votes a paper has in the votes table."""
     q = sa.select(sa.func.count()).select_from(votes).where(votes.c.paper_id == paper_id)
     return int(conn.execute(q).scalar_one())
+
+
+def adjust_count(conn: Connection, paper_id: str, delta: int) -> None:
+    """Change a paper's community vote count and give it a new change number."""
+    # A new change number lets the keyword index's upvote sort follow the vote.
+    conn.execute(
+        sa.update(papers)
+        .where(papers.c.id == paper_id)
+        .values(votes=papers.c.votes + delta, rev=next_revs(conn, 1))
+    )
