@@ -151,19 +151,35 @@ def test_unsubscribed_rows_are_cancelled_not_claimed(db: Database) -> None:
 
 
 def test_two_workers_claim_different_rows(db: Database) -> None:
-    """PostgreSQL: a row locked by one worker's open transaction is skipped by another."""
-    import pytest
+    """A row claimed in one worker's open transaction is never claimed by another worker."""
+    import threading
 
-    if db.dialect != "postgresql":
-        pytest.skip("SQLite serialises writers with BEGIN IMMEDIATE: no concurrent claims")
     a = add_subscriber(db, "a@example.org")
     b = add_subscriber(db, "b@example.org")
     with db.write() as conn:
         store_outbox.insert_many(conn, [_row(a.id, "d:1", "t1"), _row(b.id, "d:1", "t2")])
     now = datetime.now() + timedelta(seconds=5)
-    with db.write() as first:
-        one = store_outbox.claim_next(first, now=now)
-        with db.write() as second:
-            two = store_outbox.claim_next(second, now=now)
-            assert store_outbox.claim_next(second, now=now) is None
+    if db.dialect == "postgresql":
+        # SKIP LOCKED: the second worker passes over the locked row at once.
+        with db.write() as first:
+            one = store_outbox.claim_next(first, now=now)
+            with db.write() as second:
+                two = store_outbox.claim_next(second, now=now)
+                assert store_outbox.claim_next(second, now=now) is None
+    else:
+        # BEGIN IMMEDIATE: the second worker waits for the first to commit, then takes the other row.
+        claimed: list[object] = []
+
+        def second_worker() -> None:
+            with db.write() as second:
+                claimed.append(store_outbox.claim_next(second, now=now))
+
+        with db.write() as first:
+            one = store_outbox.claim_next(first, now=now)
+            worker = threading.Thread(target=second_worker)
+            worker.start()
+            worker.join(timeout=0.5)
+            assert worker.is_alive() and not claimed  # blocked behind the open writer
+        worker.join(timeout=30)
+        two = claimed[0]
     assert one is not None and two is not None and one.id != two.id
