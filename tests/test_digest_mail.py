@@ -40,8 +40,15 @@ def test_make_mailer_picks_backend() -> None:
 
 def test_console_mailer_prints_message() -> None:
     out = io.StringIO()
-    ConsoleMailer(out).send(_msg(subject="Confirm"))
-    assert "Subject: Confirm" in out.getvalue()
+    msg = _msg(subject="Confirm")
+    link = "https://papers.example.org/subscribe/confirm/" + "x" * 80
+    msg.set_content(f"Open {link} to confirm.")
+    msg.add_alternative("<p>html</p>", subtype="html")
+    ConsoleMailer(out).send(msg)
+    printed = out.getvalue()
+    assert "Subject: Confirm" in printed
+    assert link in printed  # decoded, on one line, not quoted-printable
+    assert "<p>html</p>" not in printed
 
 
 def test_smtp_mailer_delivers_and_reuses_connection() -> None:

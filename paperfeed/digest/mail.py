@@ -72,12 +72,16 @@ class ConsoleMailer:
         self.stream = stream
 
     def send(self, msg: EmailMessage) -> None:
-        """Print the message with a separator line."""
+        """Print the headers and the decoded plain-text part, where a developer can read the links."""
         check_headers(msg)
         out = self.stream or sys.stdout
         out.write("-" * 30 + " email (mail_backend=console) " + "-" * 30 + "\n")
-        out.write(msg.as_string())
-        out.write("\n")
+        for name, value in msg.items():
+            if not name.lower().startswith(("content-", "mime-")):
+                out.write(f"{name}: {value}\n")
+        text = msg.get_body(preferencelist=("plain",))
+        # The raw MIME is quoted-printable, which breaks long links across lines.
+        out.write("\n" + (text.get_content() if text is not None else msg.as_string()) + "\n")
         out.flush()
 
     def close(self) -> None:
