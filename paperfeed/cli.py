@@ -502,7 +502,7 @@ def harvest_status(ctx: click.Context, as_json: bool) -> None:
 @click.option("--list", "list_jobs", is_flag=True, help="List the jobs and their schedules.")
 @click.pass_context
 def worker_cmd(ctx: click.Context, once: tuple[str, ...], list_jobs: bool) -> None:
-    """Run scheduled jobs (harvests, and later ranking, indexing, digests) from the settings."""
+    """Run scheduled jobs (harvests, ranking, indexing, recommendations, digests) from the settings."""
 
     from paperfeed.worker import JOBS, get_job, run_job, run_worker
 
