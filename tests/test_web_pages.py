@@ -251,3 +251,19 @@ def test_empty_store_home(sqlite_db: Database) -> None:
         assert "paperfeed import" in r.text
         assert c.get("/papers/week", follow_redirects=False).headers["location"] == "/"
         assert c.get("/api/daily_papers").json() == []
+
+
+def test_head_answers_like_get_without_a_body(client: TestClient) -> None:
+    home = client.get("/").text
+    paper = re.search(r'href="(/papers/[0-9]{4}\.[0-9]{4,5})"', home)
+    assert paper is not None
+    for path in ["/", paper.group(1), "/api/daily_papers"]:
+        get, head = client.get(path), client.head(path)
+        assert head.status_code == get.status_code == 200, path
+        assert head.headers["content-type"] == get.headers["content-type"]
+        assert head.content == b"" and get.content != b""
+    get = client.get("/papers/week", follow_redirects=False)
+    head = client.head("/papers/week", follow_redirects=False)
+    assert head.status_code == get.status_code
+    assert head.headers["location"] == get.headers["location"]
+    assert client.head("/papers/9999.99999").status_code == 404

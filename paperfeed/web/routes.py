@@ -156,4 +156,14 @@ def register(app: FastAPI, routes: list[Route] | None = None) -> None:
             include_in_schema=r.api,
             response_class=JSONResponse if r.api else HTMLResponse,
         )
+        if "GET" in r.methods:
+            # Uptime checks and link checkers send HEAD; answer it like GET, body left out.
+            app.add_api_route(
+                r.path,
+                r.endpoint,
+                name=f"{r.name}__head",
+                methods=["HEAD"],
+                include_in_schema=False,
+                response_class=JSONResponse if r.api else HTMLResponse,
+            )
     community.install(app)  # community: template globals, error pages, CSRF cookie
