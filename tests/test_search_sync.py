@@ -180,7 +180,7 @@ def test_one_indexer_at_a_time(db: Database, tmp_path: Path) -> None:
     load(db)
     s = settings_for(db, tmp_path)
     with indexer_lock(Layout(search_dir(s))):
-        with pytest.raises(PaperfeedError, match="another `paperfeed index` is running"):
+        with pytest.raises(PaperfeedError, match="another indexer is running"):
             run_index(db, s)
 
 

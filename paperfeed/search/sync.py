@@ -89,7 +89,9 @@ def indexer_lock(layout: Layout) -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise IndexerBusy(
-                f"another `paperfeed index` is running (lock {layout.lock}); wait for it to finish"
+                "another indexer is running (`paperfeed index`, the worker's index job, or the "
+                f"start-up indexing of `paperfeed serve`; lock {layout.lock}): wait for it to "
+                "finish, or start serve with PAPERFEED_INDEX_ON_START=0"
             ) from None
         try:
             yield
