@@ -141,17 +141,28 @@ def _form_list(form: dict[str, str], name: str) -> list[str]:
     return out
 
 
-def _save(request: Request, form: dict[str, str]) -> Response:
+def _card_action(
+    request: Request, form: dict[str, str], sign_in: str, missing: str
+) -> Response | tuple[User, str, str]:
+    """The member, paper id and return path of a card button, or the sign-in answer for visitors."""
     back = _safe_next(form.get("next"), "/")
     if auth.current_user(request) is None:
         if _wants_json(request):
-            return JSONResponse({"error": "sign in to save papers", "login": "/login"}, 401)
+            return JSONResponse({"error": sign_in, "login": "/login"}, 401)
         return _redirect(f"/login?next={quote(back)}")
     user = _require_user(request, verified=False)
     _limit_write(request, user)
     pid = _paper_id(form.get("paper_id", ""))
     if not pid:
-        raise InvalidInput("no such paper to save")
+        raise InvalidInput(missing)
+    return user, pid, back
+
+
+def _save(request: Request, form: dict[str, str]) -> Response:
+    action = _card_action(request, form, "sign in to save papers", "no such paper to save")
+    if isinstance(action, Response):
+        return action
+    user, pid, back = action
     ids = [int(v) for v in _form_list(form, "collection") if v.strip().isdigit()]
     new_name = form.get("new_collection", "").strip()
     with db_of(request).write() as conn:
@@ -194,16 +205,10 @@ async def not_interested(request: Request) -> Response:
 
 
 def _not_interested(request: Request, form: dict[str, str]) -> Response:
-    back = _safe_next(form.get("next"), "/")
-    if auth.current_user(request) is None:
-        if _wants_json(request):
-            return JSONResponse({"error": "sign in first", "login": "/login"}, 401)
-        return _redirect(f"/login?next={quote(back)}")
-    user = _require_user(request, verified=False)
-    _limit_write(request, user)
-    pid = _paper_id(form.get("paper_id", ""))
-    if not pid:
-        raise InvalidInput("no such paper")
+    action = _card_action(request, form, "sign in first", "no such paper")
+    if isinstance(action, Response):
+        return action
+    user, pid, back = action
     undo = form.get("action") == "undo"
     with db_of(request).write() as conn:
         if undo:
