@@ -249,3 +249,45 @@ def test_search_results_carry_the_library_controls(site: tuple[Database, object]
     page = c.get("/search?q=galaxy&mode=lexical")
     assert page.status_code == 200 and "Galaxy dark matter" in page.text
     assert page.text.count('action="/library/not-interested"') >= 3
+
+
+def test_card_states_are_fetched_once_per_page_not_per_card(
+    site: tuple[Database, object],
+) -> None:
+    import sqlalchemy as sa
+
+    from paperfeed.search.sync import run_index
+    from paperfeed.store import users as user_store
+    from paperfeed.store import votes as vote_store
+
+    db, settings = site
+    run_index(db, settings)  # type: ignore[arg-type]
+    voted, saved = topic_id("astro", 3), topic_id("astro", 5)
+    with db.write() as conn:
+        ada = user_store.get_by_email(conn, "ada@example.org")
+        assert ada is not None
+        vote_store.add_vote(conn, ada.id, voted)
+        col = lib.get_or_create_collection(conn, ada.id, "Galaxies")
+        lib.save(conn, ada.id, saved, [col.id])
+    c = _client(site)
+    statements: list[str] = []
+    sa.event.listen(db.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+
+    def page(q: str) -> tuple[str, int]:
+        statements.clear()
+        r = c.get("/search", params={"q": q, "mode": "lexical"})
+        assert r.status_code == 200
+        return r.text, len(statements)
+
+    many, n_many = page("galaxy")
+    few, n_few = page('author:"Author astro 7"')
+    vote_forms = re.findall(
+        r'name="paper_id" value="([^"]+)">\s*<input type="hidden" name="action" value="(\w+)"', many
+    )
+    assert len(vote_forms) >= 12 and few.count('class="vote-button"') == 1
+    assert n_many == n_few  # votes and library state: one query each for all the cards
+    # Each card still shows its own state.
+    pressed = {pid: action == "remove" for pid, action in vote_forms}
+    assert pressed[voted] and not pressed[saved] and sum(pressed.values()) == 1
+    saved_menu = re.findall(r"<summary>Saved \(1\)<span[^>]*> “([^”]+)”", many)
+    assert saved_menu == ["Galaxy dark matter halo stellar zeta 5"]

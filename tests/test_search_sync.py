@@ -243,3 +243,36 @@ def test_worker_index_job(sqlite_db: Database, tmp_path: Path) -> None:
         assert run_job(s, sqlite_db, "index", raise_errors=True) == "ran"
     assert run_job(s, sqlite_db, "index", raise_errors=True) == "ran"
     assert ids(search(sqlite_db, s, "dark matter halos", mode="semantic"))[0] == "2503.00003"
+
+
+def test_more_like_this_uses_distinctive_words_not_common_ones(tmp_path: Path) -> None:
+    from paperfeed.models import Paper
+
+    def paper(i: str, title: str, abstract: str) -> Paper:
+        return Paper(id=i, title=title, abstract=abstract, authors=[], categories=["cs.LG"])
+
+    # 60 papers share the common words: over 5% of the index, so they must not drive the match.
+    filler = [
+        paper(f"2401.{n:05d}", f"A model for task {n}", "We propose a model and show results.")
+        for n in range(10, 70)
+    ]
+    target = paper("2402.00001", "Sparse attention for long documents", "A model with results.")
+    twin = paper("2402.00002", "Long documents need sparse attention", "Linear attention cost.")
+    ix = LexicalIndex(tmp_path / "kw", create=True)
+    w = ix.writer()
+    LexicalIndex.apply(w, [(p, False) for p in [*filler, target, twin]])
+    w.commit()
+    ix.reload()
+    hits = ix.more_like("2402.00001", limit=5)
+    assert [h.paper_id for h in hits] == ["2402.00002"]  # no filler: common words do not count
+    assert ix.more_like("2999.00001", limit=5) == []  # not indexed: nothing, not an error
+
+
+def test_similar_for_a_paper_not_yet_indexed_uses_its_title(db: Database, tmp_path: Path) -> None:
+    load(db)
+    s = settings_for(db, tmp_path)
+    run_index(db, s, embed=False)
+    fresh = replace(PAPERS[1], id="2506.00009", title="Dark Matter Halos Revisited")
+    with db.write() as conn:
+        upsert_papers(conn, [fresh])  # harvested after the last index run
+    assert [h.paper_id for h in similar(db, s, "2506.00009", k=3)][:1] == ["2503.00003"]

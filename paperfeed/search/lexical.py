@@ -280,6 +280,28 @@ class LexicalIndex:
         got = searcher.fast_field_values("key", addrs)
         return {int(k or 0): searcher.doc(a)["id"][0] for k, a in zip(got, addrs, strict=True)}
 
+    def more_like(self, paper_id: str, *, limit: int) -> list[Hit]:
+        """Papers sharing this paper's most distinctive words (BM25 "more like this"), best first.
+
+        Only words in under 5% of papers count, at most 25 of them, so a title full of common
+        words does not turn into a query matching the whole index.
+        """
+        searcher = self.index.searcher()
+        found = searcher.search(tantivy.Query.term_query(self.schema, "id", paper_id), 1).hits
+        if not found:
+            return []
+        query = tantivy.Query.more_like_this_query(
+            found[0][1],
+            min_doc_frequency=1,
+            max_doc_frequency=max(20, searcher.num_docs // 20),
+            min_term_frequency=1,
+            max_query_terms=25,
+            min_word_length=2,
+        )
+        res = searcher.search(query, limit + 1, count=False)
+        hits = [Hit(searcher.doc(addr)["id"][0], float(score)) for score, addr in res.hits]
+        return [h for h in hits if h.paper_id != paper_id][:limit]
+
     def contains(self, paper_id: str) -> bool:
         """True when the paper is indexed."""
         searcher = self.index.searcher()

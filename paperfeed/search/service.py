@@ -266,7 +266,7 @@ def search(
 
 
 def similar(db: Database, settings: Settings, paper_id: str, k: int = 10) -> list[Hit]:
-    """Papers nearest in meaning to a paper, blended with a little title-keyword signal."""
+    """Papers nearest in meaning to a paper, blended with a little shared-keyword signal."""
     with db.read() as conn:
         paper = store_papers.get_paper(conn, paper_id)
         if paper is None:
@@ -292,11 +292,13 @@ def similar(db: Database, settings: Settings, paper_id: str, k: int = 10) -> lis
                 else eng.embedder.embed([paper_text(paper.title, paper.abstract)])[0]
             )
         dense = _keyed_to_ids(eng, _dense_keys(eng, Query(), vec, n, exclude=paper_key(paper_id)))
-    # The title's words as a keyword query: exact phrase overlap helps where meaning is close.
-    title_q = Query(words=tuple(dict.fromkeys(words(paper.title)))[:32])
-    lexical = [
-        h for h in lex.search(title_q, limit=n + 1, snippets=False).hits if h.paper_id != paper_id
-    ]
+    # Shared distinctive words help where meaning is close. A paper not indexed yet falls back to
+    # its title's words as a query, which is slower on a large index (common words match most).
+    lexical = lex.more_like(paper_id, limit=n)
+    if not lexical:
+        title_q = Query(words=tuple(dict.fromkeys(words(paper.title)))[:32])
+        found = lex.search(title_q, limit=n + 1, snippets=False).hits
+        lexical = [h for h in found if h.paper_id != paper_id]
     if dense:
         hits = fusion.weighted([dense, lexical], [0.8, 0.2])
     else:

@@ -38,7 +38,7 @@ from paperfeed.store import submissions as submission_store
 from paperfeed.store import users as user_store
 from paperfeed.store import votes as vote_store
 from paperfeed.web import auth
-from paperfeed.web.context import db_of, path_for, render, settings_of, templates
+from paperfeed.web.context import cards_to_fetch, db_of, path_for, render, settings_of, templates
 from paperfeed.web.ratelimit import limiter_for
 
 DISPLAY_NAME_MAX = 100
@@ -235,8 +235,10 @@ def _template_globals(request: Request) -> dict[str, Any]:
             return False
         cache: dict[str, bool] = request.state.__dict__.setdefault("pf_voted", {})
         if paper_id not in cache:
+            wanted = cards_to_fetch(request, cache, paper_id)
             with db_of(request).read() as conn:
-                cache[paper_id] = bool(vote_store.voted(conn, user.id, [paper_id]))
+                got = vote_store.voted(conn, user.id, wanted)
+            cache.update((i, i in got) for i in wanted)
         return cache[paper_id]
 
     def comments_for(paper_id: str) -> list[Comment]:

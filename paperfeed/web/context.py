@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from starlette.responses import Response
+from starlette.routing import BaseRoute, NoMatchFound
 
 from paperfeed.config import Settings
 from paperfeed.store import Database
@@ -30,15 +32,33 @@ def settings_of(request: Request) -> Settings:
     return settings
 
 
+def _routes_by_name(request: Request) -> dict[str, list[BaseRoute]]:
+    """The app's routes grouped by name, built once: Starlette's own look-up scans every route."""
+    routes = request.app.router.routes
+    cached = getattr(request.app.state, "pf_routes", None)
+    if cached is None or cached[0] != len(routes):
+        table: dict[str, list[BaseRoute]] = {}
+        for route in routes:
+            table.setdefault(getattr(route, "name", None) or "", []).append(route)
+        cached = request.app.state.pf_routes = (len(routes), table)
+    return cached[1]  # type: ignore[no-any-return]
+
+
 def path_for(request: Request, name: str, **params: Any) -> str:
     """The URL path of a named route (relative to the site root, honouring a proxy's root_path)."""
     root = request.scope.get("root_path", "")
-    return root + str(request.app.url_path_for(name, **{k: str(v) for k, v in params.items()}))
+    values = {k: str(v) for k, v in params.items()}
+    for route in _routes_by_name(request).get(name, ()):
+        try:
+            return root + str(route.url_path_for(name, **values))
+        except NoMatchFound:
+            continue
+    raise NoMatchFound(name, values)
 
 
 def has_route(request: Request, name: str) -> bool:
     """True when a route of that name is registered (templates link to optional features)."""
-    return any(getattr(r, "name", None) == name for r in request.app.router.routes)
+    return name in _routes_by_name(request)
 
 
 def _globals(request: Request) -> dict[str, Any]:
@@ -73,11 +93,31 @@ templates.env.filters["plain"] = mathtext.plain
 templates.env.filters["short_date"] = short_date
 templates.env.filters["safe_url"] = safe_url
 templates.env.trim_blocks = True
+# Templates ship with the package and never change under a running server: skip the file-stat
+# that auto-reload costs on every include of every card.
+templates.env.auto_reload = False
 templates.env.lstrip_blocks = True
 
 
+def note_cards(request: Request, paper_ids: Iterable[str]) -> None:
+    """Record the papers a page lists, so per-card look-ups run once for all of them."""
+    request.state.__dict__.setdefault("pf_cards", []).extend(paper_ids)
+
+
+def cards_to_fetch(request: Request, known: dict[str, Any], paper_id: str) -> list[str]:
+    """This paper and every other listed paper not yet in `known`, for one batched look-up."""
+    listed = request.state.__dict__.get("pf_cards", ())
+    return list(dict.fromkeys([paper_id, *(i for i in listed if i not in known)]))
+
+
 def render(
-    request: Request, name: str, context: dict[str, Any], *, status_code: int = 200
+    request: Request,
+    name: str,
+    context: dict[str, Any],
+    *,
+    status_code: int = 200,
+    cards: Iterable[str] = (),
 ) -> Response:
-    """Render a template with the request and the site-wide globals."""
+    """Render a template with the request and the site-wide globals; `cards`: the listed papers."""
+    note_cards(request, cards)
     return templates.TemplateResponse(request, name, context, status_code=status_code)

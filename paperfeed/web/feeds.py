@@ -51,7 +51,13 @@ def trending_page(request: Request) -> Response:
         "next_page_url": f"{base}?p={page + 2}" if page + 1 < pages else None,
         "period": None,
     }
-    return render(request, "trending.html", context, status_code=200 if rows or not page else 404)
+    return render(
+        request,
+        "trending.html",
+        context,
+        status_code=200 if rows or not page else 404,
+        cards=[item.paper.id for item, _ in rows],
+    )
 
 
 def api_trending(request: Request, p: str | None = None, limit: str | None = None) -> JSONResponse:

@@ -30,7 +30,7 @@ from paperfeed.web.community import (
     _safe_next,
     _wants_json,
 )
-from paperfeed.web.context import db_of, path_for, render, settings_of, templates
+from paperfeed.web.context import cards_to_fetch, db_of, path_for, render, settings_of, templates
 from paperfeed.web.feeds import _bib_response, bibtex
 
 PAGE_SIZE = 20
@@ -64,19 +64,16 @@ def _library_globals(request: Request) -> dict[str, Any]:
         if user is None:
             return None
         cache: dict[str, Any] = request.state.__dict__.setdefault("pf_library", {})
-        if "collections" not in cache:
+        saved: dict[str, set[int]] = cache.setdefault("saved", {})
+        if paper_id not in saved:
+            wanted = cards_to_fetch(request, saved, paper_id)
             with db_of(request).read() as conn:
-                cache["collections"] = store_library.list_collections(conn, user.id)
-                cache["hidden"] = store_library.hidden_ids(conn, user.id)
-            cache["saved"] = {}
-        if paper_id not in cache["saved"]:
-            with db_of(request).read() as conn:
-                cache["saved"][paper_id] = set(
-                    store_library.collections_of(conn, user.id, [paper_id]).get(paper_id, [])
-                )
-        return CardState(
-            cache["collections"], cache["saved"][paper_id], paper_id in cache["hidden"]
-        )
+                if "collections" not in cache:
+                    cache["collections"] = store_library.list_collections(conn, user.id)
+                    cache["hidden"] = store_library.hidden_ids(conn, user.id)
+                got = store_library.collections_of(conn, user.id, wanted)
+            saved.update((i, set(got.get(i, ()))) for i in wanted)
+        return CardState(cache["collections"], saved[paper_id], paper_id in cache["hidden"])
 
     return {"library_state": library_state}
 
@@ -275,6 +272,7 @@ def collection_page(request: Request, collection: str) -> Response:
         request,
         "library_collection.html",
         {"collection": col, "papers": papers, "active": "library"},
+        cards=[p.id for p in papers],
     )
 
 
@@ -464,6 +462,7 @@ def for_you_page(request: Request) -> Response:
             "active": "for_you",
             "similar": False,
         },
+        cards=[r.paper.id for r in res.items],
     )
 
 
@@ -496,6 +495,7 @@ def similar_page(request: Request, collection: str) -> Response:
             "active": "library",
             "similar": True,
         },
+        cards=[r.paper.id for r in res.items],
     )
 
 

@@ -49,7 +49,9 @@ def _feed_page(request: Request, view: views.FeedView, *, base: str, status: int
     if period is not None:
         context["week_url"] = period_path(request, views.week_period(period.start))
         context["month_url"] = period_path(request, views.month_period(period.start))
-    return render(request, "feed.html", context, status_code=status)
+    return render(
+        request, "feed.html", context, status_code=status, cards=[i.paper.id for i in view.items]
+    )
 
 
 def _page_param(request: Request) -> int:

@@ -86,7 +86,8 @@ def search_page(request: Request) -> Response:
         context["pages"] = pages
         context["prev_url"] = url(page - 1) if page > 0 else None
         context["next_url"] = url(page + 1) if page + 1 < pages else None
-    return render(request, "search.html", context, status_code=status)
+    listed = context["result"].papers if context["result"] else ()
+    return render(request, "search.html", context, status_code=status, cards=[p.id for p in listed])
 
 
 def search_item_json(paper: Paper, score: float, snippet: str | None) -> dict[str, Any]:
