@@ -65,14 +65,45 @@ def test_huggingface_hub_lists_by_submitter_and_trending(sqlite_db: Database) ->
         assert info.upvotes == 5 + 2  # imported plus community votes
 
 
-def test_rate_limiter_counts_fixed_windows() -> None:
+def test_rate_limiter_counts_fixed_windows(db: Database) -> None:
     now = [1000.0]
-    lim = RateLimiter(clock=lambda: now[0])
+    lim = RateLimiter(db, clock=lambda: now[0])
     assert [lim.hit("b", "k", limit=3, window=60) for _ in range(4)] == [0, 0, 0, 20]
     assert lim.hit("b", "other", limit=3, window=60) == 0  # keys are independent
+    assert lim.hit("c", "k", limit=3, window=60) == 0  # and so are buckets
     now[0] = 1020.0  # the next window starts at 1020
     assert lim.hit("b", "k", limit=3, window=60) == 0
     assert lim.hit("b", "k", limit=0, window=60) == 0  # 0 disables the limit
+    # A second process (another limiter on the same database) counts against the same limit.
+    other = RateLimiter(db, clock=lambda: now[0])
+    assert [other.hit("b", "k", limit=3, window=60) for _ in range(3)] == [0, 0, 60]
+    assert lim.hit("b", "x" * 5000, limit=1, window=60) == 0  # hostile keys are cut, not errors
+    assert lim.hit("b", "x" * 4000, limit=1, window=60) == 60  # ...sharing the cut prefix
+
+
+def test_rate_limiter_sweeps_closed_windows(db: Database) -> None:
+    from paperfeed.store import ratelimits
+
+    with db.write() as conn:
+        ratelimits.hit(conn, "b", "old", now=100.0, window=60)
+        ratelimits.hit(conn, "b", "new", now=200.0, window=60)
+        assert ratelimits.sweep(conn, now=200.0) == 1  # "old" closed at 120
+        assert ratelimits.hit(conn, "b", "new", now=200.0, window=60) == (240.0, 2)
+
+
+def test_login_limit_holds_across_web_processes(db: Database, tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    settings = Settings(database_url=db.url, data_dir=str(tmp_path), login_rate_limit=3)
+    # Two apps on one database stand for two `serve --workers 2` processes behind one socket.
+    a, b = TestClient(create_app(settings, db)), TestClient(create_app(settings, db))
+    codes = []
+    for i in range(4):
+        c = (a, b)[i % 2]
+        token = c.get("/login").text.split('name="csrf_token" value="')[1].split('"')[0]
+        form = {"csrf_token": token, "email": "mallory@example.org", "password": "guess"}
+        codes.append(c.post("/login", data=form).status_code)
+    assert 429 not in codes[:3] and codes[3] == 429
 
 
 @pytest.mark.timeout(120)

@@ -317,3 +317,13 @@ recommendations = sa.Table(
     sa.Column("score", sa.Float, nullable=False),
     sa.Column("reason", sa.JSON, nullable=False),  # {"near": [paper ids], "collection": name}
 )
+
+rate_limits = sa.Table(
+    "rate_limits",
+    metadata,
+    sa.Column("bucket", sa.String(32), primary_key=True),
+    sa.Column("key", sa.String(320), primary_key=True),
+    sa.Column("window_end", sa.Float, nullable=False),  # Unix time the window closes
+    sa.Column("hits", sa.Integer, nullable=False),
+    sa.Index("ix_rate_limits_window_end", "window_end"),
+)
