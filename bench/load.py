@@ -193,8 +193,11 @@ class User(threading.Thread):
                 try:
                     resp = c.request(method, path, data=data)
                     status = resp.status_code
-                except httpx.HTTPError:
+                except httpx.HTTPError as exc:
                     status = 0
+                    print(f"{method} {path}: {exc!r}", file=sys.stderr)
+                if status >= 500:
+                    print(f"{method} {path}: {status}", file=sys.stderr)
                 self.out.append((route, time.perf_counter() - t, status, began))
                 if self.think:
                     time.sleep(self.rng.expovariate(1 / self.think))
@@ -265,7 +268,8 @@ def main() -> None:
         [pf, "serve", "--workers", str(args.workers), "--port", str(args.port)],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        # The server's log (JSON lines): where a 5xx's traceback is.
+        stderr=(Path(args.work) / f"load-server-{args.papers}{args.label}.log").open("wb"),
         start_new_session=True,
     )
     up = oai_upstream()
