@@ -1,71 +1,58 @@
-"""Load test on loopback: `paperfeed serve --workers 2` on PostgreSQL, N concurrent users mixing
-feed pages, paper pages, keyword searches and upvotes for a bounded time, while a harvest (from a
-loopback OAI-PMH server replaying tests/fixtures/oai_pmh), a keyword index run and a digest run
-happen at the same time, each started again every --job-every seconds for the whole run, at nice
-10 as docs/deploy.md's worker unit runs them.
+"""Load test on loopback with Locust: `paperfeed serve --workers 2` on PostgreSQL, N concurrent
+signed-in members mixing feed pages, paper pages, keyword searches and upvotes for a bounded
+time, while a harvest (from a loopback OAI-PMH server replaying tests/fixtures/oai_pmh), a keyword
+index run and a digest run happen at the same time, each started again every --job-every
+seconds for the whole run, at nice 10 as docs/deploy.md's worker unit runs them.
 
-Run from the repository root after `bench/scale.py --papers N --keep` left its database:
-    .venv/bin/python bench/load.py --papers 1000000 --users 50 --duration 60 --think 0
+Run from the repository root after `bench/scale.py --papers N --keep` left its database, with
+the bench extra installed (`pip install -e '.[bench]'`, which brings Locust):
+    .venv/bin/python bench/load.py --papers 1000000 --users 50 --duration 120 --think 1
 
 Users are real members (paperfeed.store.users / sessions) signed in by session cookie; each takes
-its CSRF token from the home page and posts /vote forms like a browser. The load generator is a
-thread per user (httpx), in this process, on the same 2 cores as the server: its own CPU use is
-part of the measured latency. --think is the mean pause (exponential) between a user's requests;
-0 is a closed loop at full speed. Per route: count, requests/s, p50/p95/p99 and 5xx/other errors;
-overall p95 split by whether a background job was running when the request started.
+its CSRF token from the home page and posts /vote forms like a browser. Locust runs them as
+gevent greenlets (FastHttpUser) in this process, on the same 2 cores as the server, so the load
+generator's CPU use is part of the measured latency. --think is the mean pause (exponential)
+between a member's requests; 0 is a closed loop at full speed. Per route: count, requests/s,
+exact p50/p95/p99 from every request's time, and 5xx/other errors; overall p95 split by whether
+a background job was running when the request started. The server's log goes to
+bench-data/load-server-*.log and each failed request is printed.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import random
-import re
-import subprocess
-import sys
-import threading
-import time
-from collections import defaultdict
-from pathlib import Path
-from typing import Any
+# Locust's users are greenlets: patch the standard library before anything opens a socket.
+from gevent import monkey
 
-import httpx
+monkey.patch_all()
+
+import argparse  # noqa: E402
+import datetime as dt  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import random  # noqa: E402
+import re  # noqa: E402
+import signal  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+import urllib.request  # noqa: E402
+from collections import defaultdict  # noqa: E402
+from http.cookiejar import Cookie  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+import gevent  # noqa: E402
+from locust import FastHttpUser, events  # noqa: E402
+from locust.env import Environment  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from loadmix import MIX, QUERIES, setup_members  # noqa: E402
 from scale import PER_MONTH, month_of  # noqa: E402
-
-QUERIES = [
-    "pretraining",
-    "large language models",
-    "diffusion models for video generation",
-    "reinforcement learning from human feedback",
-    "dark matter halo",
-    "graph neural networks",
-    "vision transformer segmentation",
-    "galaxy cluster weak lensing",
-    "retrieval augmented generation",
-    "speech recognition low-resource",
-    "gravitational waves black hole merger",
-    "3d gaussian splatting",
-    "federated learning privacy",
-    "mixture of experts",
-]
-# route -> weight in the mix
-MIX = {
-    "home": 15,
-    "day": 10,
-    "week": 5,
-    "trending": 5,
-    "paper": 20,
-    "search_page": 15,
-    "search_api": 15,
-    "vote": 15,
-}
 
 
 def pct(xs: list[float], p: float) -> float:
@@ -74,39 +61,6 @@ def pct(xs: list[float], p: float) -> float:
         return float("nan")
     s = sorted(xs)
     return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))] * 1000
-
-
-def setup_members(url: str, users: int) -> list[str]:
-    """Create (or reuse) `users` verified members with a digest subscription; return sessions."""
-    from paperfeed.store import open_database
-    from paperfeed.store import sessions as sess
-    from paperfeed.store import subscriptions as subs
-    from paperfeed.store import users as us
-
-    db = open_database(url)
-    tokens = []
-    with db.write() as conn:
-        for i in range(users):
-            email = f"load{i}@example.org"
-            user = us.get_by_email(conn, email) or us.create_user(
-                conn, email, f"Load {i}", verified=True
-            )
-            tokens.append(sess.create_session(conn, user.id, days=1))
-            if subs.get_by_email(conn, email) is None:
-                subs.request(
-                    conn,
-                    email,
-                    confirm_token_hash=f"load-{i}",
-                    unsubscribe_token=f"load-unsub-{i}",
-                    frequency="daily",
-                    sections=["trending", "featured"],
-                    timezone="UTC",
-                    hour=0,
-                    user_id=user.id,
-                )
-                subs.confirm(conn, f"load-{i}")
-    db.dispose()
-    return tokens
 
 
 def oai_upstream() -> Any:
@@ -126,81 +80,83 @@ def oai_upstream() -> Any:
     return up
 
 
-class User(threading.Thread):
-    """One simulated member: a cookie jar, a CSRF token, a loop of weighted requests."""
+def session_cookie(token: str, host: str) -> Cookie:
+    """The pf_session cookie a browser holds after signing in."""
+    return Cookie(
+        0, "pf_session", token, None, False, host, False, False, "/", True, False, None, False,
+        None, None, {},
+    )  # fmt: skip
 
-    def __init__(
-        self,
-        base: str,
-        token: str,
-        n: int,
-        deadline: float,
-        think: float,
-        seed: int,
-        out: list[tuple[str, float, int, float]],
-    ) -> None:
-        super().__init__(daemon=True)
-        self.base, self.token, self.n, self.deadline, self.think = base, token, n, deadline, think
-        self.rng = random.Random(seed)
-        self.out = out
+
+SIGN_IN = "sign-in"  # each member's first page view, for its CSRF token: not part of the mix
+
+
+class Member(FastHttpUser):
+    """One signed-in member: its own session, its CSRF token, weighted visits and votes."""
+
+    # Set by main() before the run: the sessions to hand out, the corpus size, the mean pause.
+    tokens: list[str] = []
+    papers = 1_000_000
+    think = 0.0
+    network_timeout = 30.0
+    connection_timeout = 30.0
+
+    def wait_time(self) -> float:
+        """An exponential pause with mean `think` seconds (none in a closed loop)."""
+        return self.rng.expovariate(1 / self.think) if self.think else 0.0
+
+    def on_start(self) -> None:
+        """Take a session, then read the home page like a browser to get the CSRF token."""
+        token = Member.tokens.pop()
+        self.rng = random.Random(token)
         self.voted: set[str] = set()
+        self.client.cookiejar.set_cookie(session_cookie(token, "127.0.0.1"))
+        page = self.client.get("/", name=SIGN_IN)
+        m = re.search(r'name="csrf_token" value="([^"]+)"', page.text or "")
+        self.csrf = m.group(1) if m else ""
 
     def pick_id(self) -> str:
-        i = self.rng.randrange(self.n)
-        y, m = month_of(i, self.n)
+        i = self.rng.randrange(self.papers)
+        y, m = month_of(i, self.papers)
         return f"{y % 100:02d}{m:02d}.{i % PER_MONTH + 1:05d}"
 
     def pick_day(self) -> str:
-        i = self.rng.randrange(self.n)
-        y, m = month_of(i, self.n)
+        i = self.rng.randrange(self.papers)
+        y, m = month_of(i, self.papers)
         return f"{y}-{m:02d}-{1 + (i % PER_MONTH) * 28 // PER_MONTH:02d}"
 
-    def run(self) -> None:
-        import datetime as dt
+    def visit(self) -> None:
+        """One request, its route drawn from the weighted mix."""
+        route = self.rng.choices(list(MIX), list(MIX.values()))[0]
+        if route == "vote":
+            pid = (
+                self.pick_id()
+                if not self.voted or self.rng.random() < 0.7
+                else self.rng.choice(sorted(self.voted))
+            )
+            action = "remove" if pid in self.voted else "up"
+            (self.voted.discard if action == "remove" else self.voted.add)(pid)
+            form = {"csrf_token": self.csrf, "paper_id": pid, "action": action, "next": "/"}
+            # The 303 back to the page is the browser's next request, not part of the vote.
+            self.client.post("/vote", data=form, name=route, allow_redirects=False)
+            return
+        path = "/"
+        if route == "day":
+            path = f"/papers/date/{self.pick_day()}"
+        elif route == "week":
+            y, w, _ = dt.date.fromisoformat(self.pick_day()).isocalendar()
+            path = f"/papers/week/{y}-W{w:02d}"
+        elif route == "trending":
+            path = "/papers/trending"
+        elif route == "paper":
+            path = f"/papers/{self.pick_id()}"
+        elif route == "search_page":
+            path = f"/search?q={self.rng.choice(QUERIES)}&mode=lexical"
+        elif route == "search_api":
+            path = f"/api/papers/search?q={self.rng.choice(QUERIES)}&mode=lexical"
+        self.client.get(path, name=route)
 
-        routes, weights = list(MIX), list(MIX.values())
-        with httpx.Client(base_url=self.base, timeout=30, cookies={"pf_session": self.token}) as c:
-            r = c.get("/")
-            m = re.search(r'name="csrf_token" value="([^"]+)"', r.text)
-            csrf = m.group(1) if m else ""
-            while time.monotonic() < self.deadline:
-                route = self.rng.choices(routes, weights)[0]
-                method, path, data = "GET", "/", None
-                if route == "day":
-                    path = f"/papers/date/{self.pick_day()}"
-                elif route == "week":
-                    y, w, _ = dt.date.fromisoformat(self.pick_day()).isocalendar()
-                    path = f"/papers/week/{y}-W{w:02d}"
-                elif route == "trending":
-                    path = "/papers/trending"
-                elif route == "paper":
-                    path = f"/papers/{self.pick_id()}"
-                elif route == "search_page":
-                    path = f"/search?q={self.rng.choice(QUERIES)}&mode=lexical"
-                elif route == "search_api":
-                    path = f"/api/papers/search?q={self.rng.choice(QUERIES)}&mode=lexical"
-                elif route == "vote":
-                    pid = (
-                        self.pick_id()
-                        if not self.voted or self.rng.random() < 0.7
-                        else (self.rng.choice(sorted(self.voted)))
-                    )
-                    action = "remove" if pid in self.voted else "up"
-                    (self.voted.discard if action == "remove" else self.voted.add)(pid)
-                    method, path = "POST", "/vote"
-                    data = {"csrf_token": csrf, "paper_id": pid, "action": action, "next": "/"}
-                t, began = time.perf_counter(), time.monotonic()
-                try:
-                    resp = c.request(method, path, data=data)
-                    status = resp.status_code
-                except httpx.HTTPError as exc:
-                    status = 0
-                    print(f"{method} {path}: {exc!r}", file=sys.stderr)
-                if status >= 500:
-                    print(f"{method} {path}: {status}", file=sys.stderr)
-                self.out.append((route, time.perf_counter() - t, status, began))
-                if self.think:
-                    time.sleep(self.rng.expovariate(1 / self.think))
+    tasks = [visit]
 
 
 def job_commands() -> dict[str, list[str]]:
@@ -229,6 +185,16 @@ def run_jobs(
         if not every:
             return
         time.sleep(max(0.0, every - (time.monotonic() - t)))
+
+
+def get(url: str, timeout: float = 60) -> int:
+    """The status of a GET (0 when the server cannot be reached)."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            r.read()
+            return int(r.status)
+    except OSError:
+        return 0
 
 
 def main() -> None:
@@ -273,30 +239,43 @@ def main() -> None:
         start_new_session=True,
     )
     up = oai_upstream()
+    out: list[tuple[str, float, int, float]] = []
+    job_log: list[Any] = []
+    measuring = [float("inf")]  # monotonic time the measured window starts
+
+    def record(name: str, response_time: float, response: Any, exception: Any, **_: Any) -> None:
+        status = int(getattr(response, "status_code", 0) or 0)
+        if status >= 500 or status == 0:
+            print(f"{name}: {status} {exception!r}", file=sys.stderr)
+        began = time.monotonic() - response_time / 1000  # the jobs' log uses this clock too
+        if name == SIGN_IN or began < measuring[0]:
+            return
+        out.append((name, response_time / 1000, status, began))
+
     try:
         for _ in range(120):
-            try:
-                if httpx.get(base + "/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
+            if get(base + "/healthz", timeout=2) == 200:
+                break
             time.sleep(0.5)
         else:
             raise SystemExit("server did not become healthy")
-        with httpx.Client(base_url=base, timeout=60) as c:  # warm caches and index readers
-            for q in QUERIES[:3]:
-                c.get("/search", params={"q": q, "mode": "lexical"})
-            c.get("/")
-        out: list[tuple[str, float, int, float]] = []
-        start = time.monotonic()
+        for q in QUERIES[:3]:  # warm caches and index readers
+            get(f"{base}/search?q={q.replace(' ', '+')}&mode=lexical")
+        get(base + "/")
+        Member.tokens = list(tokens)
+        Member.papers = args.papers
+        Member.think = args.think
+        locust_env = Environment(user_classes=[Member], host=base, events=events)
+        locust_env.events.request.add_listener(record)
+        runner = locust_env.create_local_runner()
+        # Members arrive over 5 s and each reads the home page for its CSRF token; the measured
+        # window (and the background jobs) start once all of them are in.
+        runner.start(args.users, spawn_rate=args.users / 5)
+        while runner.user_count < args.users:
+            gevent.sleep(0.1)
+        gevent.sleep(1.0)
+        start = measuring[0] = time.monotonic()
         deadline = start + args.duration
-        users = [
-            User(base, tok, args.papers, deadline, args.think, 100 + i, out)
-            for i, tok in enumerate(tokens)
-        ]
-        for u in users:
-            u.start()
-        job_log: list[Any] = []
         jobs_env = dict(env, PAPERFEED_ARXIV_OAI_URL=up.url + "/oai")
         jobs = [
             threading.Thread(
@@ -308,14 +287,12 @@ def main() -> None:
         ]
         for j in jobs:
             j.start()
-        for u in users:
-            u.join()
+        gevent.sleep(max(0.0, deadline - time.monotonic()))
+        runner.quit()
         elapsed = time.monotonic() - start
         for j in jobs:
             j.join(timeout=600)
     finally:
-        import signal
-
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
         up.close()

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from load import QUERIES, setup_members  # noqa: E402
+from loadmix import QUERIES, setup_members  # noqa: E402
 from scale import PER_MONTH, month_of  # noqa: E402
 
 from paperfeed.config import Settings  # noqa: E402
