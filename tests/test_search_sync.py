@@ -276,3 +276,17 @@ def test_similar_for_a_paper_not_yet_indexed_uses_its_title(db: Database, tmp_pa
     with db.write() as conn:
         upsert_papers(conn, [fresh])  # harvested after the last index run
     assert [h.paper_id for h in similar(db, s, "2506.00009", k=3)][:1] == ["2503.00003"]
+
+
+def test_web_processes_map_the_vector_file_and_survive_its_replacement(tmp_path: Path) -> None:
+    path = tmp_path / "ann.usearch"
+    eye = np.eye(4, dtype=np.float32)
+    old = VectorIndex(4)
+    old.upsert([1, 2], eye[:2])
+    old.save(path)
+    view = VectorIndex.load(path, view=True)  # what SearchEngine holds in each web process
+    new = VectorIndex(4)
+    new.upsert([3], eye[2:3])
+    new.save(path)  # the indexer's atomic rename
+    assert [k for k, _ in view.search(eye[0], 2)] == [1, 2]  # the old file stays mapped
+    assert [k for k, _ in VectorIndex.load(path, view=True).search(eye[2], 1)] == [3]

@@ -91,7 +91,7 @@ class SearchEngine:
                 ann = None
                 if sig[2]:
                     try:
-                        ann = VectorIndex.load(lay.ann)
+                        ann = VectorIndex.load(lay.ann, view=True)
                     except (OSError, RuntimeError):
                         ann = None
                 self._ann, self._ann_model = ann, _read_json(lay.ann_meta).get("model")
