@@ -53,6 +53,10 @@ class Settings:
         True,
         "`paperfeed serve` brings the search index up to date at start: keywords at once, vectors in the background.",
     )
+    index_on_start_max_embed: int = setting(
+        50_000,
+        "With index_on_start: the most papers `serve` embeds itself; with more lacking vectors it builds keywords only and leaves embedding to `paperfeed index` or the worker.",
+    )
     secret_key: str = setting(
         "", "Secret for signing sessions and tokens; generated into the data folder when empty."
     )

@@ -290,3 +290,18 @@ def test_web_processes_map_the_vector_file_and_survive_its_replacement(tmp_path:
     new.save(path)  # the indexer's atomic rename
     assert [k for k, _ in view.search(eye[0], 2)] == [1, 2]  # the old file stays mapped
     assert [k for k, _ in VectorIndex.load(path, view=True).search(eye[2], 1)] == [3]
+
+
+def test_serve_leaves_a_large_embedding_backlog_to_the_indexer(
+    db: Database, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from paperfeed.search.sync import index_in_background
+
+    load(db)
+    s = settings_for(db, tmp_path).with_(index_on_start_max_embed=len(PAPERS) - 1)
+    with caplog.at_level("WARNING"):
+        assert index_in_background(db, s) is None  # no embedding thread inside the server
+    assert f"{len(PAPERS)} papers need vectors" in caplog.text and "paperfeed index" in caplog.text
+    assert ids(search(db, s, "dark matter", mode="lexical"))[0] == "2503.00003"
+    with db.read() as conn:
+        assert store_vectors.count_vectors(conn, "hash-64") == 0

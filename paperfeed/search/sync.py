@@ -368,17 +368,30 @@ def no_progress() -> tuple[Any, Progress | None]:
     return nullcontext(), None
 
 
-def index_in_background(db: Database, settings: Settings) -> threading.Thread:
+def index_in_background(db: Database, settings: Settings) -> threading.Thread | None:
     """Build the keyword index now (seconds), then embed and build vectors in a daemon thread.
 
     For `paperfeed serve`: keyword search works at once and semantic search joins when the
-    thread is done; another indexer already running is not an error.
+    thread is done; another indexer already running is not an error. With more papers to embed
+    than `index_on_start_max_embed` there is no thread: hours of embedding inside the server
+    would take the CPU from its web workers, so that is left to `paperfeed index` or the worker.
     """
     log = logging.getLogger(__name__)
     try:
         run_index(db, settings, embed=False)
     except PaperfeedError as exc:
         log.info("keyword index not built at start: %s", exc)
+    embedder = get_embedder(settings.embed_model, threads=settings.embed_threads)
+    with db.read() as conn:
+        pending = store_vectors.count_to_embed(conn, embedder.name)
+    if pending > settings.index_on_start_max_embed:
+        log.warning(
+            "%d papers need vectors, more than PAPERFEED_INDEX_ON_START_MAX_EMBED (%d): serving "
+            "keyword search only until `paperfeed index` (or `paperfeed worker`) embeds them",
+            pending,
+            settings.index_on_start_max_embed,
+        )
+        return None
 
     def work() -> None:
         try:
