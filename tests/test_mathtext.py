@@ -12,6 +12,7 @@ from paperfeed.web.mathtext import (
     math_to_mathml,
     render,
     render_excerpt,
+    render_highlighted,
     render_paragraphs,
     split_math,
 )
@@ -21,7 +22,7 @@ MATHML_TAGS = (
     "munderover mtable mtr mtd mlabeledtr mstyle mpadded mphantom menclose merror "
     "mmultiscripts mprescripts none semantics annotation"
 ).split()
-ALLOWED_TAGS = set(MATHML_TAGS) | {"span", "code", "p"}
+ALLOWED_TAGS = set(MATHML_TAGS) | {"span", "code", "p", "mark"}
 TAG_RE = re.compile(r"<\s*/?\s*([A-Za-z][A-Za-z0-9:-]*)([^>]*)>")
 
 
@@ -126,6 +127,28 @@ def test_empty_inputs() -> None:
     ).map("".join)
 )
 def test_any_input_renders_safely(text: str) -> None:
+    assert_safe(str(render_highlighted(text)))
     assert_safe(str(render(text)))
     assert_safe(str(render_paragraphs(text)))
     assert_safe(str(render_excerpt(text, limit=20)))
+
+
+def test_search_snippets_keep_highlights_and_render_math() -> None:
+    # What Tantivy hands back: escaped text with <mark> around matched words.
+    snippet = (
+        "a <mark>transformer</mark> with $\\mathcal{O}(n)$ cost &amp; "
+        "$<mark>attention</mark>^2$ and a cut $\\frac{1}{"
+    )
+    out = str(render_highlighted(snippet))
+    assert "<mark>transformer</mark>" in out and "&amp;" in out
+    assert out.count('<span class="math"') == 2 and "<math" in out  # both formulas rendered
+    assert "attention" in out and "<mark>attention" not in out  # no highlight splits a formula
+    assert "$\\frac{1}{" in out  # half a formula stays text
+    assert_safe(out)
+
+
+def test_search_snippets_stay_escaped() -> None:
+    out = str(render_highlighted("&lt;script&gt;alert(1)&lt;/script&gt; <mark>x</mark></mark>"))
+    assert "<script" not in out and "&lt;script&gt;" in out
+    assert out.count("<mark>") == out.count("</mark>") == 1  # stray tags are dropped
+    assert str(render_highlighted("unclosed <mark>term")).endswith("term</mark>")

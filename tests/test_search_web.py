@@ -3,6 +3,7 @@ similar papers on the paper page, and hostile input over HTTP never giving a 500
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime
@@ -189,3 +190,24 @@ def test_huggingface_hub_list_papers_against_a_real_server(
         assert papers[0].published_at is not None and papers[0].published_at.year == 2024
         assert papers[0].upvotes == 50
         assert len(list(api.list_papers(query="attention", limit=1))) == 1
+
+
+def test_search_snippets_render_latex_and_keep_highlights(db: Database, tmp_path: Path) -> None:
+    math = replace(
+        PAPERS[2],
+        id="2507.00007",
+        title="Halo masses beyond $M_{200}$",
+        abstract="We bound the halo concentration as $c \\propto M^{-0.1}$ for every halo "
+        "in the survey.",
+    )
+    load(db, [*PAPERS, math])
+    s = settings_for(db, tmp_path)
+    run_index(db, s)
+    with TestClient(create_app(s, db)) as c:
+        page = c.get("/search", params={"q": "halo concentration", "mode": "lexical"}).text
+    card = page[page.index("/papers/2507.00007") :][:4000]
+    assert "<mark>concentration</mark>" in card  # the keyword highlight stays
+    card = card.split("</article>")[0]
+    assert card.count('<span class="math"') == 2  # the title's formula and the snippet's
+    visible = re.sub(r'title="[^"]*"', "", card)  # the LaTeX source stays only as a tooltip
+    assert "$" not in visible and "\\propto" not in visible and "masses beyond" in visible

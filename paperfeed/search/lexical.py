@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import html
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -228,7 +229,7 @@ class LexicalIndex:
                 snips[pid] = _mark(a.to_html())
             t = gen_t.snippet_from_doc(d)
             if t.highlighted():
-                titles[pid] = _mark(t.to_html())
+                titles[pid] = _whole_marked(d["title"][0], t)
         return snips, titles
 
     def snippets_for(
@@ -306,6 +307,27 @@ class LexicalIndex:
         """True when the paper is indexed."""
         searcher = self.index.searcher()
         return bool(searcher.search(tantivy.Query.term_query(self.schema, "id", paper_id), 1).hits)
+
+
+def _whole_marked(text: str, snippet: Any) -> str:
+    """All of a text, escaped, with the snippet's highlights as <mark>.
+
+    Tantivy's own fragment stops at the last word, which drops a title's closing "?", ")" or
+    "}$"; its offsets are UTF-8 byte offsets into the text, relative to the fragment.
+    """
+    raw = text.encode()
+    base = snippet.fragment_range().start
+    out: list[str] = []
+    pos = 0
+    for r in snippet.highlighted():
+        start, end = base + r.start, base + r.end
+        if start < pos or end > len(raw):
+            continue
+        out.append(html.escape(raw[pos:start].decode(errors="replace")))
+        out.append(f"<mark>{html.escape(raw[start:end].decode(errors='replace'))}</mark>")
+        pos = end
+    out.append(html.escape(raw[pos:].decode(errors="replace")))
+    return "".join(out)
 
 
 def _mark(html: str) -> str:

@@ -89,6 +89,7 @@ templates = Jinja2Templates(directory=str(TEMPLATES_DIR), context_processors=[_g
 templates.env.filters["math"] = mathtext.render
 templates.env.filters["math_paragraphs"] = mathtext.render_paragraphs
 templates.env.filters["math_excerpt"] = mathtext.render_excerpt
+templates.env.filters["math_snippet"] = mathtext.render_highlighted
 templates.env.filters["plain"] = mathtext.plain
 templates.env.filters["short_date"] = short_date
 templates.env.filters["safe_url"] = safe_url

@@ -167,6 +167,53 @@ def render_excerpt(text: str | None, limit: int = 500) -> Markup:
     return Markup(str(render("".join(kept).rstrip())) + "…")
 
 
+_OPEN, _CLOSE = "\x01", "\x02"  # stand-ins for <mark> while the text is split into math
+
+
+def _marked_text(text: str) -> str:
+    """Escaped text with the stand-ins turned back into balanced <mark> tags."""
+    out, depth = [], 0
+    for ch in _text_html(text):
+        if ch == _OPEN:
+            if not depth:
+                out.append("<mark>")
+            depth += 1
+        elif ch == _CLOSE:
+            if depth == 1:
+                out.append("</mark>")
+            depth = max(0, depth - 1)
+        else:
+            out.append(ch)
+    if depth:
+        out.append("</mark>")
+    return "".join(out)
+
+
+@lru_cache(maxsize=_CACHED)
+def render_highlighted(snippet: str | None) -> Markup:
+    """A search snippet (escaped HTML whose only tags are <mark>) with its math rendered.
+
+    Highlights inside a formula are dropped rather than split the formula; a formula the
+    snippet cut in half stays text.
+    """
+    if not snippet:
+        return Markup("")
+    text = html.unescape(snippet.replace("<mark>", _OPEN).replace("</mark>", _CLOSE))
+    out: list[str] = []
+    for piece in split_math(text):
+        if piece.kind == "text":
+            out.append(_marked_text(piece.source))
+            continue
+        source = piece.source.replace(_OPEN, "").replace(_CLOSE, "")
+        raw = piece.raw.replace(_OPEN, "").replace(_CLOSE, "")
+        mathml = math_to_mathml(source, display=False)  # inline: a snippet is one line
+        if mathml is None:
+            out.append(f'<code class="tex">{escape(raw)}</code>')
+        else:
+            out.append(f'<span class="math" title="{escape(raw)}">{mathml}</span>')
+    return Markup("".join(out))
+
+
 def plain(text: str | None) -> str:
     """Text with math delimiters kept as-is, for places that cannot hold markup (page titles)."""
     return re.sub(r"\s+", " ", text or "").strip()
