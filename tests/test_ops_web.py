@@ -272,3 +272,40 @@ def test_worker_logs_json_lines(tmp_path: Path) -> None:
     lines = [json.loads(line) for line in out.stderr.splitlines() if line.strip()]
     assert lines and {"ts", "level", "logger", "msg"} <= set(lines[0])
     assert any(r["logger"].startswith("paperfeed") for r in lines)
+
+
+def test_admin_status_page_shows_harvests_index_lag_and_outbox(
+    db: Database, settings: Settings, client: TestClient
+) -> None:
+    from _recommend_helpers import member, signed_in
+
+    from paperfeed.search.sync import run_index
+    from paperfeed.store import users as user_store
+
+    with db.write() as conn:
+        run = harvest_store.start_run(conn, "arxiv-oai")
+        harvest_store.update_run(
+            conn, run, new=0, updated=0, skipped=0, errors=1, status="error", finished=True,
+            message="upstream answered <b>503</b>",
+        )  # fmt: skip
+    run_index(db, settings, embed=False)
+    ada, bob = member(db, "ada@example.org"), member(db, "bob@example.org")
+    with db.write() as conn:
+        user_store.set_role(conn, ada.id, "admin")
+    # Visitors are sent to sign in; other members are refused.
+    r = client.get("/admin/status", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/login?next=")
+    assert client.get("/api/admin/status").status_code == 401
+    assert signed_in(settings, db, bob.email).get("/admin/status").status_code == 403
+    admin = signed_in(settings, db, ada.email)
+    page = admin.get("/admin/status")
+    assert page.status_code == 200 and "arxiv-oai" in page.text and "up to date" in page.text
+    assert "&lt;b&gt;503&lt;/b&gt;" in page.text  # upstream text is escaped
+    assert 'href="/admin/status"' in admin.get("/").text  # admins get the nav link
+    with db.write() as conn:
+        first = conn.execute(sa.text("SELECT id FROM papers ORDER BY id LIMIT 1")).scalar_one()
+        paper_store.set_hidden(conn, first, True)  # one change the index has not seen
+    j = admin.get("/api/admin/status").json()
+    assert j["search"]["index_lag"] == 1 and j["papers"] > 0
+    assert j["harvest"]["sources"]["arxiv-oai"]["last_run_status"] == "error"
+    assert j["harvest"]["recent_runs"][0]["errors"] == 1

@@ -90,7 +90,7 @@ def install(app: FastAPI) -> None:
     app.add_middleware(MetricsMiddleware)
 
 
-def _index_rev(settings: Settings) -> int | None:
+def index_rev(settings: Settings) -> int | None:
     """The keyword index's watermark (the paper rev it has caught up to), or None if not built."""
     try:
         from paperfeed.search.sync import Layout, search_dir
@@ -159,17 +159,17 @@ class StoreCollector(Collector):
         for (source, status), n in sorted(snap.harvest_runs.items()):
             runs.add_metric([source, status], n)
         yield from (last, lag, runs)
-        index_rev = _index_rev(self.settings)
-        if index_rev is not None:
+        rev = index_rev(self.settings)
+        if rev is not None:
             yield GaugeMetricFamily(
                 "paperfeed_search_index_rev",
                 "Paper rev the keyword index has caught up to.",
-                value=index_rev,
+                value=rev,
             )
             yield GaugeMetricFamily(
                 "paperfeed_search_index_lag",
                 "Paper changes not yet in the keyword index (papers rev minus index watermark).",
-                value=max(0, snap.max_rev - index_rev),
+                value=max(0, snap.max_rev - rev),
             )
         outbox = GaugeMetricFamily(
             "paperfeed_digest_outbox",

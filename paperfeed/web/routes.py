@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from paperfeed.web import api, community, digests, feeds, library, pages, search_pages
+from paperfeed.web import api, community, digests, feeds, library, pages, search_pages, status
 from paperfeed.web.health import healthz
 from paperfeed.web.metrics import metrics as metrics_page
 
@@ -89,6 +89,8 @@ ROUTES += [
 ROUTES += [
     Route("/healthz", healthz, "healthz"),
     Route("/metrics", metrics_page, "metrics"),
+    Route("/admin/status", status.status_page, "admin_status"),
+    Route("/api/admin/status", status.status_api, "api_admin_status", api=True),
 ]
 
 # --- digests: subscribe (double opt-in), confirm, one-click unsubscribe, manage, view ---
