@@ -1,11 +1,12 @@
-"""Load test on loopback with Locust: `paperfeed serve --workers 2` on PostgreSQL, N concurrent
-signed-in members mixing feed pages, paper pages, keyword searches and upvotes for a bounded
-time, while a harvest (from a loopback OAI-PMH server replaying tests/fixtures/oai_pmh), a keyword
-index run and a digest run happen at the same time, each started again every --job-every
-seconds for the whole run, at nice 10 as docs/deploy.md's worker unit runs them.
+"""Load test on loopback with Locust: `paperfeed serve --workers 2` on PostgreSQL (or SQLite),
+N concurrent signed-in members mixing feed pages, paper pages, keyword searches and upvotes for a
+bounded time, while a harvest (from a loopback OAI-PMH server replaying tests/fixtures/oai_pmh),
+a keyword index run and a digest run happen at the same time, each started again every
+--job-every seconds for the whole run, at nice 10 as docs/deploy.md's worker unit runs them.
 
-Run from the repository root after `bench/scale.py --papers N --keep` left its database, with
-the bench extra installed (`pip install -e '.[bench]'`, which brings Locust):
+Run from the repository root after `bench/scale.py --papers N --keep` left its database (or,
+with --backend sqlite, after `--stages import-sqlite,index-sqlite` left its file), with the bench
+extra installed (`pip install -e '.[bench]'`, which brings Locust):
     .venv/bin/python bench/load.py --papers 1000000 --users 50 --duration 120 --think 1
 
 Users are real members (paperfeed.store.users / sessions) signed in by session cookie; each takes
@@ -201,6 +202,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--papers", type=int, default=1_000_000)
     ap.add_argument("--pg-db", default="bench_scale")
+    ap.add_argument(
+        "--backend",
+        choices=("postgres", "sqlite"),
+        default="postgres",
+        help="sqlite: the file `scale.py --stages import-sqlite,index-sqlite` leaves",
+    )
     ap.add_argument("--work", default=str(ROOT / "bench-data"))
     ap.add_argument("--users", type=int, default=50)
     ap.add_argument("--duration", type=float, default=60)
@@ -213,8 +220,12 @@ def main() -> None:
     )
     ap.add_argument("--label", default="")
     args = ap.parse_args()
-    url = f"postgresql://postgres@127.0.0.1:5432/{args.pg_db}"
-    data = Path(args.work) / f"scale-{args.papers}-pg-data"
+    if args.backend == "sqlite":
+        url = f"sqlite:///{Path(args.work).resolve() / f'scale-{args.papers}.db'}"
+        data = Path(args.work) / f"scale-{args.papers}-sqlite-data"
+    else:
+        url = f"postgresql://postgres@127.0.0.1:5432/{args.pg_db}"
+        data = Path(args.work) / f"scale-{args.papers}-pg-data"
     tokens = setup_members(url, args.users)
     env = dict(
         os.environ,
@@ -307,6 +318,7 @@ def main() -> None:
     quiet = [secs for _, secs, _, at in out if not job_running(at)]
     report: dict[str, Any] = {
         "label": args.label,
+        "backend": args.backend,
         "papers": args.papers,
         "users": args.users,
         "think_s": args.think,
@@ -351,7 +363,7 @@ def main() -> None:
             f"{rec['p99_ms']:>7} {five:>4} {other:>4}"
         )
     print(json.dumps({k: v for k, v in report.items() if k != "routes"}))
-    name = f"load-results-{args.papers}-{args.users}u-think{args.think}{args.label}.json"
+    name = f"load-results-{args.backend}-{args.papers}-{args.users}u-think{args.think}{args.label}.json"
     (Path(args.work) / name).write_text(json.dumps(report, indent=1))
 
 
