@@ -291,3 +291,35 @@ def test_card_states_are_fetched_once_per_page_not_per_card(
     assert pressed[voted] and not pressed[saved] and sum(pressed.values()) == 1
     saved_menu = re.findall(r"<summary>Saved \(1\)<span[^>]*> “([^”]+)”", many)
     assert saved_menu == ["Galaxy dark matter halo stellar zeta 5"]
+
+
+def test_a_vote_from_search_results_returns_to_the_same_results(
+    site: tuple[Database, object],
+) -> None:
+    from paperfeed.search.sync import run_index
+
+    db, settings = site
+    run_index(db, settings)  # type: ignore[arg-type]
+    c = _client(site)
+    page = c.get("/search?q=galaxy&mode=lexical&p=1").text
+    form = re.search(
+        r'<form class="votes vote-form".*?name="csrf_token" value="([^"]+)".*?'
+        r'name="paper_id" value="([^"]+)".*?name="next" value="([^"]+)"',
+        page,
+        flags=re.S,
+    )
+    assert form is not None
+    token, pid, nxt = form.groups()
+    r = c.post(
+        "/vote",
+        data={
+            "csrf_token": token,
+            "paper_id": pid,
+            "action": "up",
+            "next": nxt.replace("&amp;", "&"),
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and r.headers["location"].startswith(
+        "/search?q=galaxy&mode=lexical"
+    )
