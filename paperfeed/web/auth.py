@@ -9,18 +9,18 @@ import os
 import secrets
 from email.message import EmailMessage
 from pathlib import Path
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, quote
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from fastapi import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from paperfeed.config import Settings
 from paperfeed.errors import InvalidInput, MailError, PaperfeedError, PermissionDenied
 from paperfeed.models import User
 from paperfeed.store import sessions as session_store
-from paperfeed.web.context import db_of, settings_of
+from paperfeed.web.context import db_of, path_for, settings_of
 
 log = logging.getLogger(__name__)
 
@@ -255,3 +255,11 @@ def send_mail(settings: Settings, to: str, subject: str, body: str) -> bool:
         return False
     finally:
         mailer.close()
+
+
+def login_redirect(request: Request) -> Response:
+    """Send a visitor to sign in, then back to this page."""
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(
+        f"{path_for(request, 'login_page')}?next={quote(target)}", status_code=303
+    )

@@ -100,11 +100,6 @@ templates.env.auto_reload = False
 templates.env.lstrip_blocks = True
 
 
-def note_cards(request: Request, paper_ids: Iterable[str]) -> None:
-    """Record the papers a page lists, so per-card look-ups run once for all of them."""
-    request.state.__dict__.setdefault("pf_cards", []).extend(paper_ids)
-
-
 def cards_to_fetch(request: Request, known: dict[str, Any], paper_id: str) -> list[str]:
     """This paper and every other listed paper not yet in `known`, for one batched look-up."""
     listed = request.state.__dict__.get("pf_cards", ())
@@ -120,5 +115,6 @@ def render(
     cards: Iterable[str] = (),
 ) -> Response:
     """Render a template with the request and the site-wide globals; `cards`: the listed papers."""
-    note_cards(request, cards)
+    # Recorded so the per-card vote and library look-ups run once for all of them.
+    request.state.__dict__.setdefault("pf_cards", []).extend(cards)
     return templates.TemplateResponse(request, name, context, status_code=status_code)

@@ -96,11 +96,6 @@ def _signed_in(request: Request) -> User | None:
     return auth.current_user(request)
 
 
-def _login_redirect(request: Request) -> Response:
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return _redirect(f"{path_for(request, 'login_page')}?next={quote(target)}")
-
-
 def _collection_or_404(request: Request, user: User, name_or_id: str) -> store_library.Collection:
     with db_of(request).read() as conn:
         col = store_library.find_collection(conn, user.id, name_or_id)
@@ -232,7 +227,7 @@ def library_page(request: Request) -> Response:
     """The member's collections, the import form and their "not interested" papers."""
     user = _signed_in(request)
     if user is None:
-        return _login_redirect(request)
+        return auth.login_redirect(request)
     data = _library_data(request, user)
     return render(request, "library.html", {**data, "active": "library", "report": None})
 
@@ -265,7 +260,7 @@ def collection_page(request: Request, collection: str) -> Response:
     """One collection's papers, newest saved first, with export and "more like this" links."""
     user = _signed_in(request)
     if user is None:
-        return _login_redirect(request)
+        return auth.login_redirect(request)
     col = _collection_or_404(request, user, collection)
     papers = _collection_items(request, user, col.id)
     return render(
@@ -292,7 +287,7 @@ def collection_bibtex(request: Request, collection: str) -> Response:
     """A collection as a BibTeX file."""
     user = _signed_in(request)
     if user is None:
-        return _login_redirect(request)
+        return auth.login_redirect(request)
     col = _collection_or_404(request, user, collection)
     name = "".join(c if c.isalnum() or c in "-_" else "-" for c in col.name)[:60] or "collection"
     return _bib_response(bibtex(_collection_items(request, user, col.id)), name)
@@ -442,7 +437,7 @@ def for_you_page(request: Request) -> Response:
     """Papers picked for the signed-in member (overall, or ?collection=NAME)."""
     user = _signed_in(request)
     if user is None:
-        return _login_redirect(request)
+        return auth.login_redirect(request)
     col, res, page = _for_you(
         request, user, request.query_params.get("collection") or None, similar=False
     )
@@ -481,7 +476,7 @@ def similar_page(request: Request, collection: str) -> Response:
     """More papers like the ones in a collection (seen ones included)."""
     user = _signed_in(request)
     if user is None:
-        return _login_redirect(request)
+        return auth.login_redirect(request)
     col, res, page = _for_you(request, user, collection, similar=True)
     return render(
         request,

@@ -60,14 +60,11 @@ def status_json(view: StatusView) -> dict[str, Any]:
             "sources": {
                 s: {
                     "last_success": _iso(snap.harvest_last_success.get(s)),
-                    "last_run_started": _iso(snap.harvest_last_run[s][0])
-                    if s in snap.harvest_last_run
-                    else None,
-                    "last_run_status": snap.harvest_last_run[s][1]
-                    if s in snap.harvest_last_run
-                    else None,
+                    "last_run_started": _iso(last[0]) if last else None,
+                    "last_run_status": last[1] if last else None,
                 }
                 for s in sources
+                for last in [snap.harvest_last_run.get(s)]
             },
             "recent_runs": [
                 {
@@ -102,13 +99,9 @@ def _admin(request: Request) -> bool:
 def status_page(request: Request) -> Response:
     """Harvest runs, index lag and the digest outbox, for admins."""
     if not _admin(request):
-        target = path_for(request, "admin_status")
-        return Response(
-            status_code=303,
-            headers={"location": f"{path_for(request, 'login_page')}?next={target}"},
-        )
+        return auth.login_redirect(request)
     view = status_view(db_of(request), settings_of(request))
-    return render(request, "status.html", {"view": view, "snap": view.snapshot})
+    return render(request, "status.html", {"view": view})
 
 
 def status_api(request: Request) -> Response:
