@@ -86,8 +86,8 @@ def mailed_link(smtp: SmtpServer, address: str, index: int = -1) -> str:
     return m.group(0)
 
 
-def confirm(client: TestClient, link: str) -> object:
-    """Open an emailed link (GET shows a button) and press the button (POST)."""
+def confirm(client: TestClient, link: str, **fields: str) -> object:
+    """Open an emailed link (GET shows a button), fill in `fields` and press the button (POST)."""
     path = link.removeprefix("http://testserver")
     page = client.get(path)
     assert page.status_code == 200, page.text
@@ -97,13 +97,13 @@ def confirm(client: TestClient, link: str) -> object:
     assert action
     return client.post(
         action.group(1),
-        data={"csrf_token": csrf(client, path), "token": token.group(1)},
+        data={"csrf_token": csrf(client, path), "token": token.group(1), **fields},
         follow_redirects=False,
     )
 
 
 def sign_up(site: Site, client: TestClient, email: str, name: str) -> None:
-    """Sign up, open the verification mail and confirm: the client ends signed in."""
+    """Sign up, open the verification mail, choose PASSWORD and confirm: the client is signed in."""
     n = len(site.smtp.handler.to(email))
     r = client.post(
         "/signup",
@@ -111,11 +111,10 @@ def sign_up(site: Site, client: TestClient, email: str, name: str) -> None:
             "csrf_token": csrf(client, "/signup"),
             "email": email,
             "display_name": name,
-            "password": PASSWORD,
         },
     )
     assert r.status_code == 200 and "Check your email" in r.text
     site.smtp.wait_for(len(site.smtp.handler.messages))
     assert len(site.smtp.handler.to(email)) == n + 1
-    r2 = confirm(client, mailed_link(site.smtp, email))
+    r2 = confirm(client, mailed_link(site.smtp, email), password=PASSWORD)
     assert r2.status_code == 303  # type: ignore[attr-defined]

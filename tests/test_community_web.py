@@ -199,7 +199,6 @@ def test_signup_with_a_known_address_looks_the_same_and_mails_the_owner(site: Si
             "csrf_token": csrf(other, "/signup"),
             "email": "ADA@example.org",
             "display_name": "Impostor",
-            "password": PASSWORD,
         },
     )
     assert r.status_code == 200 and "Check your email" in r.text
@@ -345,6 +344,17 @@ def test_settings_profile_escaping_and_account_deletion(site: Site) -> None:
         data={"csrf_token": token, "action": "delete", "confirm": "delete"},
         follow_redirects=False,
     )
+    assert r.status_code == 400 and "current password is wrong" in r.text  # a cookie is not enough
+    r = client.post(
+        "/settings",
+        data={
+            "csrf_token": token,
+            "action": "delete",
+            "confirm": "delete",
+            "current_password": PASSWORD,
+        },
+        follow_redirects=False,
+    )
     assert r.status_code == 303
     assert (_count(site.db, "users"), _count(site.db, "votes"), _count(site.db, "comments")) == (
         0,
@@ -449,18 +459,14 @@ def test_unverified_members_cannot_submit(site: Site) -> None:
     client = site.client()
     client.post(
         "/signup",
-        data={
-            "csrf_token": csrf(client, "/signup"),
-            "email": "u@example.org",
-            "display_name": "U",
-            "password": PASSWORD,
-        },
+        data={"csrf_token": csrf(client, "/signup"), "email": "u@example.org", "display_name": "U"},
     )
     r = client.post(
         "/login", data={"csrf_token": csrf(client), "email": "u@example.org", "password": PASSWORD}
     )
+    assert r.status_code == 400 and _count(site.db, "sessions") == 0
     r = client.post("/submit", data={"csrf_token": csrf(client, "/submit"), "paper": "2611.00001"})
-    assert r.status_code == 403 and "confirm your email" in r.text
+    assert r.status_code == 403 and "sign in first" in r.text
 
 
 def test_a_thousand_submissions_in_a_minute_are_rate_limited(site: Site) -> None:
@@ -633,13 +639,23 @@ def test_email_change_needs_the_new_address_confirmed(site: Site) -> None:
     before = len(site.smtp.handler.messages)
     r = client.post(
         "/settings",
-        data={"csrf_token": token, "action": "email", "email": "taken@example.org"},
+        data={
+            "csrf_token": token,
+            "action": "email",
+            "email": "taken@example.org",
+            "current_password": PASSWORD,
+        },
         follow_redirects=False,
     )
     assert r.status_code == 303 and len(site.smtp.handler.messages) == before  # no mail, same page
     r = client.post(
         "/settings",
-        data={"csrf_token": token, "action": "email", "email": "Ada.New@example.org"},
+        data={
+            "csrf_token": token,
+            "action": "email",
+            "email": "Ada.New@example.org",
+            "current_password": PASSWORD,
+        },
         follow_redirects=False,
     )
     assert r.status_code == 303

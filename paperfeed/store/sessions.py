@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from paperfeed.errors import PermissionDenied
 from paperfeed.models import User
 from paperfeed.store.schema import auth_tokens, sessions, users
 from paperfeed.store.users import user_from_row
@@ -31,7 +32,12 @@ def new_token() -> str:
 
 
 def create_session(conn: Connection, user_id: int, *, days: float) -> str:
-    """Start a session for a user and return the secret cookie value."""
+    """Start a session for a verified user and return the secret cookie value."""
+    verified = conn.execute(
+        sa.select(users.c.email_verified_at).where(users.c.id == user_id)
+    ).scalar_one_or_none()
+    if verified is None:  # only whoever opened a link mailed to the address may hold a session
+        raise PermissionDenied("confirm the email address first: open the link we emailed")
     token = new_token()
     now = _now()
     conn.execute(
@@ -46,13 +52,26 @@ def create_session(conn: Connection, user_id: int, *, days: float) -> str:
 
 
 def session_user(conn: Connection, token: str) -> User | None:
-    """The user a live session cookie belongs to, or None when unknown or expired."""
+    """The verified user a live session cookie belongs to, or None when unknown or expired."""
     row = conn.execute(
         sa.select(users)
         .join(sessions, sessions.c.user_id == users.c.id)
-        .where(sessions.c.token_hash == token_hash(token), sessions.c.expires_at > _now())
+        .where(
+            sessions.c.token_hash == token_hash(token),
+            sessions.c.expires_at > _now(),
+            users.c.email_verified_at.is_not(None),
+        )
     ).first()
     return user_from_row(row) if row else None
+
+
+def session_started(conn: Connection, token: str) -> datetime | None:
+    """When the session of this cookie began (its sign-in time), or None when it is not live."""
+    return conn.execute(  # type: ignore[no-any-return]
+        sa.select(sessions.c.created_at).where(
+            sessions.c.token_hash == token_hash(token), sessions.c.expires_at > _now()
+        )
+    ).scalar_one_or_none()
 
 
 def delete_session(conn: Connection, token: str) -> bool:
@@ -66,6 +85,14 @@ def delete_user_sessions(conn: Connection, user_id: int, *, keep: str | None = N
     q = sa.delete(sessions).where(sessions.c.user_id == user_id)
     if keep:
         q = q.where(sessions.c.token_hash != token_hash(keep))
+    return int(conn.execute(q).rowcount or 0)
+
+
+def revoke_tokens(conn: Connection, user_id: int) -> int:
+    """Delete every unused emailed token of a user; returns how many went."""
+    q = sa.delete(auth_tokens).where(
+        auth_tokens.c.user_id == user_id, auth_tokens.c.used_at.is_(None)
+    )
     return int(conn.execute(q).rowcount or 0)
 
 

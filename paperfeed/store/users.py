@@ -15,9 +15,12 @@ from paperfeed.store.schema import (
     auth_tokens,
     comments,
     feed_entries,
+    outbox,
     papers,
+    sent_items,
     sessions,
     submissions,
+    subscriptions,
     users,
     votes,
 )
@@ -183,7 +186,15 @@ def set_role(conn: Connection, user_id: int, role: str) -> None:
 
 
 def delete_user(conn: Connection, user_id: int) -> bool:
-    """Delete an account with its votes, comments and sessions, keeping paper counters right."""
+    """Delete an account and everything that acts or mails for it, keeping paper counters right.
+
+    Goes: votes, comments, sessions, emailed tokens, and every digest subscription of the member
+    or of the account's address with its queued and sent digests; library rows follow by
+    ON DELETE CASCADE. Submitted papers stay on the feed without the name.
+    """
+    user = get_user(conn, user_id)
+    if user is None:
+        return False
     voted = [
         r[0] for r in conn.execute(sa.select(votes.c.paper_id).where(votes.c.user_id == user_id))
     ]
@@ -204,15 +215,13 @@ def delete_user(conn: Connection, user_id: int) -> bool:
                 )
             )
         )
-    user = get_user(conn, user_id)
-    if user is not None:  # a deleted account's name leaves the feed's "submitted by" too
-        conn.execute(
-            sa.update(feed_entries)
-            .where(
-                feed_entries.c.submitted_by == user.username, feed_entries.c.source == "community"
-            )
-            .values(submitted_by=None)
-        )
+    # A deleted account's name leaves the feed's "submitted by" too.
+    conn.execute(
+        sa.update(feed_entries)
+        .where(feed_entries.c.submitted_by == user.username, feed_entries.c.source == "community")
+        .values(submitted_by=None)
+    )
+    _delete_digests(conn, user_id, user.email)
     conn.execute(sa.delete(votes).where(votes.c.user_id == user_id))
     conn.execute(sa.delete(comments).where(comments.c.user_id == user_id))
     conn.execute(sa.delete(sessions).where(sessions.c.user_id == user_id))
@@ -221,3 +230,20 @@ def delete_user(conn: Connection, user_id: int) -> bool:
         sa.update(submissions).where(submissions.c.user_id == user_id).values(user_id=None)
     )
     return bool(conn.execute(sa.delete(users).where(users.c.id == user_id)).rowcount)
+
+
+def _delete_digests(conn: Connection, user_id: int, email: str) -> None:
+    """Remove the digest subscriptions of a member or an address, with their outbox and history."""
+    key = email_key(email)
+    # subscriptions.user_id is ON DELETE SET NULL: left alone, the row would stay active as an
+    # anonymous subscription and keep mailing the former member.
+    subs = sa.select(subscriptions.c.id).where(
+        sa.or_(subscriptions.c.user_id == user_id, subscriptions.c.email_key == key)
+    )
+    ids = [r[0] for r in conn.execute(subs)]
+    # A digest composed before an address change still carries the old address: match it too.
+    conn.execute(sa.delete(outbox).where(sa.func.lower(outbox.c.to_addr) == key))
+    if ids:
+        conn.execute(sa.delete(outbox).where(outbox.c.subscription_id.in_(ids)))
+        conn.execute(sa.delete(sent_items).where(sent_items.c.subscription_id.in_(ids)))
+        conn.execute(sa.delete(subscriptions).where(subscriptions.c.id.in_(ids)))

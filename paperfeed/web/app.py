@@ -6,7 +6,7 @@ import logging
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from paperfeed.config import Settings
 from paperfeed.errors import InvalidId, NotFound
 from paperfeed.store import Database, open_database
-from paperfeed.web import metrics, routes
+from paperfeed.web import auth, metrics, routes
 from paperfeed.web.context import STATIC_DIR, render
 from paperfeed.web.views import BadRequest
 
@@ -55,6 +55,8 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
         redoc_url=None,
         openapi_url="/api/openapi.json",
         lifespan=lifespan,
+        # One Origin check before every state-changing route (auth.ORIGIN_EXEMPT lists the rest).
+        dependencies=[Depends(auth.check_origin)],
     )
     app.state.settings = settings
     app.state.db = database

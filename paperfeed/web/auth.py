@@ -1,4 +1,4 @@
-"""Accounts plumbing: argon2id passwords, session and CSRF cookies, bounded form parsing, mail."""
+"""Accounts plumbing for the web: session and CSRF cookies, the Origin check, bounded forms, mail."""
 
 from __future__ import annotations
 
@@ -11,14 +11,20 @@ from email.message import EmailMessage
 from pathlib import Path
 from urllib.parse import parse_qsl, quote
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from fastapi import Request
 from starlette.responses import RedirectResponse, Response
 
+from paperfeed.accounts import (  # noqa: F401  (re-exported: the CLI and tests hash through here)
+    PASSWORD_MAX,
+    PASSWORD_MIN,
+    check_password,
+    hash_password,
+    verify_password,
+)
 from paperfeed.config import Settings
 from paperfeed.errors import InvalidInput, MailError, PaperfeedError, PermissionDenied
 from paperfeed.models import User
+from paperfeed.store import Database
 from paperfeed.store import sessions as session_store
 from paperfeed.web.context import db_of, path_for, settings_of
 
@@ -28,13 +34,13 @@ SESSION_COOKIE = "pf_session"
 CSRF_COOKIE = "pf_csrf"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
-PASSWORD_MIN = 12
-PASSWORD_MAX = 1024  # argon2 hashes anything, but a 1 MB "password" is only a CPU-burning attack
 EMAIL_MAX = 254  # RFC 5321 path limit
 
-# argon2-cffi's defaults are argon2id with RFC 9106's low-memory profile (t=3, m=64 MiB, p=4).
-_hasher = PasswordHasher()
-_dummy_hash: str | None = None
+# Route names a state-changing request may reach with another site's Origin (or none): the
+# RFC 8058 one-click unsubscribe, which mail clients POST from their own origin. The JSON API
+# has no state-changing route, so nothing else is exempt.
+ORIGIN_EXEMPT = frozenset({"unsubscribe"})
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 class CsrfError(PermissionDenied):
@@ -43,38 +49,6 @@ class CsrfError(PermissionDenied):
 
 class BodyTooLarge(PaperfeedError):
     """A request body is larger than max_form_bytes."""
-
-
-def hash_password(password: str) -> str:
-    """An argon2id hash of a password that passed check_password."""
-    return _hasher.hash(password)
-
-
-def verify_password(stored: str | None, password: str) -> bool:
-    """True when the password matches; unknown users cost the same time via a dummy hash."""
-    global _dummy_hash
-    if len(password) > PASSWORD_MAX:
-        return False
-    if stored is None:
-        if _dummy_hash is None:
-            _dummy_hash = _hasher.hash(secrets.token_hex(16))
-        try:  # pay the same hashing cost as a real check, so timing reveals no account
-            _hasher.verify(_dummy_hash, password)
-        except (VerificationError, InvalidHashError):
-            pass
-        return False
-    try:
-        return _hasher.verify(stored, password)
-    except (VerificationError, InvalidHashError):
-        return False
-
-
-def check_password(password: str) -> None:
-    """Raise InvalidInput unless the password is 12 to 1024 characters long."""
-    if len(password) < PASSWORD_MIN:
-        raise InvalidInput(f"passwords need at least {PASSWORD_MIN} characters")
-    if len(password) > PASSWORD_MAX:
-        raise InvalidInput(f"passwords may have at most {PASSWORD_MAX} characters")
 
 
 def check_email(email: str) -> str:
@@ -203,6 +177,30 @@ def _too_large(limit: int) -> str:
     )
 
 
+def _origin_of(url: str) -> str:
+    scheme, _, rest = url.partition("://")
+    return f"{scheme.lower()}://{rest.split('/', 1)[0].lower()}"
+
+
+async def check_origin(request: Request) -> None:
+    """Refuse a state-changing request whose Origin names another site (app-wide dependency).
+
+    Defence in depth beside the CSRF token: browsers send Origin on every cross-site POST, so a
+    forged form fails here even where a handler forgot its token check. No Origin header (older
+    browsers, non-browser clients) leaves the decision to the CSRF token as before.
+    """
+    if request.method not in UNSAFE_METHODS:
+        return
+    origin = request.headers.get("origin")
+    if not origin:
+        return
+    if getattr(request.scope.get("route"), "name", None) in ORIGIN_EXEMPT:
+        return
+    allowed = {_origin_of(str(request.base_url)), _origin_of(settings_of(request).base_url)}
+    if _origin_of(origin) not in allowed:
+        raise CsrfError("this form was sent from another site: reload the page and retry")
+
+
 def set_session_cookie(response: Response, settings: Settings, token: str) -> None:
     """Attach the session cookie: HttpOnly, SameSite=Lax, Secure on https sites."""
     response.set_cookie(
@@ -236,7 +234,7 @@ def set_csrf_cookie(response: Response, settings: Settings, nonce: str) -> None:
     )
 
 
-def send_mail(settings: Settings, to: str, subject: str, body: str) -> bool:
+def send_mail(settings: Settings, db: Database, to: str, subject: str, body: str) -> bool:
     """Send a plain-text account email; False (logged) when the mail server fails."""
     from paperfeed.digest.mail import make_mailer
 

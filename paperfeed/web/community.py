@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -17,6 +17,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from paperfeed import accounts
 from paperfeed.config import Settings
 from paperfeed.errors import (
     Conflict,
@@ -51,10 +52,11 @@ WRITE_WINDOW = 60.0
 NOTICES = {
     "signed-in": "You are signed in.",
     "signed-out": "You are signed out.",
-    "verified": "Your email address is confirmed. Welcome!",
+    "verified": "Your email address is confirmed; other sessions were signed out. Welcome!",
     "saved": "Your settings are saved.",
     "password": "Your password is changed; other sessions were signed out.",
-    "email-sent": "We sent a confirmation link to the new address.",
+    "email-sent": "We sent a confirmation link to the new address; it changes when you open it.",
+    "email-changed": "Your email address is changed; other sessions were signed out.",
     "deleted": "Your account and its votes and comments were deleted.",
     "submitted": "Thanks! The paper is on today's feed.",
     "comment-saved": "Your comment is saved.",
@@ -147,32 +149,9 @@ def _limit_mail(request: Request, email: str) -> None:
 
 async def _post_form(request: Request) -> dict[str, str]:
     """Read a bounded form and verify its CSRF token (every community POST goes through here)."""
-    _check_origin(request)
     form = await auth.read_form(request)
     auth.check_csrf(request, form.get(auth.CSRF_FIELD) or request.headers.get(auth.CSRF_HEADER))
     return form
-
-
-def _origin_of(url: str) -> str:
-    scheme, _, rest = url.partition("://")
-    return f"{scheme.lower()}://{rest.split('/', 1)[0].lower()}"
-
-
-def _check_origin(request: Request) -> None:
-    """Refuse a POST whose Origin header names another site (defence in depth beside the token)."""
-    origin = request.headers.get("origin")
-    if not origin:
-        return  # older browsers and non-browser clients send none; the CSRF token still applies
-    allowed = {
-        _origin_of(str(request.base_url)),
-        _origin_of(settings_of(request).base_url),
-    }
-    if _origin_of(origin) not in allowed:
-        raise auth.CsrfError("this form was sent from another site: reload the page and retry")
-
-
-def _base(settings: Settings) -> str:
-    return settings.base_url.rstrip("/")
 
 
 _LINK = re.compile(r"https?://[^\s<>\"'`]+", re.IGNORECASE)
@@ -252,6 +231,7 @@ def _template_globals(request: Request) -> dict[str, Any]:
         "comments_for": comments_for,
         "notice": NOTICES.get(request.query_params.get("notice", "")),
         "comment_max_chars": settings_of(request).comment_max_chars,
+        "recent_sign_in_minutes": int(accounts.RECENT_SIGN_IN.total_seconds() // 60),
     }
 
 
@@ -321,12 +301,12 @@ class CsrfCookie:
 
 
 def signup_page(request: Request) -> Response:
-    """The sign-up form."""
+    """The sign-up form: an address and a display name (the password comes with the link)."""
     return _form_page(request, "account_signup.html", {"form": {}})
 
 
 async def signup(request: Request) -> Response:
-    """Create an account (or mail the owner of a known address) and send a confirmation link."""
+    """Start an account (or mail the owner of a known address) and send the confirmation link."""
     form = await _post_form(request)
     return await run_in_threadpool(_signup, request, form)
 
@@ -338,108 +318,91 @@ def _signup(request: Request, form: dict[str, str]) -> Response:
         name = _clean_line(form.get("display_name", ""), "display name", DISPLAY_NAME_MAX)
         if not name:
             raise InvalidInput("enter a display name (it is shown next to your comments)")
-        password = form.get("password", "")
-        if password:
-            auth.check_password(password)
+        if form.get("password"):
+            # Only the person who reads the mailbox may choose it, on the page the link opens.
+            raise InvalidInput(
+                "choose your password on the page the confirmation link opens, not here"
+            )
     except InvalidInput as exc:
         ctx = {"form": {"email": form.get("email", ""), "display_name": form.get("display_name")}}
         return _form_page(request, "account_signup.html", {**ctx, "error": str(exc)}, status=400)
     _limit_mail(request, email)
-    pw_hash = auth.hash_password(password) if password else None
-    with db.write() as conn:
-        existing = user_store.get_by_email(conn, email)
-        if existing is None:
-            user = user_store.create_user(conn, email, name, password_hash=pw_hash)
-            token = session_store.create_token(
-                conn, user.id, "verify", minutes=settings.verify_link_hours * 60
-            )
-        else:
-            token = session_store.create_token(
-                conn, existing.id, "login", minutes=settings.magic_link_minutes
-            )
-    if existing is None:
-        auth.send_mail(
-            settings,
-            email,
-            f"Confirm your {settings.site_name} account",
-            f"Hello {name},\n\nConfirm your address and sign in by opening this link and "
-            f"pressing the button on the page:\n\n{_base(settings)}/verify?token={token}\n\n"
-            f"The link works once within {settings.verify_link_hours} hours. If you did not sign "
-            "up, ignore this email.\n",
-        )
-    else:
-        # The page says the same for known and unknown addresses; only the owner learns more.
-        auth.send_mail(
-            settings,
-            existing.email,
-            f"Your {settings.site_name} account",
-            "Someone (hopefully you) tried to sign up with this address, which already has an "
-            f"account. To sign in, open this link and press the button on the page:\n\n"
-            f"{_base(settings)}/login/magic?token={token}\n\n"
-            f"The link works once within {settings.magic_link_minutes} minutes.\n",
-        )
+    _send(request, accounts.sign_up(db, settings, email, name))
     return _form_page(request, "account_sent.html", {"email": email, "kind": "signup"})
 
 
-def _token_page(request: Request, kind: str, action: str) -> Response:
-    token = request.query_params.get("token", "")
-    valid = False
-    if token and len(token) < 200:
-        with db_of(request).read() as conn:
-            valid = session_store.peek_token(conn, token, kind) is not None
+def _send(request: Request, *mails: accounts.Mail) -> None:
+    settings, db = settings_of(request), db_of(request)
+    for mail in mails:
+        auth.send_mail(settings, db, mail.to, mail.subject, mail.body)
+
+
+def _token_page(
+    request: Request, kinds: tuple[str, ...], action: str, token: str, error: str | None = None
+) -> Response:
+    got = accounts.link_user(db_of(request), token, kinds)
+    user, kind = got if got is not None else (None, kinds[0])
     return _form_page(
         request,
         "account_confirm.html",
-        {"token": token, "valid": valid, "kind": kind, "action": action},
-        status=200 if valid else 400,
+        {
+            "token": token,
+            "valid": got is not None,
+            "kind": kind,
+            "action": action,
+            "link_user": user,
+            "error": error,
+        },
+        status=400 if got is None or error else 200,
     )
 
 
 def verify_page(request: Request) -> Response:
-    """A confirm button for an emailed verification link (a GET never consumes the token)."""
-    kind = "email" if request.query_params.get("kind") == "email" else "verify"
-    return _token_page(request, kind, _url(request, "verify"))
+    """The page of an emailed verification link: choose a password, then confirm (GET uses nothing)."""
+    kinds = ("email",) if request.query_params.get("kind") == "email" else ("verify",)
+    return _token_page(
+        request, kinds, _url(request, "verify"), request.query_params.get("token", "")
+    )
 
 
 def magic_page(request: Request) -> Response:
     """A sign-in button for an emailed sign-in link (mail scanners' GETs cannot burn it)."""
-    return _token_page(request, "login", _url(request, "login_magic"))
+    token = request.query_params.get("token", "")
+    return _token_page(request, ("login",), _url(request, "login_magic"), token)
 
 
 async def verify(request: Request) -> Response:
-    """Consume a verification (or email-change) token, confirm the address and sign in."""
+    """Use a verification (or email-change) link: confirm the address and sign in."""
     form = await _post_form(request)
     return await run_in_threadpool(_consume, request, form, ("verify", "email"))
 
 
 async def magic(request: Request) -> Response:
-    """Consume a sign-in token and sign in."""
+    """Use a sign-in link and sign in."""
     form = await _post_form(request)
     return await run_in_threadpool(_consume, request, form, ("login",))
 
 
-def _consume(request: Request, form: dict[str, str], kinds: Sequence[str]) -> Response:
-    settings, db = settings_of(request), db_of(request)
+def _consume(request: Request, form: dict[str, str], kinds: tuple[str, ...]) -> Response:
+    settings = settings_of(request)
     token = form.get("token", "")
-    got: tuple[User, str | None] | None = None
-    kind = ""
-    with db.write() as conn:
-        for kind in kinds:
-            got = session_store.consume_token(conn, token, kind) if len(token) < 200 else None
-            if got is not None:
-                break
-        if got is None:
-            raise InvalidInput(
-                "this link was already used or has expired: ask for a new one on the sign-in page"
-            )
-        user, data = got
-        if kind == "email" and data:
-            user_store.set_email(conn, user.id, data)
-        else:
-            user_store.mark_verified(conn, user.id)
-        session = session_store.create_session(conn, user.id, days=settings.session_days)
-    response = _redirect("/", "verified" if kind != "login" else "signed-in")
-    auth.set_session_cookie(response, settings, session)
+    try:
+        name = _clean_line(form.get("display_name", ""), "display name", DISPLAY_NAME_MAX)
+        proven = accounts.open_link(
+            db_of(request),
+            settings,
+            token,
+            kinds,
+            password=form.get("password", ""),
+            display_name=name,
+        )
+    except accounts.LinkExpired:
+        raise
+    except InvalidInput as exc:  # a bad password leaves the link unused: its page, with why
+        return _token_page(request, kinds, request.url.path, token, str(exc))
+    notice = {"login": "signed-in", "email": "email-changed"}.get(proven.kind, "verified")
+    response = _redirect("/", notice)
+    auth.set_session_cookie(response, settings, proven.session)
     return response
 
 
@@ -466,18 +429,14 @@ def _login(request: Request, form: dict[str, str]) -> Response:
         window=LOGIN_WINDOW,
         what="sign-in attempts",
     )
-    with db.read() as conn:
-        user = user_store.get_by_email(conn, email) if email else None
-    ok = auth.verify_password(user.password_hash if user else None, form.get("password", ""))
-    if not ok or user is None:
+    token = accounts.sign_in(db, settings, email, form.get("password", ""))
+    if token is None:
         return _form_page(
             request,
             "account_login.html",
             {"error": "Wrong email or password.", "email": email, "next": form.get("next")},
             status=400,
         )
-    with db.write() as conn:
-        token = session_store.create_session(conn, user.id, days=settings.session_days)
     response = _redirect(_safe_next(form.get("next")), "signed-in")
     auth.set_session_cookie(response, settings, token)
     return response
@@ -496,23 +455,9 @@ def _login_link(request: Request, form: dict[str, str]) -> Response:
     except InvalidInput as exc:
         return _form_page(request, "account_login.html", {"error": str(exc)}, status=400)
     _limit_mail(request, email)
-    with db.write() as conn:
-        user = user_store.get_by_email(conn, email)
-        token = (
-            session_store.create_token(conn, user.id, "login", minutes=settings.magic_link_minutes)
-            if user
-            else None
-        )
-    if user is not None and token is not None:
-        auth.send_mail(
-            settings,
-            user.email,
-            f"Sign in to {settings.site_name}",
-            "Open this link and press the button on the page to sign in:\n\n"
-            f"{_base(settings)}/login/magic?token={token}\n\n"
-            f"The link works once within {settings.magic_link_minutes} minutes. If you did not "
-            "ask for it, ignore this email.\n",
-        )
+    mail = accounts.sign_in_link(db, settings, email)
+    if mail is not None:
+        _send(request, mail)
     return _form_page(request, "account_sent.html", {"email": email, "kind": "login"})
 
 
@@ -565,44 +510,47 @@ def _settings_post(request: Request, form: dict[str, str]) -> Response:
                     conn, user.id, display_name=name, github_url=github, orcid_url=orcid
                 )
             return _redirect("/settings", "saved")
+        cookie = request.cookies.get(auth.SESSION_COOKIE) or ""
+        with db.read() as conn:
+            signed_in_at = session_store.session_started(conn, cookie)
         if action == "password":
-            if user.password_hash and not auth.verify_password(
-                user.password_hash, form.get("current_password", "")
-            ):
-                raise InvalidInput("the current password is wrong")
-            new = form.get("new_password", "")
-            auth.check_password(new)
-            with db.write() as conn:
-                user_store.set_password_hash(conn, user.id, auth.hash_password(new))
-                session_store.delete_user_sessions(
-                    conn, user.id, keep=request.cookies.get(auth.SESSION_COOKIE)
-                )
+            accounts.change_password(
+                db,
+                user,
+                current=form.get("current_password", ""),
+                new=form.get("new_password", ""),
+                signed_in_at=signed_in_at,
+                keep_session=cookie,
+            )
             return _redirect("/settings", "password")
         if action == "email":
             email = auth.check_email(form.get("email", ""))
             _limit_mail(request, email)
-            with db.write() as conn:
-                taken = user_store.get_by_email(conn, email)
-                token = session_store.create_token(
-                    conn, user.id, "email", minutes=settings.verify_link_hours * 60, data=email
-                )
-            if taken is None:  # a taken address gets no mail; the page looks the same
-                auth.send_mail(
+            _send(
+                request,
+                *accounts.request_email_change(
+                    db,
                     settings,
+                    user,
                     email,
-                    f"Confirm your new {settings.site_name} address",
-                    "Open this link and press the button to use this address for your account:"
-                    f"\n\n{_base(settings)}/verify?kind=email&token={token}\n",
-                )
+                    password=form.get("current_password", ""),
+                    signed_in_at=signed_in_at,
+                ),
+            )
             return _redirect("/settings", "email-sent")
         if action == "delete":
             if form.get("confirm", "").strip().lower() != "delete":
                 raise InvalidInput('type "delete" in the box to confirm deleting your account')
-            with db.write() as conn:
-                user_store.delete_user(conn, user.id)
+            accounts.delete_account(
+                db, user, password=form.get("current_password", ""), signed_in_at=signed_in_at
+            )
             response = _redirect("/", "deleted")
             auth.clear_session_cookie(response, settings)
             return response
+    except PermissionDenied as exc:  # a stale password-less sign-in: the page says what to do
+        return _form_page(
+            request, "account_settings.html", {"user": user, "error": str(exc)}, status=403
+        )
     except InvalidInput as exc:
         return _form_page(
             request, "account_settings.html", {"user": user, "error": str(exc)}, status=400
