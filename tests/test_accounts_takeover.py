@@ -17,7 +17,6 @@ from paperfeed.store import Database
 from paperfeed.store import papers as paper_store
 from paperfeed.store import sessions as session_store
 from paperfeed.store import users as user_store
-from paperfeed.store.migrations import m0008_accounts
 from paperfeed.store.schema import auth_tokens, sessions
 from paperfeed.web.auth import hash_password
 
@@ -233,6 +232,8 @@ def test_a_bad_password_on_the_link_page_keeps_the_link(db: Database, tmp_path: 
 def test_migration_drops_passwords_and_sessions_that_never_proved_the_address(
     db: Database,
 ) -> None:
+    from paperfeed.store.migrations import m0008_accounts
+
     uid, cookie = _legacy_attacker(db)
     with db.write() as conn:
         v = user_store.create_user(
