@@ -142,3 +142,73 @@ def test_the_member_action_is_a_plain_function(db: Database, tmp_path: Path) -> 
         assert [m.to for m in mails] == ["q@example.org", "p@example.org"]
         with db.read() as conn:
             assert session_store.session_started(conn, "no such cookie") is None
+
+
+def _member_sub(db: Database, email: str) -> tuple[int, int]:
+    import secrets
+
+    from paperfeed.store import outbox as store_outbox
+    from paperfeed.store import subscriptions as store_subs
+
+    with db.write() as conn:
+        u = user_store.create_user(conn, email, "M", verified=True)
+        sub = store_subs.subscribe_member(
+            conn,
+            u.id,
+            email,
+            unsubscribe_token=secrets.token_urlsafe(16),
+            frequency="daily",
+            sections=["featured"],
+            timezone="UTC",
+            hour=7,
+        )
+        store_outbox.insert_many(
+            conn,
+            [
+                {
+                    "subscription_id": sub.id,
+                    "period": "d:1",
+                    "token": secrets.token_urlsafe(8),
+                    "message_id": "<m@x>",
+                    "to_addr": email,
+                    "subject": "Digest",
+                    "content": {"sections": []},
+                    "items": 0,
+                    "status": "pending",
+                }
+            ],
+        )
+    return u.id, sub.id
+
+
+def test_the_members_digests_follow_the_new_address(db: Database) -> None:
+    from paperfeed.store import outbox as store_outbox
+    from paperfeed.store import subscriptions as store_subs
+
+    uid, sid = _member_sub(db, "old@example.org")
+    with db.write() as conn:
+        user_store.set_email(conn, uid, "New@example.org")
+    with db.write() as conn:
+        sub = store_subs.for_user(conn, uid)
+        assert sub is not None and sub.id == sid and sub.email == "New@example.org"
+        assert store_subs.get_by_email(conn, "old@example.org") is None
+        claimed = store_outbox.claim_next(conn)
+    assert claimed is not None and claimed.to_addr == "New@example.org"
+
+
+def test_an_existing_subscription_at_the_new_address_becomes_the_members(db: Database) -> None:
+    from _digest_helpers import add_subscriber
+
+    from paperfeed.store import outbox as store_outbox
+    from paperfeed.store import subscriptions as store_subs
+
+    uid, sid = _member_sub(db, "old@example.org")
+    there = add_subscriber(db, "new@example.org")
+    with db.write() as conn:
+        user_store.set_email(conn, uid, "new@example.org")
+    with db.write() as conn:
+        sub = store_subs.for_user(conn, uid)
+        assert sub is not None and sub.id == there.id and sub.active
+        old = store_subs.get(conn, sid)
+        assert old is not None and old.status == "unsubscribed" and old.user_id is None
+        assert store_outbox.claim_next(conn) is None  # the old address's queued digest is cancelled

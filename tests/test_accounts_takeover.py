@@ -78,25 +78,14 @@ def test_the_reviewed_takeover_fails_end_to_end(db: Database, tmp_path: Path) ->
     with community_site(db, tmp_path) as site:
         attacker = site.client()
         # 1. Sign up with someone else's address and a password: the password is not taken.
+        form = {"email": OWNER, "display_name": "Owner"}
         r = attacker.post(
             "/signup",
-            data={
-                "csrf_token": csrf(attacker, "/signup"),
-                "email": OWNER,
-                "display_name": "Owner",
-                "password": ATTACKER_PASSWORD,
-            },
+            data={"csrf_token": csrf(attacker, "/signup"), **form, "password": ATTACKER_PASSWORD},
         )
         if r.status_code == 400:  # today: refused with a reason, so sign up as the page says
             assert "confirmation link opens" in r.text
-            r = attacker.post(
-                "/signup",
-                data={
-                    "csrf_token": csrf(attacker, "/signup"),
-                    "email": OWNER,
-                    "display_name": "Owner",
-                },
-            )
+            r = attacker.post("/signup", data={"csrf_token": csrf(attacker, "/signup"), **form})
         assert r.status_code == 200 and "Check your email" in r.text
         # 2. Sign in before the address is verified: impossible, and no session row exists.
         assert _login(attacker, OWNER, ATTACKER_PASSWORD) == 400

@@ -50,7 +50,7 @@ def test_email_unique_ignoring_case_and_usernames_unique(db: Database) -> None:
 
 def test_sessions_are_stored_hashed_and_end_on_delete(db: Database) -> None:
     with db.write() as conn:
-        u = user_store.create_user(conn, "s@example.org", "S")
+        u = user_store.create_user(conn, "s@example.org", "S", verified=True)
         token = session_store.create_session(conn, u.id, days=1)
     with db.read() as conn:
         raw = conn.exec_driver_sql("SELECT token_hash FROM sessions").scalar_one()
@@ -159,7 +159,7 @@ def test_delete_user_removes_votes_comments_and_keeps_counts(seeded: Database) -
     db = seeded
     today = _now().date()
     with db.write() as conn:
-        u = user_store.create_user(conn, "gone@example.org", "Gone")
+        u = user_store.create_user(conn, "gone@example.org", "Gone", verified=True)
         vote_store.add_vote(conn, u.id, "2401.00001")
         comment_store.add_comment(conn, "2401.00001", u.id, "bye")
         session_store.create_session(conn, u.id, days=1)

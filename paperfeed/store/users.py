@@ -167,6 +167,43 @@ def set_email(conn: Connection, user_id: int, email: str) -> None:
         .where(users.c.id == user_id)
         .values(email=email.strip(), email_key=email_key(email), email_verified_at=_now())
     )
+    _move_digests(conn, user_id, email)
+
+
+def _move_digests(conn: Connection, user_id: int, email: str) -> None:
+    """Send the member's digests to their new address from now on, never to the old one."""
+    key, now = email_key(email), _now()
+    mine = conn.execute(
+        sa.select(subscriptions.c.id).where(subscriptions.c.user_id == user_id)
+    ).scalar_one_or_none()
+    there = conn.execute(
+        sa.select(subscriptions.c.id).where(subscriptions.c.email_key == key)
+    ).scalar_one_or_none()
+    if mine is None or mine == there:
+        return
+    if there is None:
+        conn.execute(
+            sa.update(subscriptions)
+            .where(subscriptions.c.id == mine)
+            .values(email=email.strip(), email_key=key, updated_at=now)
+        )
+        # Digests composed before the change would still go to the old address.
+        conn.execute(
+            sa.update(outbox)
+            .where(outbox.c.subscription_id == mine, outbox.c.status == "pending")
+            .values(to_addr=email.strip())
+        )
+        return
+    # The new address already has its own (anonymous) subscription: it becomes the member's,
+    # and the old address stops (its queued digests are cancelled when claimed).
+    conn.execute(
+        sa.update(subscriptions)
+        .where(subscriptions.c.id == mine)
+        .values(user_id=None, status="unsubscribed", unsubscribed_at=now, updated_at=now)
+    )
+    conn.execute(
+        sa.update(subscriptions).where(subscriptions.c.id == there).values(user_id=user_id)
+    )
 
 
 def mark_verified(conn: Connection, user_id: int) -> None:
