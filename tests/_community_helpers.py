@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -11,9 +12,12 @@ from pathlib import Path
 from _digest_helpers import SmtpServer
 from _harvest_helpers import ATOM_DIR, Reply, Request, Upstream
 from fastapi.testclient import TestClient
+from sqlalchemy.engine import Connection
 
 from paperfeed.config import Settings
 from paperfeed.store import Database
+from paperfeed.store import subscriptions as store_subs
+from paperfeed.store.subscriptions import Subscription
 from paperfeed.web import create_app
 
 PASSWORD = "correct horse battery staple"
@@ -118,3 +122,32 @@ def sign_up(site: Site, client: TestClient, email: str, name: str) -> None:
     assert len(site.smtp.handler.to(email)) == n + 1
     r2 = confirm(client, mailed_link(site.smtp, email), password=PASSWORD)
     assert r2.status_code == 303  # type: ignore[attr-defined]
+
+
+def member_digest(conn: Connection, user_id: int, email: str) -> Subscription:
+    """An active daily digest subscription of a member at an address."""
+    return store_subs.subscribe_member(
+        conn,
+        user_id,
+        email,
+        unsubscribe_token=secrets.token_urlsafe(16),
+        frequency="daily",
+        sections=["featured"],
+        timezone="UTC",
+        hour=7,
+    )
+
+
+def outbox_row(sub_id: int, to: str, token: str) -> dict[str, object]:
+    """A pending, composed digest for store_outbox.insert_many."""
+    return {
+        "subscription_id": sub_id,
+        "period": f"d:{token}",
+        "token": token,
+        "message_id": f"<{token}@x>",
+        "to_addr": to,
+        "subject": "Your digest",
+        "content": {"sections": []},
+        "items": 0,
+        "status": "pending",
+    }

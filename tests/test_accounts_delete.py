@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import re
-import secrets
 from datetime import date
 from pathlib import Path
 
 import sqlalchemy as sa
-from _community_helpers import PASSWORD, community_site, csrf, sign_up
+from _community_helpers import PASSWORD, community_site, csrf, member_digest, outbox_row, sign_up
 from _digest_helpers import add_papers, add_subscriber
 
 from paperfeed.store import Database
@@ -25,20 +24,6 @@ from paperfeed.store.schema import metadata, outbox, sent_items, subscriptions
 from paperfeed.web.auth import hash_password
 
 DAY = date(2026, 11, 27)
-
-
-def _outbox_row(sub_id: int, to: str, token: str) -> dict[str, object]:
-    return {
-        "subscription_id": sub_id,
-        "period": f"d:{token}",
-        "token": token,
-        "message_id": f"<{token}@x>",
-        "to_addr": to,
-        "subject": "Your digest",
-        "content": {"sections": []},
-        "items": 0,
-        "status": "pending",
-    }
 
 
 def _count(db: Database, table: sa.Table, where: sa.ColumnElement[bool] | None = None) -> int:
@@ -63,32 +48,14 @@ def test_deletion_leaves_no_row_that_acts_for_or_mails_the_member(db: Database) 
         )
         other = user_store.create_user(conn, "bob@example.org", "Bob", verified=True)
         # ... and as a member under an earlier address, kept after an address change.
-        member = store_subs.subscribe_member(
-            conn,
-            u.id,
-            "ada.old@example.org",
-            unsubscribe_token=secrets.token_urlsafe(16),
-            frequency="daily",
-            sections=["featured"],
-            timezone="UTC",
-            hour=7,
-        )
-        bob_sub = store_subs.subscribe_member(
-            conn,
-            other.id,
-            other.email,
-            unsubscribe_token=secrets.token_urlsafe(16),
-            frequency="daily",
-            sections=["featured"],
-            timezone="UTC",
-            hour=7,
-        )
+        member = member_digest(conn, u.id, "ada.old@example.org")
+        bob_sub = member_digest(conn, other.id, other.email)
         store_outbox.insert_many(
             conn,
             [
-                _outbox_row(anonymous.id, "Ada@Example.org", "a1"),
-                _outbox_row(member.id, "ada.old@example.org", "m1"),
-                _outbox_row(bob_sub.id, other.email, "b1"),
+                outbox_row(anonymous.id, "Ada@Example.org", "a1"),
+                outbox_row(member.id, "ada.old@example.org", "m1"),
+                outbox_row(bob_sub.id, other.email, "b1"),
             ],
         )
         store_subs.add_sent_items(conn, [(member.id, ids[0], None), (bob_sub.id, ids[0], None)])

@@ -8,7 +8,17 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from _community_helpers import PASSWORD, Site, community_site, confirm, csrf, mailed_link, sign_up
+from _community_helpers import (
+    PASSWORD,
+    Site,
+    community_site,
+    confirm,
+    csrf,
+    mailed_link,
+    member_digest,
+    outbox_row,
+    sign_up,
+)
 from fastapi.testclient import TestClient
 
 from paperfeed.errors import InvalidInput, PermissionDenied
@@ -145,39 +155,12 @@ def test_the_member_action_is_a_plain_function(db: Database, tmp_path: Path) -> 
 
 
 def _member_sub(db: Database, email: str) -> tuple[int, int]:
-    import secrets
-
     from paperfeed.store import outbox as store_outbox
-    from paperfeed.store import subscriptions as store_subs
 
     with db.write() as conn:
         u = user_store.create_user(conn, email, "M", verified=True)
-        sub = store_subs.subscribe_member(
-            conn,
-            u.id,
-            email,
-            unsubscribe_token=secrets.token_urlsafe(16),
-            frequency="daily",
-            sections=["featured"],
-            timezone="UTC",
-            hour=7,
-        )
-        store_outbox.insert_many(
-            conn,
-            [
-                {
-                    "subscription_id": sub.id,
-                    "period": "d:1",
-                    "token": secrets.token_urlsafe(8),
-                    "message_id": "<m@x>",
-                    "to_addr": email,
-                    "subject": "Digest",
-                    "content": {"sections": []},
-                    "items": 0,
-                    "status": "pending",
-                }
-            ],
-        )
+        sub = member_digest(conn, u.id, email)
+        store_outbox.insert_many(conn, [outbox_row(sub.id, email, "d1")])
     return u.id, sub.id
 
 
