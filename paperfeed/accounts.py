@@ -115,11 +115,9 @@ def check_identity(
 
 
 def sign_up(db: Database, settings: Settings, email: str, display_name: str) -> Mail:
-    """Start an account for an address and return the mail that proves it (no password, no session).
-
-    A known, verified address gets a sign-in link instead, so the answer on the page never
-    tells whether an account exists; nothing here chooses a password or signs anyone in.
-    """
+    """Start an account for an address and return the mail that proves it (no password, no session)."""
+    # A known, verified address gets a sign-in link instead, so the page never tells whether an
+    # account exists; the password is chosen only on the page the mailed link opens.
     with db.write() as conn:
         existing = user_store.get_by_email(conn, email)
         if existing is None:
@@ -205,11 +203,9 @@ def open_link(
     password: str = "",
     display_name: str = "",
 ) -> Proven:
-    """Use an emailed link: it proves control of the mailbox, so every other session and link ends.
-
-    A password (and display name) typed on the page the link opened are taken here, by whoever
-    read the mail, never at sign-up.
-    """
+    """Use an emailed link with the password and name typed on its page, ending all other access."""
+    # Opening the link proves control of the mailbox, not that the opener chose anything before:
+    # so the password is taken here (never at sign-up) and every other session and link ends.
     if password:
         check_password(password)
     pw_hash = hash_password(password) if password else None  # hashed outside the write lock
@@ -258,11 +254,9 @@ def request_email_change(
     password: str,
     signed_in_at: datetime | None,
 ) -> list[Mail]:
-    """Ask to move an account to a checked address: a link to the new one, a notice to the old.
-
-    Nothing changes until the link is opened. A taken address gets no mail (the page looks the
-    same), and the old address is told so its owner can stop a change they did not ask for.
-    """
+    """Ask to move an account to a checked address: the mails of a link to it and a notice to the old."""
+    # Nothing changes until the link is opened. A taken address gets no mail (the page looks the
+    # same); the old address is told, so its owner can stop a change they did not ask for.
     check_identity(user, password, signed_in_at)
     if user_store.email_key(new_email) == user_store.email_key(user.email):
         raise InvalidInput("that is already your address")

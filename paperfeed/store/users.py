@@ -223,12 +223,10 @@ def set_role(conn: Connection, user_id: int, role: str) -> None:
 
 
 def delete_user(conn: Connection, user_id: int) -> bool:
-    """Delete an account and everything that acts or mails for it, keeping paper counters right.
-
-    Goes: votes, comments, sessions, emailed tokens, and every digest subscription of the member
-    or of the account's address with its queued and sent digests; library rows follow by
-    ON DELETE CASCADE. Submitted papers stay on the feed without the name.
-    """
+    """Delete an account and everything that acts for it or mails it, keeping paper counters right."""
+    # Goes: votes, comments, sessions, emailed tokens, and every digest subscription of the member
+    # or of the account's address with its queued and sent digests; library rows follow by
+    # ON DELETE CASCADE. Submitted papers stay on the feed without the name.
     user = get_user(conn, user_id)
     if user is None:
         return False

@@ -183,12 +183,10 @@ def _origin_of(url: str) -> str:
 
 
 async def check_origin(request: Request) -> None:
-    """Refuse a state-changing request whose Origin names another site (app-wide dependency).
-
-    Defence in depth beside the CSRF token: browsers send Origin on every cross-site POST, so a
-    forged form fails here even where a handler forgot its token check. No Origin header (older
-    browsers, non-browser clients) leaves the decision to the CSRF token as before.
-    """
+    """Refuse a state-changing request whose Origin names another site (an app-wide dependency)."""
+    # Defence in depth beside the CSRF token: browsers send Origin on every cross-site POST, so a
+    # forged form fails here even where a handler forgot its token check. No Origin header (older
+    # browsers, non-browser clients) leaves the decision to the CSRF token as before.
     if request.method not in UNSAFE_METHODS:
         return
     origin = request.headers.get("origin")
