@@ -6,6 +6,16 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 
+@dataclass(slots=True, frozen=True)
+class Organization:
+    """A Hugging Face organization a paper is affiliated with (the Hub's _id, slug and name)."""
+
+    id: str
+    name: str
+    fullname: str
+    avatar: str | None = None
+
+
 @dataclass(slots=True)
 class Paper:
     """One arXiv paper, identified by its canonical id without version."""
@@ -27,7 +37,12 @@ class Paper:
     ai_summary: str | None = None
     ai_keywords: list[str] = field(default_factory=list)
     upvotes: int = 0
-    num_comments: int = 0
+    num_comments: int = 0  # live comments posted on this instance (HF's count is a signal)
+    organization: Organization | None = None
+    discussion_id: str | None = None
+    thumbnail: str | None = None
+    media_urls: list[str] = field(default_factory=list)
+    github_stars: int | None = None  # the latest observed star count (read-only, from signals)
 
     @property
     def primary_category(self) -> str | None:
@@ -54,6 +69,10 @@ class FeedEntry:
     submitted_by: str | None = None
     submitted_at: datetime | None = None
     source: str = "import"
+    submitter_fullname: str | None = None
+    submitter_avatar: str | None = None
+    listed_at: datetime | None = None  # the Hub item's own publishedAt (client submitted_at)
+    author_participating: bool | None = None
 
 
 @dataclass(slots=True)
@@ -74,6 +93,10 @@ class FeedItem:
     day: date
     submitted_by: str | None = None
     submitted_at: datetime | None = None
+    submitter_fullname: str | None = None
+    submitter_avatar: str | None = None
+    listed_at: datetime | None = None
+    author_participating: bool | None = None
 
 
 @dataclass(slots=True, frozen=True)

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from paperfeed.models import FeedItem, TrendingScore
+from paperfeed.store.feed import item_columns, item_from_row
 from paperfeed.store.papers import paper_columns, paper_from_row
 from paperfeed.store.schema import feed_entries, papers, signals, trending_scores
 
@@ -185,12 +186,7 @@ def feed_sorted(
     else:
         order = [upvotes_expr.desc()]
     q = (
-        sa.select(
-            *paper_columns(),
-            feed_entries.c.day,
-            feed_entries.c.submitted_by,
-            feed_entries.c.submitted_at,
-        )
+        sa.select(*item_columns())
         .join(feed_entries, feed_entries.c.paper_id == papers.c.id)
         .outerjoin(trending_scores, trending_scores.c.paper_id == papers.c.id)
         .where(*_feed_filter(start, end, submitter))
@@ -198,9 +194,7 @@ def feed_sorted(
         .limit(limit)
         .offset(offset)
     )
-    return [
-        FeedItem(paper_from_row(r), r.day, r.submitted_by, r.submitted_at) for r in conn.execute(q)
-    ]
+    return [item_from_row(r) for r in conn.execute(q)]
 
 
 def count_sorted(
