@@ -42,7 +42,8 @@ class Paper:
     discussion_id: str | None = None
     thumbnail: str | None = None
     media_urls: list[str] = field(default_factory=list)
-    github_stars: int | None = None  # the latest observed star count (read-only, from signals)
+    # The latest observed star count: read from signals, never written with the paper.
+    github_stars: int | None = field(default=None, compare=False)
 
     @property
     def primary_category(self) -> str | None:
@@ -97,6 +98,20 @@ class FeedItem:
     submitter_avatar: str | None = None
     listed_at: datetime | None = None
     author_participating: bool | None = None
+
+    @classmethod
+    def of(cls, paper: Paper, entry: FeedEntry) -> FeedItem:
+        """A paper shown as featured by one of its feed entries."""
+        return cls(
+            paper,
+            entry.day,
+            entry.submitted_by,
+            entry.submitted_at,
+            entry.submitter_fullname,
+            entry.submitter_avatar,
+            entry.listed_at,
+            entry.author_participating,
+        )
 
 
 @dataclass(slots=True, frozen=True)

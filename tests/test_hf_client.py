@@ -188,6 +188,7 @@ def test_paging_links_cursor_list_and_repos(hub: str) -> None:
     published = [p["publishedAt"] for p in httpx.get(f"{hub}/api/papers?limit=100").json()]
     assert published == sorted(published, reverse=True)
     assert httpx.get(f"{hub}/api/papers", params={"cursor": "%%%"}).status_code == 400
+    assert httpx.get(f"{hub}/api/papers", params={"cursor": "bm9wZQ"}).status_code == 404
 
     repos = httpx.get(f"{hub}/api/arxiv/2608.19880/repos")
     assert repos.status_code == 200
@@ -339,3 +340,35 @@ def test_oldest_supported_client(hub: str, oldest_client: Path) -> None:
     assert out["submitter"] == "taesiri" and out["discussion_id"] == "6a87afc589e517cbfd75dbe0"
     assert out["found"][0] == "2608.19880"
     assert out["search_submitted_at"] == datetime(2026, 8, 19, 20, tzinfo=UTC).isoformat()
+
+
+def test_export_and_reimport_keep_the_hub_fields(db: Database, tmp_path: Path) -> None:
+    """paperfeed's JSONL export carries organizations, media and submitter details too."""
+    from fastapi.testclient import TestClient
+
+    from paperfeed.pipeline import export_jsonl
+    from paperfeed.store import open_database
+
+    import_files(db, sorted(HF_DAYS.glob("*.json")))
+    out = tmp_path / "export.jsonl"
+    with out.open("w") as fh:
+        export_jsonl(db, fh)
+    copy = open_database(f"sqlite:///{tmp_path / 'copy.db'}")
+    try:
+        import_files(copy, [out])
+
+        def day(database: Database) -> list[dict[str, Any]]:
+            app = create_app(Settings(database_url=database.url, data_dir=str(tmp_path)), database)
+            with TestClient(app) as client:
+                r = client.get("/api/daily_papers", params={"date": "2026-08-21"})
+            items = r.json()
+            for i in items:  # stars are signals, which the export does not carry
+                i.pop("githubStars", None)
+                i["paper"].pop("githubStars", None)
+            return items
+
+        original, restored = day(db), day(copy)
+        assert restored == original
+        assert restored[0]["organization"]["fullname"] == "Google"
+    finally:
+        copy.dispose()

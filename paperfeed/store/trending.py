@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from paperfeed.models import FeedItem, TrendingScore
-from paperfeed.store.feed import item_columns, item_from_row
+from paperfeed.store.feed import entries_for_many, item_columns, item_from_row
 from paperfeed.store.papers import paper_columns, paper_from_row
 from paperfeed.store.schema import feed_entries, papers, signals, trending_scores
 
@@ -53,23 +53,20 @@ def top(
     )
     rows = list(conn.execute(q))
     # The latest feed entry of just these papers: grouping the whole feed costs ~100 ms at 1M.
-    latest: dict[str, tuple[date, str | None]] = {}
-    ids = [r.id for r in rows]
-    entries = sa.select(
-        feed_entries.c.paper_id, feed_entries.c.day, feed_entries.c.submitted_by
-    ).where(feed_entries.c.paper_id.in_(ids))
-    for e in conn.execute(entries) if ids else ():
-        if e.paper_id not in latest or e.day > latest[e.paper_id][0]:
-            latest[e.paper_id] = (e.day, e.submitted_by)
+    entries = entries_for_many(conn, [r.id for r in rows])
     out = []
     for r in rows:
         paper = paper_from_row(r)
-        day, submitted_by = latest.get(paper.id, (None, None))
-        if day is None:
-            day = paper.published.date() if paper.published else r.computed_at.date()
+        mine = entries.get(paper.id)
+        if mine:
+            item = FeedItem.of(paper, mine[-1])  # oldest first: the last is the latest day
+        else:
+            item = FeedItem(
+                paper, paper.published.date() if paper.published else r.computed_at.date()
+            )
         out.append(
             (
-                FeedItem(paper, day, submitted_by),
+                item,
                 TrendingScore(paper.id, r.score, r.votes_24h, r.stars_gained, r.computed_at),
             )
         )

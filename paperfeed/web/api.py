@@ -32,7 +32,8 @@ WEEK_PATTERN = rf"^{_YEAR}-W(?:0[1-9]|[1-4]\d|5[0-3])$"
 MONTH_PATTERN = rf"^{_YEAR}-(?:0[1-9]|1[0-2])$"
 _DATE = {"format": "date"}  # RFC 3339 full-date: exactly what views.parse_day accepts
 
-Page = Annotated[int, Query(ge=0, le=999_999, description="Page number, from 0")]
+Page = views.Page
+Limit = views.Limit
 
 
 def iso(value: datetime | date | None) -> str | None:
@@ -198,9 +199,7 @@ def daily_papers(
         str | None, Query(description="A month, YYYY-MM", pattern=MONTH_PATTERN)
     ] = None,
     p: Page = 0,
-    limit: Annotated[
-        int, Query(ge=1, le=views.MAX_API_LIMIT, description="Papers per page")
-    ] = API_DEFAULT_LIMIT,
+    limit: Limit = API_DEFAULT_LIMIT,
     submitter: Annotated[
         str | None,
         Query(max_length=255, description="Only papers submitted by this user name"),
@@ -218,7 +217,7 @@ def daily_papers(
     if date is not None:
         period: views.Period | None = views.parse_day(date)
     elif week is not None:
-        period = views.parse_week(week)
+        period = views.parse_week(week, roll_over=True)
     elif month is not None:
         period = views.parse_month(month)
     elif submitter or sort == "trending":
@@ -285,8 +284,9 @@ def _parse_cursor(text: str) -> tuple[datetime, str]:
             raise ValueError
         return datetime.fromisoformat(when), pid
     except ValueError:
-        raise views.BadRequest(
-            "not a cursor: pass the cursor from the previous page's Link header"
+        # 404: the cursor is well formed but names no page (cursors come from Link headers).
+        raise NotFound(
+            "no page at this cursor: pass the cursor from the previous page's Link header"
         ) from None
 
 
@@ -300,9 +300,7 @@ def papers_list(
             description="Where the previous page ended (from its Link header)",
         ),
     ] = None,
-    limit: Annotated[
-        int, Query(ge=1, le=views.MAX_API_LIMIT, description="Papers per page")
-    ] = API_DEFAULT_LIMIT,
+    limit: Limit = API_DEFAULT_LIMIT,
 ) -> JSONResponse:
     """All papers, newest publication first; the Link header names the next page's cursor."""
     after = _parse_cursor(cursor) if cursor else None

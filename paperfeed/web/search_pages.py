@@ -90,9 +90,8 @@ def search_page(request: Request) -> Response:
     return render(request, "search.html", context, status_code=status, cards=[p.id for p in listed])
 
 
-def similar_api(request: Request, arxiv_id: str) -> JSONResponse:
+def similar_api(request: Request, arxiv_id: str, limit: views.Limit = 10) -> JSONResponse:
     """Papers similar in meaning to one paper, best first."""
-    limit = views.parse_limit(request.query_params.get("limit"), 10)
     db, settings = db_of(request), settings_of(request)
     view = views.paper_view(db, arxiv_id, redirect=False)
     hits = similar(db, settings, view.paper.id, limit)

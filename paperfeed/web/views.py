@@ -6,6 +6,9 @@ import math
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Annotated
+
+from fastapi import Query
 
 from paperfeed.errors import InvalidId, NotFound, PaperfeedError
 from paperfeed.models import FeedEntry, FeedItem, Paper
@@ -16,6 +19,11 @@ from paperfeed.store import papers as paper_store
 from paperfeed.store import signals as signal_store
 
 MAX_API_LIMIT = 100  # the Hugging Face daily_papers API caps limit at 100 too
+
+
+# Typed paging parameters of the JSON list routes: FastAPI checks them and documents them.
+Page = Annotated[int, Query(ge=0, le=999_999, description="Page number, from 0")]
+Limit = Annotated[int, Query(ge=1, le=MAX_API_LIMIT, description="Items per page")]
 
 
 class BadRequest(PaperfeedError, ValueError):
@@ -100,13 +108,23 @@ def parse_day(text: str) -> Period:
         raise InvalidPeriod(f"not a date: {_shown(text)} (expected YYYY-MM-DD)") from None
 
 
-def parse_week(text: str) -> Period:
-    """Parse an ISO week YYYY-Www into a week period, or raise InvalidPeriod."""
+def parse_week(text: str, *, roll_over: bool = False) -> Period:
+    """Parse an ISO week YYYY-Www into a week period, or raise InvalidPeriod.
+
+    With roll_over (the API, whose schema documents weeks 01-53), a 52-week year's W53 is the
+    week after its W52 rather than an error.
+    """
     m = _WEEK_RE.match(text or "")
     try:
         if not m:
             raise ValueError
-        return week_period(date.fromisocalendar(int(m[1]), int(m[2]), 1))
+        year, week = int(m[1]), int(m[2])
+        if roll_over and week == 53 and date(year, 12, 28).isocalendar()[1] == 52:
+            monday = date.fromisocalendar(year, 52, 1)
+            if monday > date.max - timedelta(days=7):
+                return Period("week", date.max, date.max)  # past 9999-12-31: an empty week
+            return week_period(monday + timedelta(days=7))
+        return week_period(date.fromisocalendar(year, week, 1))
     except ValueError:
         raise InvalidPeriod(f"not an ISO week: {_shown(text)} (expected e.g. 2025-W09)") from None
 
