@@ -186,3 +186,11 @@ def register(app: FastAPI, routes: list[Route] | None = None) -> None:
                 response_class=JSONResponse if r.api else HTMLResponse,
             )
     community.install(app)  # community: template globals, error pages, CSRF cookie
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = api_models.openapi_without_422(build())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
