@@ -6,6 +6,16 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 
+@dataclass(slots=True, frozen=True)
+class Organization:
+    """A Hugging Face organization a paper is affiliated with (the Hub's _id, slug and name)."""
+
+    id: str
+    name: str
+    fullname: str
+    avatar: str | None = None
+
+
 @dataclass(slots=True)
 class Paper:
     """One arXiv paper, identified by its canonical id without version."""
@@ -27,7 +37,13 @@ class Paper:
     ai_summary: str | None = None
     ai_keywords: list[str] = field(default_factory=list)
     upvotes: int = 0
-    num_comments: int = 0
+    num_comments: int = 0  # live comments posted on this instance (HF's count is a signal)
+    organization: Organization | None = None
+    discussion_id: str | None = None
+    thumbnail: str | None = None
+    media_urls: list[str] = field(default_factory=list)
+    # The latest observed star count: read from signals, never written with the paper.
+    github_stars: int | None = field(default=None, compare=False)
 
     @property
     def primary_category(self) -> str | None:
@@ -54,6 +70,10 @@ class FeedEntry:
     submitted_by: str | None = None
     submitted_at: datetime | None = None
     source: str = "import"
+    submitter_fullname: str | None = None
+    submitter_avatar: str | None = None
+    listed_at: datetime | None = None  # the Hub item's own publishedAt (client submitted_at)
+    author_participating: bool | None = None
 
 
 @dataclass(slots=True)
@@ -74,6 +94,24 @@ class FeedItem:
     day: date
     submitted_by: str | None = None
     submitted_at: datetime | None = None
+    submitter_fullname: str | None = None
+    submitter_avatar: str | None = None
+    listed_at: datetime | None = None
+    author_participating: bool | None = None
+
+    @classmethod
+    def of(cls, paper: Paper, entry: FeedEntry) -> FeedItem:
+        """A paper shown as featured by one of its feed entries."""
+        return cls(
+            paper,
+            entry.day,
+            entry.submitted_by,
+            entry.submitted_at,
+            entry.submitter_fullname,
+            entry.submitter_avatar,
+            entry.listed_at,
+            entry.author_participating,
+        )
 
 
 @dataclass(slots=True, frozen=True)

@@ -50,14 +50,15 @@ def test_one_recorded_day(db: Database, upstream: Upstream) -> None:
         entries = feed_store.entries_for(conn, "2608.19880")
         stars = signal_store.latest(conn, "2608.19880")
         state = harvest_store.get_state(conn, "hf")
-    assert p is not None and p.upvotes == 163 and p.num_comments == 1
+    assert p is not None and p.upvotes == 163
+    assert p.num_comments == 0  # HF's count is the hf_comments signal below
     assert p.github_repo == "https://github.com/google-research/envharness"
     assert p.project_page == "https://envharness.com/"
     assert "EnvHarness" in p.ai_keywords
     assert [(e.day.isoformat(), e.submitted_by, e.source) for e in entries] == [
         ("2026-08-21", "taesiri", "hf")
     ]
-    assert stars == {"github_stars": 8.0}
+    assert stars == {"github_stars": 8.0, "hf_comments": 1.0}
     assert state is not None and json.loads(state)["cursor"] == "2026-08-21"
 
 
@@ -209,6 +210,7 @@ def test_star_counts_are_observed_at_each_harvest(sqlite_db: Database, upstream:
         rows = conn.execute(
             sa.text(
                 "SELECT observed_at, value FROM signals WHERE paper_id = '2608.19880' "
+                "AND kind = 'github_stars' "
                 "ORDER BY observed_at"
             )
         ).all()

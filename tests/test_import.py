@@ -53,7 +53,7 @@ def test_hf_raw_days_across_schema_drift(db: Database) -> None:
         assert day[0].submitted_by == "taesiri"
         assert top.github_repo == "https://github.com/google-research/envharness"
         assert "EnvHarness" in top.ai_keywords
-        assert signal_store.latest(conn, top.id) == {"github_stars": 8.0}
+        assert signal_store.latest(conn, top.id) == {"github_stars": 8.0, "hf_comments": 1.0}
         # 2024 files have no submitter and a different shape, but still land on their day.
         old = feed_store.feed_between(conn, date(2024, 5, 29), date(2024, 5, 29), limit=100)
         assert len(old) == 8 and old[0].submitted_by is None

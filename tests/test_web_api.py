@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -106,7 +107,11 @@ BAD_REQUESTS = [
     ("/api/daily_papers?date=<script>", 400),
     ("/api/daily_papers?week=2024-W99", 400),
     ("/api/daily_papers?month=2024-1", 400),
-    ("/api/daily_papers?date=2024-05-29&week=2024-W22", 400),
+    ("/api/papers/search?q=" + "x" * 251, 400),
+    ("/api/papers/search?limit=121", 400),
+    ("/api/papers/2405.00002v9", 404),
+    ("/api/papers?cursor=bm90YWN1cnNvcg", 404),
+    ("/api/papers?cursor=%25%25", 400),
     ("/api/daily_papers?p=-1", 400),
     ("/api/daily_papers?limit=0", 400),
     ("/api/daily_papers?limit=1000", 400),
@@ -172,3 +177,71 @@ def test_huggingface_hub_client_against_a_real_server(sqlite_db: Database) -> No
         with pytest.raises(HfHubHTTPError) as err:
             api.paper_info("2608.99999")
         assert err.value.response.status_code == 404
+
+
+def test_m0010_keeps_imported_comment_counts_as_a_signal(database_url: str) -> None:
+    """Before m0010 num_comments mixed HF's count with comments posted here; after, it counts these."""
+    import importlib
+
+    import sqlalchemy as sa
+
+    from paperfeed.models import Paper
+    from paperfeed.store import Database
+    from paperfeed.store import comments as comment_store
+    from paperfeed.store import papers as paper_store
+    from paperfeed.store import signals as signal_store
+    from paperfeed.store import users as user_store
+    from paperfeed.store.migrate import available
+
+    db = Database(database_url)
+    try:
+        with db.write() as conn:
+            for name in available():
+                if name >= "m0010":
+                    break
+                module = importlib.import_module(f"paperfeed.store.migrations.{name}")
+                module.upgrade(conn, db.dialect)
+            now = sa.bindparam("now", type_=sa.DateTime)
+            conn.execute(
+                sa.text(
+                    "INSERT INTO papers (id, version, title, abstract, authors, categories, "
+                    "ext_upvotes, votes, num_comments, hidden, rev, created_at, modified_at) "
+                    "VALUES ('2608.19880', 1, 'EnvHarness', '', '[]', '[]', 163, 0, 2, :f, 1, "
+                    ":now, :now)"
+                ).bindparams(now, sa.bindparam("f", type_=sa.Boolean)),
+                {"now": datetime(2026, 8, 21), "f": False},
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO users (email, email_key, username, display_name, role, "
+                    "created_at) VALUES ('a@x.org', 'a@x.org', 'ada', 'Ada', 'member', :now)"
+                ).bindparams(now),
+                {"now": datetime(2026, 8, 21)},
+            )
+            uid = conn.execute(sa.text("SELECT id FROM users")).scalar_one()
+            conn.execute(
+                sa.text(
+                    "INSERT INTO comments (paper_id, user_id, body, created_at) "
+                    "VALUES ('2608.19880', :uid, 'posted here', :now)"
+                ).bindparams(now),
+                {"uid": uid, "now": datetime(2026, 8, 22)},
+            )  # 2 = HF's 1 + this one
+            importlib.import_module("paperfeed.store.migrations.m0010_organizations").upgrade(
+                conn, db.dialect
+            )
+        with db.read() as conn:
+            paper = paper_store.get_paper(conn, "2608.19880")
+            assert paper is not None and paper.num_comments == 1
+            assert len(comment_store.list_comments(conn, "2608.19880")) == 1
+            assert signal_store.latest(conn, "2608.19880") == {"hf_comments": 1.0}
+            assert paper.organization is None and paper.media_urls == []
+            assert user_store.get_user(conn, uid) is not None
+        with db.write() as conn:  # new papers and re-imports still write
+            paper_store.upsert_papers(
+                conn, [Paper(id="2608.19880", title="EnvHarness", num_comments=9)]
+            )
+        with db.read() as conn:
+            paper = paper_store.get_paper(conn, "2608.19880")
+            assert paper is not None and paper.num_comments == 1  # imports never set it
+    finally:
+        db.dispose()

@@ -161,8 +161,12 @@ def _range(value: str, what: str) -> tuple[date, date]:
     return start, stop
 
 
-def parse(text: str) -> Query:
-    """Parse a search string; never raises except QueryError for a malformed filter value."""
+def parse(text: str, *, lenient: bool = False) -> Query:
+    """Parse a search string; QueryError for a malformed filter value unless lenient.
+
+    Lenient parsing (the Hub-shaped API) searches a token that is not a valid filter, such as
+    year:abc, as plain words, the way the Hugging Face API searches any text.
+    """
     notes: list[str] = []
     text = _clean(text or "")
     if len(text) > MAX_QUERY_CHARS:
@@ -196,27 +200,34 @@ def parse(text: str) -> Query:
                 notes.append(f"only the first {MAX_FILTERS} filters were used")
                 continue
             value = raw.strip()
-            if not value:
-                raise QueryError(f"{fname}: needs a value, e.g. {fname}:{_EXAMPLE[kind]}")
-            if kind == "cat":
-                cats.append(_clean_cat(value))
-            elif kind == "author":
-                name = tuple(words(value))
-                if name:
-                    authors.append(name)
-            else:
-                try:
-                    lo, hi = _range(value, fname)
-                except QueryError as exc:
-                    raise QueryError(f"in {fname}:{value[:40]} {exc}") from None
-                if kind in ("year", "date"):
-                    date_from = max(lo, date_from) if date_from else lo
-                    date_to = min(hi, date_to) if date_to else hi
-                elif kind == "from":
-                    date_from = max(lo, date_from) if date_from else lo
+            try:
+                if not value:
+                    raise QueryError(f"{fname}: needs a value, e.g. {fname}:{_EXAMPLE[kind]}")
+                if kind == "cat":
+                    cats.append(_clean_cat(value))
+                elif kind == "author":
+                    name = tuple(words(value))
+                    if name:
+                        authors.append(name)
                 else:
-                    date_to = min(hi, date_to) if date_to else hi
-            continue
+                    try:
+                        lo, hi = _range(value, fname)
+                    except QueryError as exc:
+                        raise QueryError(f"in {fname}:{value[:40]} {exc}") from None
+                    if kind in ("year", "date"):
+                        date_from = max(lo, date_from) if date_from else lo
+                        date_to = min(hi, date_to) if date_to else hi
+                    elif kind == "from":
+                        date_from = max(lo, date_from) if date_from else lo
+                    else:
+                        date_to = min(hi, date_to) if date_to else hi
+                continue
+            except QueryError:
+                if not lenient:
+                    raise
+                n_filters -= 1
+                if sign != "-":
+                    ws.extend(words(fname))  # not a filter after all: search its words below
         if quoted is None and sign == "" and raw in ("AND", "OR", "NEAR", "&&", "||"):
             continue  # boolean operators are not supported; every word counts anyway
         if quoted is None and sign == "" and raw == "NOT":

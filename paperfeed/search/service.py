@@ -25,7 +25,7 @@ from paperfeed.store.db import Database
 
 MODES = ("hybrid", "lexical", "semantic")
 _POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="paperfeed-search")
-MAX_LIMIT = 100
+MAX_LIMIT = 120  # the Hub-shaped search API accepts up to 120
 MAX_OFFSET = 10_000  # deep pages cost linear time; nobody reads past page 200
 
 
@@ -191,6 +191,7 @@ def search(
     authors: list[str] | None = None,
     date_from: str | None = None,
     date_to: str | None = None,
+    lenient: bool = False,
 ) -> SearchResult:
     """Search papers; raises QueryError (a clear message) for bad input, nothing else for text."""
     if mode not in MODES:
@@ -199,7 +200,7 @@ def search(
         raise QueryError(f"unknown sort {sort!r}: use one of {', '.join(SORTS)}")
     limit = max(1, min(int(limit), MAX_LIMIT))
     offset = max(0, min(int(offset), MAX_OFFSET))
-    q = parse(text).with_filters(
+    q = parse(text, lenient=lenient).with_filters(
         categories=categories, authors=authors, date_from=date_from, date_to=date_to
     )
     res = SearchResult(query=q, mode=mode, hits=[], papers=[], total=0, limit=limit, offset=offset)

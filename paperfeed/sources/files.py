@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from paperfeed.errors import ImportFormatError, InvalidId, PaperfeedError
-from paperfeed.models import FeedEntry, ImportRecord, Paper
+from paperfeed.models import FeedEntry, ImportRecord, Organization, Paper
 from paperfeed.normalize import (
     clean_abstract,
     clean_text,
@@ -251,6 +251,10 @@ def parse_export(obj: dict[str, Any]) -> ImportRecord:
         ai_keywords=list(obj.get("ai_keywords") or []),
         upvotes=int(obj.get("upvotes") or 0),
         num_comments=int(obj.get("num_comments") or 0),
+        organization=_export_org(obj.get("organization")),
+        discussion_id=obj.get("discussion_id"),
+        thumbnail=obj.get("thumbnail"),
+        media_urls=list(obj.get("media_urls") or []),
     )
     if not paper.title:
         raise ImportFormatError(f"{pid}: record has no title")
@@ -261,10 +265,23 @@ def parse_export(obj: dict[str, Any]) -> ImportRecord:
             e.get("submitted_by"),
             datetime.fromisoformat(e["submitted_at"]) if e.get("submitted_at") else None,
             e.get("source") or "import",
+            submitter_fullname=e.get("submitter_fullname"),
+            submitter_avatar=e.get("submitter_avatar"),
+            listed_at=datetime.fromisoformat(e["listed_at"]) if e.get("listed_at") else None,
+            author_participating=e.get("author_participating"),
         )
         for e in obj.get("feed") or []
     ]
     return ImportRecord(paper, entries)
+
+
+def _export_org(value: Any) -> Organization | None:
+    if not isinstance(value, dict) or not value.get("id") or not value.get("name"):
+        return None
+    name = str(value["name"])
+    return Organization(
+        str(value["id"]), name, str(value.get("fullname") or name), value.get("avatar")
+    )
 
 
 def export_record(paper: Paper, entries: list[FeedEntry]) -> dict[str, Any]:
@@ -289,12 +306,29 @@ def export_record(paper: Paper, entries: list[FeedEntry]) -> dict[str, Any]:
         "ai_keywords": paper.ai_keywords,
         "upvotes": paper.upvotes,
         "num_comments": paper.num_comments,
+        "organization": (
+            {
+                "id": paper.organization.id,
+                "name": paper.organization.name,
+                "fullname": paper.organization.fullname,
+                "avatar": paper.organization.avatar,
+            }
+            if paper.organization
+            else None
+        ),
+        "discussion_id": paper.discussion_id,
+        "thumbnail": paper.thumbnail,
+        "media_urls": paper.media_urls,
         "feed": [
             {
                 "day": e.day.isoformat(),
                 "submitted_by": e.submitted_by,
                 "submitted_at": e.submitted_at.isoformat() if e.submitted_at else None,
                 "source": e.source,
+                "submitter_fullname": e.submitter_fullname,
+                "submitter_avatar": e.submitter_avatar,
+                "listed_at": e.listed_at.isoformat() if e.listed_at else None,
+                "author_participating": e.author_participating,
             }
             for e in entries
         ],

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from paperfeed.errors import ConfigError, ImportFormatError, InvalidId, UpstreamError
-from paperfeed.models import FeedEntry, ImportRecord, Paper, Signal
+from paperfeed.models import FeedEntry, ImportRecord, Organization, Paper, Signal
 from paperfeed.normalize import clean_abstract, clean_text, parse_arxiv_id
 from paperfeed.sources.base import Page, Window
 from paperfeed.sources.http import HttpClient
@@ -61,6 +61,39 @@ def _url(value: Any) -> str | None:
     return None
 
 
+def _hub_url(value: Any) -> str | None:
+    # The Hub writes some avatars as site paths (/avatars/x.svg): make them absolute links.
+    if isinstance(value, str) and value.startswith("/") and not value.startswith("//"):
+        value = "https://huggingface.co" + value
+    return _url(value)
+
+
+def _short(value: Any, limit: int = 255) -> str | None:
+    text = clean_text(value) if isinstance(value, str) else ""
+    return text[:limit] or None
+
+
+def _organization(value: Any) -> Organization | None:
+    """The Hub's organization object ({_id, name, fullname, avatar}), or None when unusable."""
+    if isinstance(value, str) and _short(value):
+        # The flattened JSONL keeps only the full name; "~" marks an id that is not the Hub's.
+        fullname = _short(value) or ""
+        return Organization("~" + fullname[:63], fullname, fullname, None)
+    if not isinstance(value, dict):
+        return None
+    oid, name = _short(value.get("_id"), 64), _short(value.get("name"))
+    if not oid or not name:
+        return None
+    return Organization(
+        oid, name, _short(value.get("fullname")) or name, _hub_url(value.get("avatar"))
+    )
+
+
+def _media(value: Any) -> list[str]:
+    urls = [_url(v) for v in value] if isinstance(value, list) else []
+    return [u for u in urls if u][:20]
+
+
 def parse_item(item: dict[str, Any], day: date | None = None) -> ImportRecord:
     """One daily-papers item, raw API shape ({paper: {...}, ...}) or flattened JSONL row."""
     if not isinstance(item, dict):
@@ -95,17 +128,44 @@ def parse_item(item: dict[str, Any], day: date | None = None) -> ImportRecord:
         ai_summary=clean_text(paper.get("ai_summary") or item.get("ai_summary")) or None,
         ai_keywords=[clean_text(k) for k in keywords if isinstance(k, str) and clean_text(k)],
         upvotes=_int(paper.get("upvotes", item.get("upvotes"))),
-        num_comments=_int(item.get("numComments")),
+        organization=_organization(item.get("organization") or paper.get("organization")),
+        discussion_id=_short(paper.get("discussionId") or item.get("discussionId"), 64),
+        # Until 2024 the Hub called the social thumbnail mediaUrl; mediaUrls are uploads.
+        thumbnail=_url(item.get("thumbnail") or item.get("mediaUrl")),
+        media_urls=_media(item.get("mediaUrls") or paper.get("mediaUrls")),
     )
+    # A raw item's own publishedAt is when the Hub listed it (huggingface_hub's submitted_at);
+    # in a flattened row publishedAt is the paper's, so only the raw shape has one.
+    listed_at = parse_time(item.get("publishedAt")) if paper is not item else None
     entries = []
     if day is not None:
+        user = item.get("submittedBy") or paper.get("submittedOnDailyBy")
         submitter = _name(item.get("submittedBy")) or _name(paper.get("submittedOnDailyBy"))
-        entries.append(FeedEntry(p.id, day, submitter, featured_at, source="hf"))
+        fullname = _short(user.get("fullname")) if isinstance(user, dict) else None
+        avatar = _hub_url(user.get("avatarUrl")) if isinstance(user, dict) else None
+        participating = item.get("isAuthorParticipating")
+        entries.append(
+            FeedEntry(
+                p.id,
+                day,
+                submitter,
+                featured_at,
+                source="hf",
+                submitter_fullname=fullname if submitter else None,
+                submitter_avatar=avatar if submitter else None,
+                listed_at=listed_at or featured_at,
+                author_participating=participating if isinstance(participating, bool) else None,
+            )
+        )
     signals = []
-    stars = paper.get("githubStars")
-    if isinstance(stars, int) and day is not None:
-        observed = featured_at or datetime(day.year, day.month, day.day)
+    observed = featured_at or (datetime(day.year, day.month, day.day) if day else None)
+    stars = paper.get("githubStars", item.get("githubStars"))
+    if isinstance(stars, int) and observed is not None:
         signals.append(Signal(p.id, "github_stars", float(stars), observed))
+    # HF's comment count is a signal: numComments on this instance counts comments posted here.
+    hf_comments = item.get("numComments")
+    if isinstance(hf_comments, int) and hf_comments > 0 and observed is not None:
+        signals.append(Signal(p.id, "hf_comments", float(hf_comments), observed))
     return ImportRecord(p, entries, signals)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -25,22 +26,47 @@ def add_entries(conn: Connection, entries: Sequence[FeedEntry]) -> int:
             "submitted_by": e.submitted_by,
             "submitted_at": e.submitted_at.replace(tzinfo=None) if e.submitted_at else None,
             "source": e.source,
+            "submitter_fullname": e.submitter_fullname,
+            "submitter_avatar": e.submitter_avatar,
+            "listed_at": e.listed_at.replace(tzinfo=None) if e.listed_at else None,
+            "author_participating": e.author_participating,
         }
         for e in entries
     }
     stmt = insert_for(conn, feed_entries).values(list(rows.values()))
+    new = stmt.excluded  # type: ignore[attr-defined]
+    keep_first = ("submitted_by", "submitted_at", "submitter_fullname", "submitter_avatar")
+    latest_wins = ("listed_at", "author_participating")  # an author may join the thread later
     stmt = stmt.on_conflict_do_update(  # type: ignore[attr-defined]
         index_elements=["paper_id", "day"],
         set_={
-            "submitted_by": sa.func.coalesce(
-                feed_entries.c.submitted_by, stmt.excluded.submitted_by
-            ),  # type: ignore[attr-defined]
-            "submitted_at": sa.func.coalesce(
-                feed_entries.c.submitted_at, stmt.excluded.submitted_at
-            ),  # type: ignore[attr-defined]
+            **{c: sa.func.coalesce(feed_entries.c[c], new[c]) for c in keep_first},
+            **{c: sa.func.coalesce(new[c], feed_entries.c[c]) for c in latest_wins},
         },
     )
     return int(conn.execute(stmt).rowcount or 0)
+
+
+_ENTRY_FIELDS = (
+    "day",
+    "submitted_by",
+    "submitted_at",
+    "submitter_fullname",
+    "submitter_avatar",
+    "listed_at",
+    "author_participating",
+)
+
+
+def item_columns() -> list[Any]:
+    """The paper and feed-entry columns that item_from_row needs (select from papers, join)."""
+    return [*paper_columns(), *(feed_entries.c[f] for f in _ENTRY_FIELDS)]
+
+
+def item_from_row(r: Any) -> FeedItem:
+    """A FeedItem from a row selected with item_columns()."""
+    m = r._mapping
+    return FeedItem(paper_from_row(r), **{f: m[f] for f in _ENTRY_FIELDS})
 
 
 def feed_between(
@@ -51,26 +77,24 @@ def feed_between(
     limit: int = 50,
     offset: int = 0,
     submitted_by: str | None = None,
+    newest_first: bool = False,
 ) -> list[FeedItem]:
-    """Papers featured from start to end inclusive, most upvoted first, ties by newest then id."""
+    """Papers featured from start to end inclusive, most upvoted (or newest) first, then by id."""
+    if newest_first:
+        order = [feed_entries.c.day.desc(), feed_entries.c.listed_at.desc(), upvotes_expr.desc()]
+    else:
+        order = [upvotes_expr.desc(), feed_entries.c.day.desc()]
     q = (
-        sa.select(
-            *paper_columns(),
-            feed_entries.c.day,
-            feed_entries.c.submitted_by,
-            feed_entries.c.submitted_at,
-        )
+        sa.select(*item_columns())
         .join(feed_entries, feed_entries.c.paper_id == papers.c.id)
         .where(feed_entries.c.day.between(start, end), papers.c.hidden == sa.false())
-        .order_by(upvotes_expr.desc(), feed_entries.c.day.desc(), papers.c.id.desc())
+        .order_by(*order, papers.c.id.desc())
         .limit(limit)
         .offset(offset)
     )
     if submitted_by is not None:  # the web API's ?submitter= filter
         q = q.where(feed_entries.c.submitted_by == submitted_by)
-    return [
-        FeedItem(paper_from_row(r), r.day, r.submitted_by, r.submitted_at) for r in conn.execute(q)
-    ]
+    return [item_from_row(r) for r in conn.execute(q)]
 
 
 def count_between(
@@ -113,10 +137,7 @@ def days_for(conn: Connection, paper_id: str) -> list[date]:
 def entries_for(conn: Connection, paper_id: str) -> list[FeedEntry]:
     """The feed entries of one paper, oldest first."""
     q = sa.select(feed_entries).where(feed_entries.c.paper_id == paper_id).order_by("day")
-    return [
-        FeedEntry(r.paper_id, r.day, r.submitted_by, r.submitted_at, r.source)
-        for r in conn.execute(q)
-    ]
+    return [_entry(r) for r in conn.execute(q)]
 
 
 def count_entries(conn: Connection) -> int:
@@ -135,7 +156,10 @@ def entries_for_many(conn: Connection, paper_ids: Sequence[str]) -> dict[str, li
         .order_by(feed_entries.c.paper_id, feed_entries.c.day)
     )
     for r in conn.execute(q):
-        out.setdefault(r.paper_id, []).append(
-            FeedEntry(r.paper_id, r.day, r.submitted_by, r.submitted_at, r.source)
-        )
+        out.setdefault(r.paper_id, []).append(_entry(r))
     return out
+
+
+def _entry(r: Any) -> FeedEntry:
+    m = r._mapping
+    return FeedEntry(r.paper_id, source=r.source, **{f: m[f] for f in _ENTRY_FIELDS})

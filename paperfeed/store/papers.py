@@ -10,7 +10,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from paperfeed.models import Paper, UpsertCounts
-from paperfeed.store.schema import counters, papers, upvotes_expr
+from paperfeed.store.organizations import (
+    organization_columns,
+    organization_from_row,
+    upsert_organizations,
+)
+from paperfeed.store.schema import counters, papers, signals, upvotes_expr
 
 # Fields an incoming record may set; empty incoming values never erase stored ones.
 _FIELDS = (
@@ -28,6 +33,10 @@ _FIELDS = (
     "project_page",
     "ai_summary",
     "ai_keywords",
+    "organization_id",
+    "discussion_id",
+    "thumbnail",
+    "media_urls",
 )
 _CHUNK = 500  # ids per IN (...) lookup: well under SQLite's 32k variable limit
 
@@ -58,6 +67,10 @@ def _row_values(p: Paper) -> dict[str, Any]:
         "project_page": p.project_page,
         "ai_summary": p.ai_summary,
         "ai_keywords": list(p.ai_keywords) if p.ai_keywords else None,
+        "organization_id": p.organization.id if p.organization else None,
+        "discussion_id": p.discussion_id,
+        "thumbnail": p.thumbnail,
+        "media_urls": list(p.media_urls) if p.media_urls else None,
     }
 
 
@@ -82,6 +95,7 @@ def upsert_papers(conn: Connection, batch: Sequence[Paper]) -> UpsertCounts:
     counts = UpsertCounts()
     if not batch:
         return counts
+    upsert_organizations(conn, [p.organization for p in batch if p.organization])
     # Last occurrence of an id in a batch wins, except that versions never go backwards.
     by_id: dict[str, Paper] = {}
     for p in batch:
@@ -105,7 +119,7 @@ def upsert_papers(conn: Connection, batch: Sequence[Paper]) -> UpsertCounts:
                 primary_category=p.primary_category,
                 ext_upvotes=p.upvotes,
                 votes=0,
-                num_comments=p.num_comments,
+                num_comments=0,  # counts comments posted here; HF's count is a signal
                 hidden=False,
                 created_at=now,
                 modified_at=now,
@@ -150,8 +164,6 @@ def _merge(row: Any, p: Paper, values: dict[str, Any]) -> dict[str, Any]:
         change["primary_category"] = p.primary_category
     if p.upvotes and p.upvotes != row.ext_upvotes:
         change["ext_upvotes"] = p.upvotes
-    if p.num_comments and p.num_comments != row.num_comments:
-        change["num_comments"] = p.num_comments
     return change
 
 
@@ -177,12 +189,29 @@ def paper_from_row(row: Any) -> Paper:
         ai_keywords=list(m["ai_keywords"] or []),
         upvotes=int(m["upvotes"]) if "upvotes" in m else int(m["ext_upvotes"]) + int(m["votes"]),
         num_comments=m["num_comments"],
+        organization=organization_from_row(m),
+        discussion_id=m.get("discussion_id"),
+        thumbnail=m.get("thumbnail"),
+        media_urls=list(m.get("media_urls") or []),
+        github_stars=int(m["github_stars"]) if m.get("github_stars") is not None else None,
     )
+
+
+# The latest star count: one primary-key range probe per row (signals is keyed by paper, kind,
+# time), so lists of 100 papers stay one query.
+_stars_expr = (
+    sa.select(signals.c.value)
+    .where(signals.c.paper_id == papers.c.id, signals.c.kind == "github_stars")
+    .order_by(signals.c.observed_at.desc())
+    .limit(1)
+    .scalar_subquery()
+    .label("github_stars")
+)
 
 
 def paper_columns() -> list[Any]:
     """The columns that paper_from_row needs."""
-    return [*papers.c, upvotes_expr]
+    return [*papers.c, upvotes_expr, _stars_expr, *organization_columns()]
 
 
 def get_paper(conn: Connection, paper_id: str, *, include_hidden: bool = False) -> Paper | None:
@@ -248,3 +277,22 @@ def set_hidden(conn: Connection, paper_id: str, hidden: bool) -> bool:
         .values(hidden=hidden, rev=rev, modified_at=_now())
     )
     return bool(res.rowcount)
+
+
+def newest_published(
+    conn: Connection, *, after: tuple[datetime, str] | None = None, limit: int = 50
+) -> list[Paper]:
+    """Visible papers by publication time, newest first, after a (published, id) keyset cursor."""
+    q = sa.select(*paper_columns()).where(
+        papers.c.hidden == sa.false(), papers.c.published.is_not(None)
+    )
+    if after is not None:
+        when, pid = after
+        q = q.where(
+            sa.or_(
+                papers.c.published < when,
+                sa.and_(papers.c.published == when, papers.c.id < pid),
+            )
+        )
+    q = q.order_by(papers.c.published.desc(), papers.c.id.desc()).limit(limit)
+    return [paper_from_row(r) for r in conn.execute(q)]

@@ -33,6 +33,11 @@ papers = sa.Table(
     sa.Column("rev", sa.BigInteger, nullable=False),  # change counter: derived indexes follow it
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("modified_at", sa.DateTime, nullable=False),
+    # --- m0010: Hugging Face fields ---
+    sa.Column("organization_id", sa.String(64)),  # organizations.id
+    sa.Column("discussion_id", sa.String(64)),
+    sa.Column("thumbnail", sa.Text),
+    sa.Column("media_urls", sa.JSON),
 )
 
 feed_entries = sa.Table(
@@ -43,6 +48,21 @@ feed_entries = sa.Table(
     sa.Column("submitted_by", sa.String(255)),
     sa.Column("submitted_at", sa.DateTime),
     sa.Column("source", sa.String(32), nullable=False),
+    # --- m0010: the submitter as the Hub shows them, and the item's own publishedAt ---
+    sa.Column("submitter_fullname", sa.String(255)),
+    sa.Column("submitter_avatar", sa.Text),
+    sa.Column("listed_at", sa.DateTime),
+    sa.Column("author_participating", sa.Boolean),
+)
+
+# --- m0010: Hugging Face organizations a paper is affiliated with ---
+organizations = sa.Table(
+    "organizations",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),  # the Hub's _id
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("fullname", sa.String(255), nullable=False),
+    sa.Column("avatar", sa.Text),
 )
 
 signals = sa.Table(

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from paperfeed.models import FeedItem, TrendingScore
+from paperfeed.store.feed import entries_for_many, item_columns, item_from_row
 from paperfeed.store.papers import paper_columns, paper_from_row
 from paperfeed.store.schema import feed_entries, papers, signals, trending_scores
 
@@ -52,23 +53,20 @@ def top(
     )
     rows = list(conn.execute(q))
     # The latest feed entry of just these papers: grouping the whole feed costs ~100 ms at 1M.
-    latest: dict[str, tuple[date, str | None]] = {}
-    ids = [r.id for r in rows]
-    entries = sa.select(
-        feed_entries.c.paper_id, feed_entries.c.day, feed_entries.c.submitted_by
-    ).where(feed_entries.c.paper_id.in_(ids))
-    for e in conn.execute(entries) if ids else ():
-        if e.paper_id not in latest or e.day > latest[e.paper_id][0]:
-            latest[e.paper_id] = (e.day, e.submitted_by)
+    entries = entries_for_many(conn, [r.id for r in rows])
     out = []
     for r in rows:
         paper = paper_from_row(r)
-        day, submitted_by = latest.get(paper.id, (None, None))
-        if day is None:
-            day = paper.published.date() if paper.published else r.computed_at.date()
+        mine = entries.get(paper.id)
+        if mine:
+            item = FeedItem.of(paper, mine[-1])  # oldest first: the last is the latest day
+        else:
+            item = FeedItem(
+                paper, paper.published.date() if paper.published else r.computed_at.date()
+            )
         out.append(
             (
-                FeedItem(paper, day, submitted_by),
+                item,
                 TrendingScore(paper.id, r.score, r.votes_24h, r.stars_gained, r.computed_at),
             )
         )
@@ -185,12 +183,7 @@ def feed_sorted(
     else:
         order = [upvotes_expr.desc()]
     q = (
-        sa.select(
-            *paper_columns(),
-            feed_entries.c.day,
-            feed_entries.c.submitted_by,
-            feed_entries.c.submitted_at,
-        )
+        sa.select(*item_columns())
         .join(feed_entries, feed_entries.c.paper_id == papers.c.id)
         .outerjoin(trending_scores, trending_scores.c.paper_id == papers.c.id)
         .where(*_feed_filter(start, end, submitter))
@@ -198,9 +191,7 @@ def feed_sorted(
         .limit(limit)
         .offset(offset)
     )
-    return [
-        FeedItem(paper_from_row(r), r.day, r.submitted_by, r.submitted_at) for r in conn.execute(q)
-    ]
+    return [item_from_row(r) for r in conn.execute(q)]
 
 
 def count_sorted(

@@ -62,6 +62,8 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     app.state.db = database
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     routes.register(app)
+    # The Hub serves its schema at /openapi.json; /api/openapi.json stays for existing clients.
+    app.add_api_route("/openapi.json", lambda: app.openapi(), include_in_schema=False)
     metrics.install(app)  # operations: request counts and latencies per route
     _add_error_handlers(app)
 
@@ -109,6 +111,15 @@ def error_response(request: Request, status: int, title: str, message: str) -> R
     return render(request, "error.html", context, status_code=status)
 
 
+def validation_message(exc: RequestValidationError) -> str:
+    """The first invalid parameter in one line: which one, what was wrong, what was sent."""
+    for err in exc.errors():
+        where = ".".join(str(x) for x in err.get("loc", ())[1:]) or "request"
+        sent = str(err.get("input", ""))[:40]
+        return f"{where}: {err.get('msg', 'invalid')} (got {sent!r})"
+    return "malformed request parameters"
+
+
 def _add_error_handlers(app: FastAPI) -> None:
     async def not_found(request: Request, exc: Exception) -> Response:
         return error_response(request, 404, "Not found", str(exc))
@@ -128,7 +139,8 @@ def _add_error_handlers(app: FastAPI) -> None:
         return response
 
     async def validation_error(request: Request, exc: Exception) -> Response:
-        return error_response(request, 400, "Bad request", "malformed request parameters")
+        assert isinstance(exc, RequestValidationError)
+        return error_response(request, 400, "Bad request", validation_message(exc))
 
     async def server_error(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s", request.url.path, exc_info=exc)

@@ -60,12 +60,11 @@ def trending_page(request: Request) -> Response:
     )
 
 
-def api_trending(request: Request, p: str | None = None, limit: str | None = None) -> JSONResponse:
+def api_trending(request: Request, p: views.Page = 0, limit: views.Limit = 50) -> JSONResponse:
     """Trending papers in the daily_papers item shape, each with a `trending` explanation."""
     from paperfeed.web.api import daily_item_json, iso
 
-    page = views.parse_page(p, first=0)
-    size = views.parse_limit(limit, 50)
+    page, size = p, limit
     rows, total = _trending_rows(db_of(request), page=page, size=size)
     out = []
     for item, score in rows:

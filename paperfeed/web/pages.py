@@ -121,10 +121,21 @@ def paper_markdown(view: views.PaperView) -> str:
     """A paper as Markdown, the answer huggingface_hub's read_paper expects from /papers/{id}.md."""
     p = view.paper
     lines = [f"# {p.title}", "", "Authors: " + ", ".join(p.authors), ""]
+    if p.organization:
+        lines += [f"Organization: {p.organization.fullname}", ""]
     lines += [f"arXiv: {p.abs_url} · PDF: {p.pdf_url} · Upvotes: {p.upvotes}", ""]
     if p.categories:
         lines += ["Categories: " + ", ".join(p.categories), ""]
+    # As the Hub's agent view: the AI summary and keywords, then the abstract, then links.
+    if p.ai_summary:
+        lines += ["## AI summary", "", p.ai_summary, ""]
+    if p.ai_keywords:
+        lines += ["Keywords: " + ", ".join(p.ai_keywords), ""]
     lines += ["## Abstract", "", p.abstract, ""]
+    stars = f" ({p.github_stars} stars)" if p.github_stars is not None else ""
+    links: list[tuple[str, str | None]] = [("arXiv", p.abs_url), ("PDF", p.pdf_url)]
+    links += [("Code", p.github_repo and p.github_repo + stars), ("Project page", p.project_page)]
+    lines += ["## Links", "", *(f"- {name}: {url}" for name, url in links if url), ""]
     return "\n".join(lines)
 
 

@@ -9,7 +9,17 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from paperfeed.web import api, community, digests, feeds, library, pages, search_pages, status
+from paperfeed.web import (
+    api,
+    api_models,
+    community,
+    digests,
+    feeds,
+    library,
+    pages,
+    search_pages,
+    status,
+)
 from paperfeed.web.health import healthz
 from paperfeed.web.metrics import metrics as metrics_page
 
@@ -41,7 +51,9 @@ ROUTES: list[Route] = [
 # --- search: keyword/meaning/hybrid search page, its Hub-shaped JSON twin, similar papers ---
 ROUTES += [
     Route("/search", search_pages.search_page, "search"),
-    Route("/api/papers/search", search_pages.search_api, "api_papers_search", api=True),
+    Route("/api/papers/search", api.search_api, "api_papers_search", api=True),
+    Route("/api/papers", api.papers_list, "api_papers_list", api=True),
+    Route("/api/arxiv/{arxiv_id:path}/repos", api.arxiv_repos, "api_arxiv_repos", api=True),
     Route(
         "/api/papers/{arxiv_id:path}/similar",
         search_pages.similar_api,
@@ -157,6 +169,11 @@ def register(app: FastAPI, routes: list[Route] | None = None) -> None:
             methods=list(r.methods),
             include_in_schema=r.api,
             response_class=JSONResponse if r.api else HTMLResponse,
+            # JSON routes document their answer and errors in the OpenAPI schema.
+            response_model=api_models.MODELS.get(r.name, dict[str, Any]) if r.api else None,
+            responses={**api_models.ERRORS, **api_models.EXTRA_ERRORS.get(r.name, {})}
+            if r.api
+            else None,
         )
         if "GET" in r.methods:
             # Uptime checks and link checkers send HEAD; answer it like GET, body left out.
@@ -169,3 +186,11 @@ def register(app: FastAPI, routes: list[Route] | None = None) -> None:
                 response_class=JSONResponse if r.api else HTMLResponse,
             )
     community.install(app)  # community: template globals, error pages, CSRF cookie
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = api_models.openapi_without_422(build())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -16,7 +16,7 @@ from paperfeed.search import MODES, QueryError, SearchUnavailable, search, simil
 from paperfeed.search.lexical import SORTS
 from paperfeed.search.service import SearchResult
 from paperfeed.web import views
-from paperfeed.web.api import iso, paper_json
+from paperfeed.web.api import search_items
 from paperfeed.web.context import db_of, path_for, render, settings_of, templates
 
 log = logging.getLogger(__name__)
@@ -90,50 +90,14 @@ def search_page(request: Request) -> Response:
     return render(request, "search.html", context, status_code=status, cards=[p.id for p in listed])
 
 
-def search_item_json(paper: Paper, score: float, snippet: str | None) -> dict[str, Any]:
-    """One /api/papers/search item: {paper, title, summary, publishedAt, ...} like the Hub."""
-    p = paper_json(paper)
-    out: dict[str, Any] = {
-        "paper": p,
-        "title": paper.title,
-        "summary": paper.abstract,
-        "publishedAt": iso(paper.published),
-        "numComments": paper.num_comments,
-        "isAuthorParticipating": False,
-        "score": round(score, 6),
-    }
-    if snippet:
-        out["highlightedSummary"] = snippet  # HTML-escaped text with <mark> around matches
-    return out
-
-
-def search_api(request: Request) -> JSONResponse:
-    """Papers matching q, best first, in the Hub's /api/papers/search shape."""
-    limit = views.parse_limit(request.query_params.get("limit"), API_DEFAULT_LIMIT)
-    page = views.parse_page(request.query_params.get("p"), first=0)
-    try:
-        result = _run(request, limit=limit, offset=page * limit)
-    except QueryError as exc:
-        raise views.BadRequest(str(exc)) from None
-    except SearchUnavailable as exc:
-        return JSONResponse({"error": str(exc)}, status_code=503)
-    items = [
-        search_item_json(p, h.score, result.snippets.get(p.id))
-        for h, p in zip(result.hits, result.papers, strict=True)
-    ]
-    headers = {"X-Total-Count": str(result.total), "X-Search-Mode": result.mode}
-    return JSONResponse(items, headers=headers)
-
-
-def similar_api(request: Request, arxiv_id: str) -> JSONResponse:
+def similar_api(request: Request, arxiv_id: str, limit: views.Limit = 10) -> JSONResponse:
     """Papers similar in meaning to one paper, best first."""
-    limit = views.parse_limit(request.query_params.get("limit"), 10)
     db, settings = db_of(request), settings_of(request)
     view = views.paper_view(db, arxiv_id, redirect=False)
     hits = similar(db, settings, view.paper.id, limit)
     papers = similar_papers_by_hits(request, [h.paper_id for h in hits])
     scores = {h.paper_id: h.score for h in hits}
-    return JSONResponse([search_item_json(p, scores[p.id], None) for p in papers])
+    return JSONResponse(search_items(request, [(p, scores[p.id]) for p in papers]))
 
 
 def similar_papers_by_hits(request: Request, ids: list[str]) -> list[Paper]:

@@ -6,16 +6,24 @@ import math
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Annotated
+
+from fastapi import Query
 
 from paperfeed.errors import InvalidId, NotFound, PaperfeedError
-from paperfeed.models import FeedItem, Paper
+from paperfeed.models import FeedEntry, FeedItem, Paper
 from paperfeed.normalize import parse_arxiv_id
 from paperfeed.store import Database
 from paperfeed.store import feed as feed_store
 from paperfeed.store import papers as paper_store
 from paperfeed.store import signals as signal_store
 
-MAX_API_LIMIT = 100  # the Hugging Face API caps limit at 100 too
+MAX_API_LIMIT = 100  # the Hugging Face daily_papers API caps limit at 100 too
+
+
+# Typed paging parameters of the JSON list routes: FastAPI checks them and documents them.
+Page = Annotated[int, Query(ge=0, le=999_999, description="Page number, from 0")]
+Limit = Annotated[int, Query(ge=1, le=MAX_API_LIMIT, description="Items per page")]
 
 
 class BadRequest(PaperfeedError, ValueError):
@@ -100,13 +108,23 @@ def parse_day(text: str) -> Period:
         raise InvalidPeriod(f"not a date: {_shown(text)} (expected YYYY-MM-DD)") from None
 
 
-def parse_week(text: str) -> Period:
-    """Parse an ISO week YYYY-Www into a week period, or raise InvalidPeriod."""
+def parse_week(text: str, *, roll_over: bool = False) -> Period:
+    """Parse an ISO week YYYY-Www into a week period, or raise InvalidPeriod.
+
+    With roll_over (the API, whose schema documents weeks 01-53), a 52-week year's W53 is the
+    week after its W52 rather than an error.
+    """
     m = _WEEK_RE.match(text or "")
     try:
         if not m:
             raise ValueError
-        return week_period(date.fromisocalendar(int(m[1]), int(m[2]), 1))
+        year, week = int(m[1]), int(m[2])
+        if roll_over and week == 53 and date(year, 12, 28).isocalendar()[1] == 52:
+            monday = date.fromisocalendar(year, 52, 1)
+            if monday > date.max - timedelta(days=7):
+                return Period("week", date.max, date.max)  # past 9999-12-31: an empty week
+            return week_period(monday + timedelta(days=7))
+        return week_period(date.fromisocalendar(year, week, 1))
     except ValueError:
         raise InvalidPeriod(f"not an ISO week: {_shown(text)} (expected e.g. 2025-W09)") from None
 
@@ -200,6 +218,25 @@ def feed_view(
     return FeedView(period, items, total, page, page_size, prev, nxt)
 
 
+def newest_items(
+    db: Database, *, submitted_by: str | None, page: int = 0, page_size: int = 50
+) -> tuple[list[FeedItem], int]:
+    """Featured papers over all days (optionally by one submitter), newest day first."""
+    start, end = date.min, date.max
+    with db.read() as conn:
+        total = feed_store.count_between(conn, start, end, submitted_by=submitted_by)
+        items = feed_store.feed_between(
+            conn,
+            start,
+            end,
+            limit=page_size,
+            offset=page * page_size,
+            submitted_by=submitted_by,
+            newest_first=True,
+        )
+    return items, total
+
+
 def latest_period(db: Database) -> Period | None:
     """The latest day with featured papers, or None for an empty store."""
     with db.read() as conn:
@@ -224,6 +261,7 @@ class PaperView:
     signals: dict[str, float]
     submitted_by: str | None = None
     submitted_at: datetime | None = None
+    entry: FeedEntry | None = None  # the first feed entry, with the submitter's details
 
 
 def resolve_id(raw: str) -> str:
@@ -235,13 +273,21 @@ def resolve_id(raw: str) -> str:
 
 def paper_view(db: Database, raw_id: str, *, redirect: bool = True) -> PaperView:
     """A paper by id; CanonicalRedirect for non-canonical forms when redirect is set."""
-    canonical = resolve_id(raw_id)
+    if len(raw_id) > 200:
+        raise InvalidId("not an arXiv id: too long")
+    asked = parse_arxiv_id(raw_id)
+    canonical = asked.id
     if redirect and canonical != raw_id:
         raise CanonicalRedirect(canonical)
     with db.read() as conn:
         paper = paper_store.get_paper(conn, canonical)
         if paper is None:
             raise NotFound(f"no paper {canonical} in this feed")
+        if asked.version and asked.version > paper.version:
+            # A version that never existed names no paper (v7 of a paper at v1 is a typo).
+            raise NotFound(
+                f"{canonical} has no version {asked.version}: the latest is v{paper.version}"
+            )
         entries = feed_store.entries_for(conn, canonical)
         signals = signal_store.latest(conn, canonical)
     first = entries[0] if entries else None
@@ -251,4 +297,5 @@ def paper_view(db: Database, raw_id: str, *, redirect: bool = True) -> PaperView
         signals,
         submitted_by=first.submitted_by if first else None,
         submitted_at=(first.submitted_at if first else None),
+        entry=first,
     )
