@@ -1,4 +1,9 @@
-"""The README's two commands side by side: ./scripts/test never installs into the demo's .venv."""
+"""The README's two commands side by side: ./scripts/test never installs into the demo's .venv.
+
+Checked by hand too (each install takes over a minute here, too slow for the suite): in a fresh
+`git archive` copy, the quick start's `.venv` served /static/style.css with 200 before and after
+`./scripts/test` ran beside it; the old script's `pip install -e` into `.venv` turned it to 404.
+"""
 
 from __future__ import annotations
 
