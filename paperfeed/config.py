@@ -237,6 +237,10 @@ class Settings:
     web_workers: int = setting(
         1, "Web processes `paperfeed serve` starts (--workers); each opens its own connections."
     )
+    visitor_cache_seconds: float = setting(
+        1.0,
+        "Feed pages for signed-out readers come from a per-process cache, checked against the store's change marks at most this often (seconds; writes through the same process count at once); 0 turns it off.",
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 
 from paperfeed.errors import InvalidId
 
@@ -79,6 +80,36 @@ def parse_version(text: str | None) -> int | None:
         return None
     m = re.fullmatch(r"\s*v?(\d{1,3})\s*", text)
     return int(m.group(1)) if m else None
+
+
+def id_month(paper_id: str) -> date | None:
+    """The first day of the month an arXiv id was assigned (its YYMM), or None for other ids."""
+    m = _ID_RE.match(paper_id)
+    if not m:
+        return None
+    digits = m.group("new") or m.group("old").rpartition("/")[2]
+    yy, month = int(digits[:2]), int(digits[2:4])
+    if not 1 <= month <= 12:
+        return None
+    # Old-style ids ran from 1991 to 2007-03; new-style ones start at 0704 (2007-04).
+    return date((1900 if yy >= 91 else 2000) + yy, month, 1)
+
+
+def first_version_date(paper_id: str, when: datetime | None) -> datetime | None:
+    """`when` if it can be the first version's date of this id, else None (unknown)."""
+    month = id_month(paper_id)
+    if when is None or month is None:
+        return when
+    day = when.date()
+    # arXiv numbers a paper in the month it announces it, so no v1 is dated after its id's
+    # month (one day of slack covers time zones). It can be dated before: sent after a month's
+    # last deadline or held for moderation (1501.05261's v1 is from 2014-08, five months early);
+    # a year before the id is the limit.
+    earliest = month.replace(year=month.year - 1)
+    after = (month + timedelta(days=32)).replace(day=1)
+    if earliest <= day <= after:
+        return when
+    return None
 
 
 _WS = re.compile(r"\s+")

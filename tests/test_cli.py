@@ -35,11 +35,11 @@ def test_init_sample_import_export(tmp_path: Path) -> None:
     db = tmp_path / "pf.db"
     out = run("init", "--sample", db=db)
     assert out.returncode == 0, out.stderr
-    assert "4887 new" in out.stdout
+    assert "4902 new" in out.stdout
     again = run("import", str(FIXTURES / "hf_raw_days" / "2026-08-21.json"), db=db)
     assert again.returncode == 0 and "0 error(s)" in again.stdout
     exported = run("export", "-o", str(tmp_path / "out.jsonl.gz"), db=db)
-    assert exported.returncode == 0 and "exported 4887 paper(s)" in exported.stderr
+    assert exported.returncode == 0 and "exported 4902 paper(s)" in exported.stderr
 
 
 def test_errors_are_one_line_without_traceback(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ import tantivy
 
 from paperfeed.errors import PaperfeedError
 from paperfeed.models import Hit, Paper
+from paperfeed.normalize import id_month
 from paperfeed.search.query import Query, QueryError
 
 TEXT_FIELDS = ["title", "abstract", "authors"]
@@ -65,7 +66,8 @@ def document(p: Paper) -> tantivy.Document:
             cats[c.split(".", 1)[0]] = None
     for c in cats:
         doc.add_text("cats", c)
-    doc.add_integer("day", _day(p.published or p.updated))
+    # Without a version date the id still dates the paper to its month (date filters, sorting).
+    doc.add_integer("day", _day(p.published or p.updated or id_month(p.id)))
     doc.add_integer("upvotes", int(p.upvotes))
     return doc
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from paperfeed.errors import ConfigError, InvalidId, UpstreamError
 from paperfeed.models import ImportRecord, Paper
-from paperfeed.normalize import clean_abstract, clean_text, parse_arxiv_id
+from paperfeed.normalize import clean_abstract, clean_text, first_version_date, parse_arxiv_id
 from paperfeed.sources.arxiv_oai import parse_xml
 from paperfeed.sources.base import Page, Window
 from paperfeed.sources.http import HttpClient
@@ -96,7 +96,7 @@ def parse_entry(entry: Any) -> Paper:
         ],
         categories=categories,
         version=aid.version or 1,
-        published=_time(entry.findtext(f"{{{ATOM}}}published")),
+        published=first_version_date(aid.id, _time(entry.findtext(f"{{{ATOM}}}published"))),
         updated=_time(entry.findtext(f"{{{ATOM}}}updated")),
         comments=clean_text(entry.findtext(f"{{{ARXIV}}}comment")) or None,
         journal_ref=clean_text(entry.findtext(f"{{{ARXIV}}}journal_ref")) or None,

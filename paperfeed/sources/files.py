@@ -18,6 +18,7 @@ from paperfeed.models import FeedEntry, ImportRecord, Organization, Paper
 from paperfeed.normalize import (
     clean_abstract,
     clean_text,
+    first_version_date,
     parse_arxiv_id,
     parse_version,
     split_authors,
@@ -193,7 +194,9 @@ def parse_snapshot(obj: dict[str, Any]) -> ImportRecord:
         authors=[a for a in authors if a],
         categories=split_categories(obj.get("categories")),
         version=max(numbers) if numbers else 1,
-        published=_rfc2822(versions[0].get("created")) if versions else None,
+        published=first_version_date(
+            pid, _rfc2822(versions[0].get("created")) if versions else None
+        ),
         updated=_rfc2822(versions[-1].get("created")) if versions else None,
         comments=clean_text(obj.get("comments")) or None,
         journal_ref=clean_text(obj.get("journal-ref")) or None,
@@ -206,8 +209,6 @@ def parse_snapshot(obj: dict[str, Any]) -> ImportRecord:
 def parse_corpus(obj: dict[str, Any]) -> ImportRecord:
     """One record of the daily-listing corpus (id, title, abstract, authors, categories, listing_dates)."""
     pid, version = _require_id(obj)
-    listed = [d for d in obj.get("listing_dates") or [] if isinstance(d, str)]
-    first = datetime.fromisoformat(listed[0]) if listed else None
     paper = Paper(
         id=pid,
         title=clean_text(obj.get("title")),
@@ -215,8 +216,11 @@ def parse_corpus(obj: dict[str, Any]) -> ImportRecord:
         authors=[clean_text(a) for a in obj.get("authors") or [] if clean_text(a)],
         categories=split_categories(obj.get("categories")),
         version=version or parse_version(obj.get("version")) or 1,
-        published=first,
-        updated=first,
+        # A listing day says when arXiv announced the paper (new, replaced or cross-listed: the
+        # 2019 paper 1911.07240 is listed on 2026-06-23), never when a version was made, so the
+        # version dates stay unknown; the id still dates the first version to its month.
+        published=None,
+        updated=None,
         comments=clean_text(obj.get("comment")) or None,
     )
     if not paper.title:
@@ -239,7 +243,7 @@ def parse_export(obj: dict[str, Any]) -> ImportRecord:
         authors=list(obj.get("authors") or []),
         categories=list(obj.get("categories") or []),
         version=int(obj.get("version") or 1),
-        published=when("published"),
+        published=first_version_date(pid, when("published")),
         updated=when("updated"),
         comments=obj.get("comments"),
         journal_ref=obj.get("journal_ref"),

@@ -10,7 +10,7 @@ from typing import Any
 
 from paperfeed.errors import ConfigError, ImportFormatError, InvalidId, UpstreamError
 from paperfeed.models import FeedEntry, ImportRecord, Organization, Paper, Signal
-from paperfeed.normalize import clean_abstract, clean_text, parse_arxiv_id
+from paperfeed.normalize import clean_abstract, clean_text, first_version_date, parse_arxiv_id
 from paperfeed.sources.base import Page, Window
 from paperfeed.sources.http import HttpClient
 
@@ -122,7 +122,8 @@ def parse_item(item: dict[str, Any], day: date | None = None) -> ImportRecord:
         abstract=clean_abstract(paper.get("summary") or item.get("summary")),
         authors=_authors(paper.get("authors") or item.get("authors")),
         version=aid.version or 1,
-        published=parse_time(paper.get("publishedAt")),
+        # The Hub's publishedAt is sometimes the day a paper reached HF, years after its v1.
+        published=first_version_date(aid.id, parse_time(paper.get("publishedAt"))),
         github_repo=_url(paper.get("githubRepo") or item.get("githubRepo")),
         project_page=_url(paper.get("projectPage") or item.get("projectPage")),
         ai_summary=clean_text(paper.get("ai_summary") or item.get("ai_summary")) or None,

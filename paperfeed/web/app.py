@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from paperfeed.config import Settings
 from paperfeed.errors import InvalidId, NotFound
 from paperfeed.store import Database, open_database
-from paperfeed.web import auth, metrics, routes
+from paperfeed.web import auth, metrics, pagecache, routes
 from paperfeed.web.context import STATIC_DIR, render
 from paperfeed.web.views import BadRequest
 
@@ -67,6 +67,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     metrics.install(app)  # operations: request counts and latencies per route
     _add_error_handlers(app)
 
+    pagecache.install(app, database, settings.visitor_cache_seconds)  # signed-out feed pages
     app.add_middleware(SecurityHeaders)
     return app
 

@@ -14,6 +14,7 @@ from starlette.responses import Response
 
 from paperfeed.errors import PaperfeedError
 from paperfeed.models import FeedItem, Paper, TrendingScore
+from paperfeed.normalize import id_month
 from paperfeed.store import Database
 from paperfeed.store import trending as trending_store
 from paperfeed.web import views
@@ -290,7 +291,8 @@ def bib_key(paper: Paper) -> str:
 
 def bibtex_entry(paper: Paper) -> str:
     """One paper as a BibTeX @misc entry with arXiv eprint fields (and a DOI when known)."""
-    when = paper.published or paper.updated
+    # The id's YYMM dates the first version when its day is unknown; a listing day never does.
+    when = paper.published or id_month(paper.id) or paper.updated
     year = when.year if when else None
     fields: list[tuple[str, str]] = [
         ("title", "{" + _bib_value(paper.title) + "}"),

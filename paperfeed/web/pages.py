@@ -12,6 +12,7 @@ from starlette.responses import Response
 from paperfeed.errors import NotFound
 from paperfeed.web import views
 from paperfeed.web.context import db_of, path_for, render, settings_of
+from paperfeed.web.pagecache import visitor_page
 
 # Route name and path parameter of each period kind, for building prev/next links.
 PERIOD_ROUTES = {
@@ -58,6 +59,7 @@ def _page_param(request: Request) -> int:
     return views.parse_page(request.query_params.get("p"), first=1)
 
 
+@visitor_page
 def home(request: Request) -> Response:
     """The latest day with featured papers, most upvoted first."""
     db, settings = db_of(request), settings_of(request)
@@ -84,16 +86,19 @@ def _in_path(parse: Callable[[str], views.Period], text: str) -> views.Period:
         raise NotFound(str(exc)) from None
 
 
+@visitor_page
 def day_page(request: Request, day: str) -> Response:
     """One day's featured papers (YYYY-MM-DD)."""
     return _period_page(request, _in_path(views.parse_day, day))
 
 
+@visitor_page
 def week_page(request: Request, week: str) -> Response:
     """One ISO week's featured papers (YYYY-Www)."""
     return _period_page(request, _in_path(views.parse_week, week))
 
 
+@visitor_page
 def month_page(request: Request, month: str) -> Response:
     """One month's featured papers (YYYY-MM)."""
     return _period_page(request, _in_path(views.parse_month, month))
