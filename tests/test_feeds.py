@@ -244,7 +244,10 @@ def test_period_feeds_hold_the_whole_week_and_page_the_month(site: Site, anon: T
     second = _parse(anon.get(urlsplit(links["next"]).path + "?month=2024-07&p=2").content)
     links2 = {link.rel: link.href for link in second.feed.links}
     assert links2["previous"] == links["self"] and "next" not in links2
-    ids = [e.id for e in first.entries + second.entries]
+    assert second.feed.id == first.feed.id == f"{BASE}/papers/feed.atom?month=2024-07"
+    assert anon.get("/papers/feed.atom?month=2024-07&p=3").status_code == 404
+    assert anon.get("/papers/feed.atom?month=2024-07&p=0").status_code == 400
+    ids = [e.link for e in first.entries + second.entries]
     assert len(ids) == len(set(ids)) == 110 + JULY_OTHERS + 1
 
 

@@ -17,6 +17,7 @@ from lxml import etree
 from starlette.responses import Response
 
 from paperfeed.config import Settings
+from paperfeed.errors import NotFound
 from paperfeed.models import FeedItem, Paper, TrendingScore
 from paperfeed.store import Database
 from paperfeed.store import trending as trending_store
@@ -198,7 +199,7 @@ def atom_feed(
 
     page = paging.page if paging else 0
     self_url = base + page_url(self_path, page)
-    sub(feed, "id", self_url)
+    sub(feed, "id", base + page_url(self_path, 0))  # every page of a paged feed is one feed
     sub(feed, "title", title)
     sub(feed, "updated", _atom_time(feed_updated(papers)))
     author = sub(feed, "author")  # RFC 4287 4.1.1: covers entries whose authors are unknown
@@ -289,6 +290,8 @@ def atom_response(
     private: bool = False,
 ) -> Response:
     """An Atom feed of papers for this request's URL, answering conditional GETs."""
+    if paging and paging.page > 0 and paging.page >= paging.pages:
+        raise NotFound(f"this feed has {paging.pages} page{'s' if paging.pages != 1 else ''}")
     path = str(request.url.path) + (f"?{request.url.query}" if request.url.query else "")
     body = atom_feed(
         settings_of(request),
