@@ -199,9 +199,12 @@ def test_every_list_page_links_a_valid_feed_in_its_head(site: Site, ada: TestCli
 
 
 def test_crawl_every_page_with_cards_advertises_a_feed(site: Site, ada: TestClient) -> None:
-    """The class check: any page listing paper cards, reached by following links, has a feed."""
+    """The class check: any page listing paper cards, reached by following links, has a feed,
+    and every feed a page advertises parses cleanly for a reader without the member's cookie."""
+    reader = TestClient(create_app(site.settings, site.db))
     seen: set[str] = set()
     todo = ["/", "/library", "/for-you", "/papers/trending", "/search?q=attention"]
+    advertised: set[str] = set()
     listed = 0
     while todo and len(seen) < 120:
         path = todo.pop(0)
@@ -212,6 +215,8 @@ def test_crawl_every_page_with_cards_advertises_a_feed(site: Site, ada: TestClie
         if r.status_code != 200 or not r.headers["content-type"].startswith("text/html"):
             continue
         doc = html.fromstring(r.text)
+        heads = doc.xpath('//link[@rel="alternate"][@type="application/atom+xml"]/@href')
+        advertised.update(heads)
         if doc.xpath('//ol[contains(concat(" ", @class, " "), " cards ")]') and not re.match(
             r"^/papers/\d|^/papers/hep", path
         ):
@@ -223,6 +228,11 @@ def test_crawl_every_page_with_cards_advertises_a_feed(site: Site, ada: TestClie
                 if not href.endswith((".atom", ".bib")) and "export.bib" not in href:
                     todo.append(href)
     assert listed >= 8
+    assert len(advertised) >= 8
+    for href in sorted(advertised):
+        r = reader.get(href)
+        assert r.status_code == 200, href
+        _check_entries(_parse(r.content))
 
 
 def test_period_feeds_hold_the_whole_week_and_page_the_month(site: Site, anon: TestClient) -> None:
