@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
@@ -20,7 +22,8 @@ from paperfeed.normalize import parse_arxiv_id
 from paperfeed.recommend import imports, service
 from paperfeed.store import library as store_library
 from paperfeed.store import papers as store_papers
-from paperfeed.web import auth
+from paperfeed.store import users as store_users
+from paperfeed.web import auth, feeds
 from paperfeed.web.community import (
     NOTICES,
     _limit_write,
@@ -31,7 +34,7 @@ from paperfeed.web.community import (
     _wants_json,
 )
 from paperfeed.web.context import cards_to_fetch, db_of, path_for, render, settings_of, templates
-from paperfeed.web.feeds import _bib_response, bibtex
+from paperfeed.web.feeds import FeedLinks, _bib_response, bibtex
 
 PAGE_SIZE = 20
 
@@ -266,7 +269,12 @@ def collection_page(request: Request, collection: str) -> Response:
     return render(
         request,
         "library_collection.html",
-        {"collection": col, "papers": papers, "active": "library"},
+        {
+            "collection": col,
+            "papers": papers,
+            "active": "library",
+            "feeds": collection_links(request, user, col),
+        },
         cards=[p.id for p in papers],
     )
 
@@ -456,6 +464,7 @@ def for_you_page(request: Request) -> Response:
             "page_size": PAGE_SIZE,
             "active": "for_you",
             "similar": False,
+            "feeds": for_you_links(request, user, col),
         },
         cards=[r.paper.id for r in res.items],
     )
@@ -489,6 +498,7 @@ def similar_page(request: Request, collection: str) -> Response:
             "page_size": PAGE_SIZE,
             "active": "library",
             "similar": True,
+            "feeds": for_you_links(request, user, col),
         },
         cards=[r.paper.id for r in res.items],
     )
@@ -501,3 +511,110 @@ def similar_api(request: Request, collection: str) -> Response:
         return JSONResponse({"error": "sign in first", "login": "/login"}, 401)
     _, res, page = _for_you(request, user, collection, similar=True)
     return JSONResponse(_for_you_json(res, page))
+
+
+# --- feeds: a collection and the for-you list as Atom (readers have no cookie) and BibTeX -----------
+
+FEED_ITEMS = 100  # for-you lists hold at most recommend_cache_size papers; a feed shows the top
+
+
+def feed_token(request: Request, user: User, scope: str) -> str:
+    """A private feed's key: an HMAC of the member, the list and their password hash."""
+    # The password hash in the message means a password change revokes every feed link.
+    msg = f"feed|{user.id}|{scope}|{user.password_hash or ''}".encode()
+    return hmac.new(auth._secret(request), msg, hashlib.sha256).hexdigest()[:32]
+
+
+def _private_feed_url(request: Request, user: User, path: str, scope: str, **extra: str) -> str:
+    token = feed_token(request, user, scope)
+    return path + "?" + urlencode({**extra, "member": str(user.id), "token": token})
+
+
+def _feed_member(request: Request, scope: str) -> User:
+    """Whose private feed this is: the member named by a valid token, else the signed-in one."""
+    member, token = request.query_params.get("member", ""), request.query_params.get("token", "")
+    if not token:
+        user = _signed_in(request)
+        if user is None:
+            raise NotFound("this feed is private: copy its link (with its token) from the page")
+        return user
+    found = None
+    if member.isdigit() and len(member) < 12:
+        with db_of(request).read() as conn:
+            found = store_users.get_user(conn, int(member))
+    if found is None or not hmac.compare_digest(feed_token(request, found, scope), token[:64]):
+        raise NotFound("this feed link is not valid (it changes with the password): copy it again")
+    return found
+
+
+def collection_links(request: Request, user: User, col: store_library.Collection) -> FeedLinks:
+    """The feeds of a collection page: a private Atom link and the BibTeX export."""
+    atom = path_for(request, "library_atom", collection=col.id)
+    return FeedLinks(
+        f"Collection {col.name}",
+        _private_feed_url(request, user, atom, f"collection:{col.id}"),
+        path_for(request, "library_bibtex", collection=col.id),
+    )
+
+
+def for_you_links(request: Request, user: User, col: store_library.Collection | None) -> FeedLinks:
+    """The feeds of the for-you list, overall or for one collection (also "more like this")."""
+    extra = {"collection": str(col.id)} if col else {}
+    scope = f"for-you:{col.id if col else ''}"
+    bib = path_for(request, "for_you_bibtex") + ("?" + urlencode(extra) if extra else "")
+    return FeedLinks(
+        f"For you: {col.name}" if col else "For you",
+        _private_feed_url(request, user, path_for(request, "for_you_atom"), scope, **extra),
+        bib,
+    )
+
+
+def collection_atom(request: Request, collection: str) -> Response:
+    """A collection as an Atom feed, newest saved first (a token in the URL stands for sign-in)."""
+    user = _feed_member(request, f"collection:{collection}")
+    col = _collection_or_404(request, user, collection)
+    with db_of(request).read() as conn:
+        saved = {i.paper_id: i.created_at for i in store_library.items(conn, user.id, col.id)}
+    papers = _collection_items(request, user, col.id)
+    return feeds.atom_response(
+        request,
+        title=f"{settings_of(request).site_name} – {col.name}",
+        html_path=path_for(request, "library_collection", collection=col.id),
+        papers=[(p, saved.get(p.id), None) for p in papers],
+        private=True,
+    )
+
+
+def _feed_for_you(request: Request) -> tuple[User, store_library.Collection | None, Any]:
+    wanted = request.query_params.get("collection") or None
+    user = _feed_member(request, f"for-you:{wanted or ''}")
+    col = _collection_or_404(request, user, wanted) if wanted else None
+    # keep_seen: a reader's polls must not empty the list the member sees on the page.
+    res = service.for_you(
+        db_of(request),
+        settings_of(request),
+        user.id,
+        collection_id=col.id if col else None,
+        limit=FEED_ITEMS,
+        keep_seen=True,
+    )
+    return user, col, res
+
+
+def for_you_atom(request: Request) -> Response:
+    """The for-you list (?collection=ID: more like one collection) as a private Atom feed."""
+    _, col, res = _feed_for_you(request)
+    html = path_for(request, "for_you") + (f"?collection={col.id}" if col else "")
+    return feeds.atom_response(
+        request,
+        title=f"{settings_of(request).site_name} – For you" + (f": {col.name}" if col else ""),
+        html_path=html,
+        papers=[(r.paper, res.computed_at, f"Why recommended: {r.reason}") for r in res.items],
+        private=True,
+    )
+
+
+def for_you_bibtex(request: Request) -> Response:
+    """The for-you list as BibTeX."""
+    _, col, res = _feed_for_you(request)
+    return _bib_response(bibtex([r.paper for r in res.items]), "for-you")

@@ -10,7 +10,7 @@ from fastapi.responses import PlainTextResponse, RedirectResponse
 from starlette.responses import Response
 
 from paperfeed.errors import NotFound
-from paperfeed.web import views
+from paperfeed.web import feeds, views
 from paperfeed.web.context import db_of, path_for, render, settings_of
 from paperfeed.web.pagecache import visitor_page
 
@@ -32,7 +32,9 @@ def _page_url(request: Request, base: str, page: int) -> str:
     return base if page == 0 else f"{base}?p={page + 1}"
 
 
-def _feed_page(request: Request, view: views.FeedView, *, base: str, status: int = 200) -> Response:
+def _feed_page(
+    request: Request, view: views.FeedView, *, base: str, status: int = 200, latest: bool = False
+) -> Response:
     period = view.period
     if status == 200 and view.total and view.page >= view.pages:
         status = 404
@@ -46,6 +48,7 @@ def _feed_page(request: Request, view: views.FeedView, *, base: str, status: int
         "next_page_url": (
             _page_url(request, base, view.page + 1) if view.page + 1 < view.pages else None
         ),
+        "feeds": feeds.period_links(request, period, latest=latest),
     }
     if period is not None:
         context["week_url"] = period_path(request, views.week_period(period.start))
@@ -64,7 +67,7 @@ def home(request: Request) -> Response:
     """The latest day with featured papers, most upvoted first."""
     db, settings = db_of(request), settings_of(request)
     view = views.latest_view(db, page=_page_param(request), page_size=settings.page_size)
-    return _feed_page(request, view, base=path_for(request, "home"))
+    return _feed_page(request, view, base=path_for(request, "home"), latest=True)
 
 
 def _period_page(request: Request, period: views.Period) -> Response:

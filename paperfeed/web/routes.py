@@ -54,6 +54,8 @@ ROUTES += [
     Route("/api/papers/search", api.search_api, "api_papers_search", api=True),
     Route("/api/papers", api.papers_list, "api_papers_list", api=True),
     Route("/api/arxiv/{arxiv_id:path}/repos", api.arxiv_repos, "api_arxiv_repos", api=True),
+    Route("/search.atom", search_pages.search_atom, "search_atom"),
+    Route("/search.bib", search_pages.search_bibtex, "search_bibtex"),
     Route(
         "/api/papers/{arxiv_id:path}/similar",
         search_pages.similar_api,
@@ -90,7 +92,6 @@ ROUTES += [
     Route("/api/trending", feeds.api_trending, "api_trending", api=True),
     Route("/papers/feed.atom", feeds.daily_atom, "feed_atom"),
     Route("/papers/trending.atom", feeds.trending_atom, "trending_atom"),
-    Route("/search.atom", feeds.search_atom, "search_atom"),
     Route("/papers/feed.bib", feeds.feed_bibtex, "feed_bibtex"),
     Route("/papers/trending.bib", feeds.trending_bibtex, "trending_bibtex"),
     Route("/papers/{arxiv_id:path}.bib", feeds.paper_bibtex, "paper_bibtex"),
@@ -123,6 +124,8 @@ ROUTES += [
 ROUTES += [
     Route("/for-you", library.for_you_page, "for_you"),
     Route("/api/for-you", library.for_you_api, "api_for_you", api=True),
+    Route("/for-you.atom", library.for_you_atom, "for_you_atom"),
+    Route("/for-you.bib", library.for_you_bibtex, "for_you_bibtex"),
     Route("/library", library.library_page, "library"),
     Route("/api/library", library.library_api, "api_library", api=True),
     Route("/library/save", library.save, "library_save", ("POST",)),
@@ -137,6 +140,7 @@ ROUTES += [
         api=True,
     ),
     Route("/library/{collection}/export.bib", library.collection_bibtex, "library_bibtex"),
+    Route("/library/{collection}/feed.atom", library.collection_atom, "library_atom"),
     Route(
         "/library/{collection}/delete",
         library.collection_delete,

@@ -6,7 +6,7 @@ import logging
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import Request
+from fastapi import HTTPException, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.responses import Response
 
@@ -14,8 +14,8 @@ from paperfeed.errors import NotFound, PaperfeedError
 from paperfeed.models import Paper
 from paperfeed.search import MODES, QueryError, SearchUnavailable, search, similar, similar_papers
 from paperfeed.search.lexical import SORTS
-from paperfeed.search.service import SearchResult
-from paperfeed.web import views
+from paperfeed.search.service import MAX_LIMIT, SearchResult
+from paperfeed.web import feeds, views
 from paperfeed.web.api import search_items
 from paperfeed.web.context import db_of, path_for, render, settings_of, templates
 
@@ -86,6 +86,8 @@ def search_page(request: Request) -> Response:
         context["pages"] = pages
         context["prev_url"] = url(page - 1) if page > 0 else None
         context["next_url"] = url(page + 1) if page + 1 < pages else None
+        if not result.query.is_empty:
+            context["feeds"] = search_links(request, base)
     listed = context["result"].papers if context["result"] else ()
     return render(request, "search.html", context, status_code=status, cards=[p.id for p in listed])
 
@@ -118,6 +120,52 @@ def similar_to(request: Request, paper_id: str, k: int = 6) -> list[Paper]:
     except PaperfeedError:
         log.exception("similar papers failed for %s", paper_id)
         return []
+
+
+# --- feeds: the search as Atom and BibTeX ---------------------------------------------------------
+
+
+def search_links(request: Request, params: dict[str, str]) -> feeds.FeedLinks:
+    """The feeds of a search page (its filters kept, its page number dropped)."""
+    query = "?" + urlencode({k: v for k, v in params.items() if k != "p"})
+    return feeds.FeedLinks(
+        f"Search: {params.get('q', '')[:80]}",
+        path_for(request, "search_atom") + query,
+        path_for(request, "search_bibtex") + query,
+    )
+
+
+def _feed_search(request: Request) -> tuple[SearchResult, feeds.Paging]:
+    size = min(feeds.FEED_ITEMS, MAX_LIMIT)  # the search service caps one page at 100
+    page = feeds.feed_page(request)
+    try:
+        result = _run(request, limit=size, offset=page * size)
+    except QueryError as exc:
+        raise views.BadRequest(str(exc)) from None
+    except SearchUnavailable as exc:  # e.g. the index is not built yet: retry later
+        raise HTTPException(503, str(exc)) from None
+    if result.query.is_empty:
+        raise views.BadRequest("give a search query: /search.atom?q=words")
+    return result, feeds.Paging(page, size, result.total)
+
+
+def search_atom(request: Request) -> Response:
+    """An Atom feed of a search (the parameters of /search), best first."""
+    result, paging = _feed_search(request)
+    site = settings_of(request).site_name
+    return feeds.atom_response(
+        request,
+        title=f"{site} – search: {_param(request, 'q')[:200]}",
+        html_path=feeds.page_url(path_for(request, "search") + "?" + request.url.query, 0),
+        papers=[(p, None, None) for p in result.papers],
+        paging=paging,
+    )
+
+
+def search_bibtex(request: Request) -> Response:
+    """A search's results (one feed page of them) as BibTeX."""
+    result, _ = _feed_search(request)
+    return feeds._bib_response(feeds.bibtex(result.papers), "search")
 
 
 # The paper page template calls this to show its "Similar papers" section.
