@@ -17,10 +17,11 @@ from fastapi import Request
 from starlette.responses import RedirectResponse, Response
 
 from paperfeed.config import Settings
-from paperfeed.errors import InvalidInput, MailError, PaperfeedError, PermissionDenied
+from paperfeed.errors import InvalidInput, MailError, PermissionDenied
 from paperfeed.models import User
 from paperfeed.store import sessions as session_store
 from paperfeed.web.context import db_of, path_for, settings_of
+from paperfeed.web.limits import BodyTooLarge as BodyTooLarge  # uploads raise it too (library)
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,7 @@ CSRF_HEADER = "x-csrf-token"
 PASSWORD_MIN = 12
 PASSWORD_MAX = 1024  # argon2 hashes anything, but a 1 MB "password" is only a CPU-burning attack
 EMAIL_MAX = 254  # RFC 5321 path limit
+FORM_FIELDS_MAX = 50  # the longest form here (digest settings) has about 20 fields
 
 # argon2-cffi's defaults are argon2id with RFC 9106's low-memory profile (t=3, m=64 MiB, p=4).
 _hasher = PasswordHasher()
@@ -39,10 +41,6 @@ _dummy_hash: str | None = None
 
 class CsrfError(PermissionDenied):
     """A form arrived without the CSRF token this browser was given."""
-
-
-class BodyTooLarge(PaperfeedError):
-    """A request body is larger than max_form_bytes."""
 
 
 def hash_password(password: str) -> str:
@@ -171,36 +169,31 @@ def check_csrf(request: Request, submitted: str | None) -> None:
         raise CsrfError("this form has expired or was not sent from this site: reload and retry")
 
 
-async def read_form(request: Request) -> dict[str, str]:
-    """Read an urlencoded form body of at most max_form_bytes (413 beyond) into a dict."""
-    limit = settings_of(request).max_form_bytes
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge(_too_large(limit))
+async def read_form_pairs(request: Request) -> list[tuple[str, str]]:
+    """Every (name, value) of an urlencoded form of at most FORM_FIELDS_MAX fields, or InvalidInput."""
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype not in ("application/x-www-form-urlencoded", ""):
         raise InvalidInput("send the form as application/x-www-form-urlencoded")
-    body = bytearray()
-    async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > limit:
-            raise BodyTooLarge(_too_large(limit))
+    body = await request.body()  # BodyLimit (web.limits) answered 413 past max_form_bytes
     try:
         text = body.decode("utf-8")
+        pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=FORM_FIELDS_MAX)
     except UnicodeDecodeError:
         raise InvalidInput("the form is not valid UTF-8") from None
+    except ValueError:  # parse_qsl's "Max number of fields exceeded"
+        raise InvalidInput(
+            f"the form has more than {FORM_FIELDS_MAX} fields: send only the page's own form"
+        ) from None
+    # NUL and other C0 controls never belong in form text (and PostgreSQL rejects NUL).
+    return [(k, "".join(c for c in v if c >= " " or c in "\n\r\t")) for k, v in pairs]
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    """A bounded urlencoded form as a dict, keeping the first value of each name."""
     form: dict[str, str] = {}
-    for key, value in parse_qsl(text, keep_blank_values=True, max_num_fields=50):
-        # NUL and other C0 controls never belong in form text (and PostgreSQL rejects NUL).
-        form.setdefault(key, "".join(c for c in value if c >= " " or c in "\n\r\t"))
+    for key, value in await read_form_pairs(request):
+        form.setdefault(key, value)
     return form
-
-
-def _too_large(limit: int) -> str:
-    return (
-        f"the form is larger than {limit // 1024} KiB: comments are limited to "
-        "10,000 characters, so shorten the text and send it again"
-    )
 
 
 def set_session_cookie(response: Response, settings: Settings, token: str) -> None:
