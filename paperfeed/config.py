@@ -185,7 +185,9 @@ class Settings:
     )
     comment_max_chars: int = setting(10_000, "Longest comment accepted, in characters.")
     max_form_bytes: int = setting(
-        262_144, "Largest form body (bytes) the community forms accept; larger requests get 413."
+        262_144,
+        "Largest request body (bytes) any route accepts except the library import; counted while "
+        "it streams, so a larger one gets 413 before it is buffered.",
     )
     login_rate_limit: int = setting(
         10, "Sign-in attempts allowed per 15 minutes per IP address and per email address."
@@ -226,7 +228,8 @@ class Settings:
     )
     library_import_max_bytes: int = setting(
         20_000_000,
-        "Largest library file (BibTeX, RIS, CSL-JSON) the import form accepts, in bytes.",
+        "Largest library file (BibTeX, RIS, CSL-JSON) the import form accepts, in bytes (plus "
+        "64 KiB for the form around it); a larger upload gets 413 while it streams.",
     )
 
     # --- operations ---

@@ -112,6 +112,18 @@ def first_version_date(paper_id: str, when: datetime | None) -> datetime | None:
     return None
 
 
+# Any 18 digits fit a signed 64-bit column (SQLite INTEGER, PostgreSQL BIGINT: up to 2**63 - 1).
+ROW_ID_DIGITS = 18
+
+
+def parse_row_id(text: str) -> int | None:
+    """A database row id written as 1 to 18 ASCII digits, else None (never an overflowing int)."""
+    text = text.strip()
+    if text.isascii() and text.isdigit() and len(text) <= ROW_ID_DIGITS:
+        return int(text)
+    return None
+
+
 _WS = re.compile(r"\s+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 

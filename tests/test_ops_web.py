@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+import random
 import signal
 import socket
+import string
 import subprocess
 import sys
 import time
@@ -118,6 +120,34 @@ def test_metrics_counts_requests_per_route_template_and_store_state(
     assert after[("paperfeed_harvest_lag_seconds", (("source", "hf"),))] >= 0
     assert after[("paperfeed_harvest_runs", (("source", "hf"), ("status", "ok")))] == 1
     assert "# TYPE paperfeed_digest_outbox gauge" in page.text
+
+
+def test_metrics_stay_the_same_size_whatever_methods_and_paths_clients_send(
+    client: TestClient,
+) -> None:
+    rnd = random.Random(20261201)
+
+    def junk(n: int) -> None:
+        for _ in range(n):
+            method = "".join(rnd.choices(string.ascii_uppercase, k=rnd.randint(3, 12)))
+            path = rnd.choice(["/no-such-", "/api/no-such-", "/papers/2405.00001/"]) + (
+                "".join(rnd.choices(string.ascii_lowercase + string.digits, k=12))
+            )
+            assert client.request(method, path).status_code in (404, 405)
+            assert client.request(rnd.choice(["GET", "POST"]), path).status_code in (404, 405)
+
+    def series(text: str) -> set[tuple[str, tuple[tuple[str, str], ...]]]:
+        return {k for k in samples(text) if k[0].startswith("paperfeed_http_")}
+
+    junk(20)  # every label combination the junk can reach now exists
+    client.get("/metrics")
+    before = client.get("/metrics").text
+    junk(240)  # 500 requests in all, each with a new path and most with a new method
+    after = client.get("/metrics").text
+    assert series(after) == series(before)
+    assert len(after) - len(before) < 1024  # only the counts' digits grew (was ~1.5 KB/request)
+    methods = {dict(k[1]).get("method") for k in series(after)}
+    assert methods <= {"GET", "HEAD", "POST", "other"}, methods
 
 
 def _utc(naive: datetime) -> float:

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from paperfeed.errors import InvalidInput, NotFound
+from paperfeed.normalize import parse_row_id
 from paperfeed.store.db import insert_for
 from paperfeed.store.schema import (
     library_collections,
@@ -114,8 +115,9 @@ def get_or_create_collection(conn: Connection, user_id: int, name: str) -> Colle
 def find_collection(conn: Connection, user_id: int, name_or_id: str | int) -> Collection | None:
     """One of the member's collections by id or by name (ignoring case), or None."""
     q = sa.select(library_collections).where(library_collections.c.user_id == user_id)
-    if isinstance(name_or_id, int) or (isinstance(name_or_id, str) and name_or_id.isdigit()):
-        by_id = conn.execute(q.where(library_collections.c.id == int(name_or_id))).first()
+    col_id = name_or_id if isinstance(name_or_id, int) else parse_row_id(name_or_id)
+    if col_id is not None:
+        by_id = conn.execute(q.where(library_collections.c.id == col_id)).first()
         if by_id is not None:
             return _collection(by_id)
     key = " ".join(str(name_or_id).split()).lower()

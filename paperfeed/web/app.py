@@ -18,8 +18,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from paperfeed.config import Settings
 from paperfeed.errors import InvalidId, NotFound
 from paperfeed.store import Database, open_database
-from paperfeed.web import auth, metrics, pagecache, routes
+from paperfeed.web import auth, metrics, pagecache, params, routes
 from paperfeed.web.context import STATIC_DIR, render
+from paperfeed.web.limits import BodyLimit
 from paperfeed.web.views import BadRequest
 
 log = logging.getLogger(__name__)
@@ -61,9 +62,11 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.db = database
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+    params.install()  # before the routes compile: {id:int} matches ids a BIGINT holds
     routes.register(app)
     # The Hub serves its schema at /openapi.json; /api/openapi.json stays for existing clients.
     app.add_api_route("/openapi.json", lambda: app.openapi(), include_in_schema=False)
+    app.add_middleware(BodyLimit, settings=settings, error_page=error_response)
     metrics.install(app)  # operations: request counts and latencies per route
     _add_error_handlers(app)
 

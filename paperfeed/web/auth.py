@@ -22,11 +22,12 @@ from paperfeed.accounts import (  # noqa: F401  (re-exported: the CLI and tests 
     verify_password,
 )
 from paperfeed.config import Settings
-from paperfeed.errors import InvalidInput, MailError, PaperfeedError, PermissionDenied
+from paperfeed.errors import InvalidInput, MailError, PermissionDenied
 from paperfeed.models import User
 from paperfeed.store import Database
 from paperfeed.store import sessions as session_store
 from paperfeed.web.context import db_of, path_for, settings_of
+from paperfeed.web.limits import BodyTooLarge as BodyTooLarge  # uploads raise it too (library)
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,7 @@ CSRF_COOKIE = "pf_csrf"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 EMAIL_MAX = 254  # RFC 5321 path limit
+FORM_FIELDS_MAX = 50  # the longest form here (digest settings) has about 20 fields
 
 # Route names a state-changing request may reach with another site's Origin (or none): the
 # RFC 8058 one-click unsubscribe, which mail clients POST from their own origin. The JSON API
@@ -47,8 +49,6 @@ class CsrfError(PermissionDenied):
     """A form arrived without the CSRF token this browser was given."""
 
 
-class BodyTooLarge(PaperfeedError):
-    """A request body is larger than max_form_bytes."""
 
 
 def check_email(email: str) -> str:
@@ -145,36 +145,31 @@ def check_csrf(request: Request, submitted: str | None) -> None:
         raise CsrfError("this form has expired or was not sent from this site: reload and retry")
 
 
-async def read_form(request: Request) -> dict[str, str]:
-    """Read an urlencoded form body of at most max_form_bytes (413 beyond) into a dict."""
-    limit = settings_of(request).max_form_bytes
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge(_too_large(limit))
+async def read_form_pairs(request: Request) -> list[tuple[str, str]]:
+    """Every (name, value) of an urlencoded form of at most FORM_FIELDS_MAX fields, or InvalidInput."""
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype not in ("application/x-www-form-urlencoded", ""):
         raise InvalidInput("send the form as application/x-www-form-urlencoded")
-    body = bytearray()
-    async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > limit:
-            raise BodyTooLarge(_too_large(limit))
+    body = await request.body()  # BodyLimit (web.limits) answered 413 past max_form_bytes
     try:
         text = body.decode("utf-8")
+        pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=FORM_FIELDS_MAX)
     except UnicodeDecodeError:
         raise InvalidInput("the form is not valid UTF-8") from None
+    except ValueError:  # parse_qsl's "Max number of fields exceeded"
+        raise InvalidInput(
+            f"the form has more than {FORM_FIELDS_MAX} fields: send only the page's own form"
+        ) from None
+    # NUL and other C0 controls never belong in form text (and PostgreSQL rejects NUL).
+    return [(k, "".join(c for c in v if c >= " " or c in "\n\r\t")) for k, v in pairs]
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    """A bounded urlencoded form as a dict, keeping the first value of each name."""
     form: dict[str, str] = {}
-    for key, value in parse_qsl(text, keep_blank_values=True, max_num_fields=50):
-        # NUL and other C0 controls never belong in form text (and PostgreSQL rejects NUL).
-        form.setdefault(key, "".join(c for c in value if c >= " " or c in "\n\r\t"))
+    for key, value in await read_form_pairs(request):
+        form.setdefault(key, value)
     return form
-
-
-def _too_large(limit: int) -> str:
-    return (
-        f"the form is larger than {limit // 1024} KiB: comments are limited to "
-        "10,000 characters, so shorten the text and send it again"
-    )
 
 
 def _origin_of(url: str) -> str:

@@ -212,13 +212,7 @@ def _prefs(
 
 
 async def _form_lists(request: Request) -> tuple[dict[str, str], dict[str, list[str]]]:
-    from urllib.parse import parse_qsl
-
-    limit = int(getattr(settings_of(request), "max_form_bytes", 65536))
-    body = await request.body()
-    if len(body) > limit:
-        raise InvalidInput("the form is too large")
-    pairs = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=100)
+    pairs = await auth.read_form_pairs(request)  # bounded: 413 past max_form_bytes, 400 past 50
     single: dict[str, str] = {}
     multi: dict[str, list[str]] = {}
     for k, v in pairs:

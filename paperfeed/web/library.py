@@ -18,7 +18,7 @@ from starlette.responses import Response
 
 from paperfeed.errors import ImportFormatError, InvalidId, InvalidInput, NotFound
 from paperfeed.models import Paper, User
-from paperfeed.normalize import parse_arxiv_id
+from paperfeed.normalize import parse_arxiv_id, parse_row_id
 from paperfeed.recommend import imports, service
 from paperfeed.store import library as store_library
 from paperfeed.store import papers as store_papers
@@ -158,7 +158,7 @@ def _save(request: Request, form: dict[str, str]) -> Response:
     if isinstance(action, Response):
         return action
     user, pid, back = action
-    ids = [int(v) for v in _form_list(form, "collection") if v.strip().isdigit()]
+    ids = [i for v in _form_list(form, "collection") if (i := parse_row_id(v)) is not None]
     new_name = form.get("new_collection", "").strip()
     with db_of(request).write() as conn:
         if new_name:
@@ -187,7 +187,7 @@ def _unsave(request: Request, form: dict[str, str]) -> Response:
     pid = _paper_id(form.get("paper_id", ""))
     cid = form.get("collection_id", "")
     with db_of(request).write() as conn:
-        n = store_library.unsave(conn, user.id, pid, int(cid) if cid.isdigit() else None)
+        n = store_library.unsave(conn, user.id, pid, parse_row_id(cid))
     if _wants_json(request):
         return JSONResponse({"id": pid, "removed": n})
     return _redirect(_safe_next(form.get("next"), "/library"), "library-removed")
