@@ -259,7 +259,7 @@ def parse_export(obj: dict[str, Any]) -> ImportRecord:
 
     paper = Paper(
         id=pid,
-        title=clean_text(obj.get("title")),
+        title=obj.get("title") or "",
         abstract=obj.get("abstract") or "",
         # Raw values: normalize.valid_record checks their types (a string is not a list).
         authors=obj.get("authors") or [],
