@@ -15,7 +15,8 @@ from paperfeed.models import FeedEntry, ImportRecord, Paper, Signal
 _NEW = r"(?P<new>\d{4}\.\d{4,5})"
 # Old-style ids: archive[.SUBJECT]/YYMMNNN, e.g. hep-th/9901001, math.AG/0601001.
 _OLD = r"(?P<old>[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7})"
-_ID_RE = re.compile(rf"^(?:{_NEW}|{_OLD})(?:v(?P<version>\d{{1,3}}))?$")
+# re.ASCII: \d would also match other scripts' digits, e.g. a full-width "２４０１.０１２３４".
+_ID_RE = re.compile(rf"^(?:{_NEW}|{_OLD})(?:v(?P<version>\d{{1,3}}))?$", re.ASCII)
 _URL_RE = re.compile(
     r"^(?:https?://)?(?:www\.|export\.)?arxiv\.org/(?:abs|pdf|html|format)/(?P<rest>.+?)(?:\.pdf)?/?(?:[?#].*)?$",
     re.IGNORECASE,
@@ -81,7 +82,7 @@ def parse_version(text: str | None) -> int | None:
     """Turn 'v3' or '3' into 3; None or junk gives None."""
     if not text:
         return None
-    m = re.fullmatch(r"\s*v?(\d{1,3})\s*", text)
+    m = re.fullmatch(r"\s*v?(\d{1,3})\s*", text, re.ASCII)
     return int(m.group(1)) if m else None
 
 
@@ -180,7 +181,9 @@ LIMITS = {
     "source": 32,
     "kind": 64,
 }
-_MAX_COUNT = 1_000_000_000  # upvotes and comments fit a 32-bit INTEGER column
+# Upvotes and comments: the most upvoted HF daily paper has a few thousand; ranking counts
+# imported upvotes one by one, so a hostile 10**9 would take minutes and gigabytes to rank.
+_MAX_COUNT = 100_000
 _YEARS = (1900, 2200)  # dates outside break day arithmetic (date.max + 1 day) on pages
 
 
