@@ -18,14 +18,74 @@ from paperfeed.store import Database, open_database
 from paperfeed.store.migrate import upgrade
 
 
+def _database_where(url: str | None) -> str:
+    """Name a database by dialect, host, port, name and user; never its password."""
+    import sqlalchemy as sa
+
+    try:
+        u = sa.engine.make_url(url or "")
+    except sa.exc.ArgumentError:
+        return "the database"
+    if u.get_backend_name() == "sqlite":
+        return f"the SQLite database {u.database or ':memory:'}"
+    host = u.host or "localhost (socket)"
+    port = f":{u.port}" if u.port else ""
+    user = f" as user {u.username}" if u.username else ""
+    return f"the PostgreSQL database {u.database or '?'} on {host}{port}{user}"
+
+
+def _one_line(exc: BaseException, url: str | None) -> str | None:
+    """The one-line message for an expected failure; None for anything else (a bug)."""
+    import zlib
+
+    import sqlalchemy as sa
+
+    if isinstance(exc, PaperfeedError):
+        return str(exc)
+    if isinstance(exc, sa.exc.DBAPIError):
+        cause = " ".join(str(exc.orig or exc).split()) or type(exc).__name__
+        where = _database_where(url)
+        if isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError) and (
+            exc.connection_invalidated or "connect" in cause.lower()
+        ):
+            return f"cannot connect to {where}: {cause}"
+        return f"database error on {where}: {cause}"
+    if isinstance(exc, sa.exc.SQLAlchemyError):
+        return f"database error on {_database_where(url)}: {' '.join(str(exc).split())}"
+    if isinstance(exc, EOFError | zlib.error):
+        return f"unexpected end of compressed input: {exc}"
+    if isinstance(exc, OSError):  # a file or socket: permissions, a full disk, a broken pipe
+        name = f"{exc.filename}: " if exc.filename else ""
+        return f"{name}{exc.strerror or exc}"
+    return None
+
+
+def _redact(text: str, url: str | None) -> str:
+    """The text without the database password, whatever message carried it."""
+    import sqlalchemy as sa
+
+    try:
+        password = sa.engine.make_url(url or "").password
+    except sa.exc.ArgumentError:
+        return text
+    return text.replace(str(password), "***") if password else text
+
+
 class _Group(click.Group):
-    """A click group that prints PaperfeedError as one clear line instead of a traceback."""
+    """A click group that prints every expected failure as one line instead of a traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except PaperfeedError as exc:
-            click.echo(f"error: {exc}", err=True)
+        except Exception as exc:
+            # The one place for every command: a database that cannot be reached, a file that
+            # cannot be read, a PaperfeedError. Anything else is a bug and keeps its traceback.
+            settings = ctx.obj if isinstance(ctx.obj, Settings) else None
+            url = settings.database_url if settings else ctx.params.get("database_url")
+            message = _one_line(exc, url)
+            if message is None:
+                raise
+            click.echo(f"error: {_redact(message, url)}", err=True)
             sys.exit(2)
 
 
@@ -65,7 +125,9 @@ def init(ctx: click.Context, sample: bool) -> None:
     settings = settings_of(ctx)
     db = Database(settings.database_url)
     applied = upgrade(db)
-    click.echo(f"database ready at {settings.database_url} ({len(applied)} migration(s) applied)")
+    click.echo(
+        f"database ready at {_shown_url(settings.database_url)} ({len(applied)} migration(s) applied)"
+    )
     if sample:
         _import(db, [SAMPLE], quiet=False)
 
@@ -93,9 +155,12 @@ def _import(db: Database, files: list[Path], *, quiet: bool) -> ImportSummary:
 
     def report(e: LineError) -> None:
         nonlocal shown
+        if e.line is None:  # the whole file (a truncated gzip): always shown, as FILE: reason
+            click.echo(str(e), err=True)
+            return
         shown += 1
         if shown <= 20:  # a broken file should not flood the terminal; the summary has the count
-            err.print(f"[yellow]skipped[/] {e}", highlight=False, soft_wrap=True)
+            click.echo(f"skipped {e}", err=True)  # plain: a file name may hold [rich markup]
 
     columns = (
         SpinnerColumn(),
@@ -103,7 +168,10 @@ def _import(db: Database, files: list[Path], *, quiet: bool) -> ImportSummary:
         TextColumn("{task.completed} records"),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=err, disable=quiet, transient=True) as progress:
+    # No progress display off a terminal: cron mail and pipes get only the lines that matter.
+    with Progress(
+        *columns, console=err, disable=quiet or not err.is_terminal, transient=True
+    ) as progress:
         task = progress.add_task("importing", total=None)
         summary = import_files(
             db, files, on_progress=lambda n: progress.advance(task, n), on_error=report

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
-from paperfeed.errors import InvalidId
+from paperfeed.errors import InvalidId, PaperfeedError
+from paperfeed.models import FeedEntry, ImportRecord, Paper, Signal
 
 # New-style ids since 2007-04: YYMM.NNNN (until 2014-12) or YYMM.NNNNN (since 2015-01).
 _NEW = r"(?P<new>\d{4}\.\d{4,5})"
 # Old-style ids: archive[.SUBJECT]/YYMMNNN, e.g. hep-th/9901001, math.AG/0601001.
 _OLD = r"(?P<old>[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7})"
-_ID_RE = re.compile(rf"^(?:{_NEW}|{_OLD})(?:v(?P<version>\d{{1,3}}))?$")
+# re.ASCII: \d would also match other scripts' digits, e.g. a full-width "２４０１.０１２３４".
+_ID_RE = re.compile(rf"^(?:{_NEW}|{_OLD})(?:v(?P<version>\d{{1,3}}))?$", re.ASCII)
 _URL_RE = re.compile(
     r"^(?:https?://)?(?:www\.|export\.)?arxiv\.org/(?:abs|pdf|html|format)/(?P<rest>.+?)(?:\.pdf)?/?(?:[?#].*)?$",
     re.IGNORECASE,
@@ -78,7 +82,7 @@ def parse_version(text: str | None) -> int | None:
     """Turn 'v3' or '3' into 3; None or junk gives None."""
     if not text:
         return None
-    m = re.fullmatch(r"\s*v?(\d{1,3})\s*", text)
+    m = re.fullmatch(r"\s*v?(\d{1,3})\s*", text, re.ASCII)
     return int(m.group(1)) if m else None
 
 
@@ -125,17 +129,27 @@ def parse_row_id(text: str) -> int | None:
 
 
 _WS = re.compile(r"\s+")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# What no stored text may hold: NUL (PostgreSQL refuses it), lone surrogates (UTF-8 cannot
+# encode them, so SQLite refuses them), C0/C1 controls but tab/newline/return, and the two
+# non-characters XML 1.0 forbids. Text without them is valid in XML, JSON, HTML and both databases.
+_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
+def strip_invalid(text: str) -> str:
+    """Drop the characters no stored text may hold (NUL, lone surrogates, control characters)."""
+    return _INVALID.sub("", text) if _INVALID.search(text) else text
+
+
+def has_invalid(text: str) -> bool:
+    """True when the text holds a character strip_invalid would drop."""
+    return _INVALID.search(text) is not None
 
 
 def clean_text(text: str | None) -> str:
     """Collapse arXiv's hard line breaks and runs of white space into single spaces."""
     if not text:
         return ""
-    # NUL and other C0 controls break XML, PostgreSQL text and terminals alike.
-    if _CONTROL.search(text):
-        text = _CONTROL.sub("", text)
-    return " ".join(text.split())  # str.split is about 3x faster than a regex for this
+    return " ".join(strip_invalid(text).split())  # str.split is ~3x faster than a regex here
 
 
 def clean_abstract(text: str | None) -> str:
@@ -175,3 +189,209 @@ def split_categories(text: str | list[str] | None) -> list[str]:
         if c and c not in seen:
             seen.append(c)
     return seen
+
+
+# --- one gate for every source: a parsed candidate becomes a valid record or InvalidRecord ---
+
+
+class InvalidRecord(PaperfeedError, ValueError):
+    """One upstream record cannot be stored; the message names the field and why."""
+
+
+# An arXiv category: archive[.SUBJECT], e.g. cs.CL, hep-th, cond-mat.str-el, astro-ph.CO.
+_CATEGORY = re.compile(r"^[a-z]+(?:-[a-z]+)*(?:\.[A-Za-z]+(?:-[A-Za-z]+)*)?$")
+_URL = re.compile(r"^https?://[^\s<>\"'`]+$")
+_WORD = re.compile(r"^[a-z][a-z0-9_\-]*$")
+# Bounds well above real data (arXiv caps abstracts at 1,920 characters, the longest author
+# lists are about 5,200 names) and within the columns (doi and license are VARCHAR(255)).
+LIMITS = {
+    "title": 1_000,
+    "abstract": 20_000,
+    "author": 300,
+    "authors": 10_000,
+    "category": 40,
+    "categories": 50,
+    "comments": 5_000,
+    "journal_ref": 1_000,
+    "doi": 255,
+    "license": 255,
+    "url": 2_000,
+    "ai_summary": 5_000,
+    "ai_keyword": 200,
+    "ai_keywords": 100,
+    "submitted_by": 255,
+    "source": 32,
+    "kind": 64,
+}
+# Upvotes and comments: the most upvoted HF daily paper has a few thousand; ranking counts
+# imported upvotes one by one, so a hostile 10**9 would take minutes and gigabytes to rank.
+_MAX_COUNT = 100_000
+_YEARS = (1900, 2200)  # dates outside break day arithmetic (date.max + 1 day) on pages
+
+
+def is_category(text: str) -> bool:
+    """True when the text looks like an arXiv category such as cs.CL or hep-th."""
+    return len(text) <= LIMITS["category"] and _CATEGORY.match(text) is not None
+
+
+def _kind(value: Any) -> str:
+    return type(value).__name__
+
+
+def _bounded(value: str, field: str, limit_name: str | None = None) -> str:
+    limit = LIMITS[limit_name or field]
+    if len(value) > limit:
+        raise InvalidRecord(f"{field} is {len(value):,} characters long (at most {limit:,})")
+    return value
+
+
+def _line(value: Any, field: str, limit_name: str | None = None) -> str | None:
+    """A one-line text field: None or text, cleaned; empty becomes None."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidRecord(f"{field} must be text, not {_kind(value)}")
+    return _bounded(clean_text(value), field, limit_name) or None
+
+
+def _names(value: Any, field: str, item: str) -> list[str]:
+    """A list of short texts (authors, keywords): strings or objects with a string name."""
+    if value is None:
+        return []
+    if not isinstance(value, list | tuple):
+        raise InvalidRecord(f"{field} must be a list, not {_kind(value)}")
+    if len(value) > LIMITS[field]:
+        raise InvalidRecord(f"{field} has {len(value):,} entries (at most {LIMITS[field]:,})")
+    out: list[str] = []
+    for n, v in enumerate(value, start=1):
+        name = v.get("name") if isinstance(v, dict) else v
+        if not isinstance(name, str):
+            raise InvalidRecord(
+                f"{field} entry {n} must be text or an object with a text name, not {_kind(v)}"
+            )
+        name = _bounded(clean_text(name), f"{field} entry {n}", item)
+        if name:
+            out.append(name)
+    return out
+
+
+def _categories(value: Any) -> list[str]:
+    names = _names(value.split() if isinstance(value, str) else value, "categories", "category")
+    out: list[str] = []
+    for n, cat in enumerate(names, start=1):
+        if not is_category(cat):
+            raise InvalidRecord(
+                f"categories entry {n} {cat[:40]!r} is not an arXiv category (e.g. cs.CL, hep-th)"
+            )
+        if cat not in out:
+            out.append(cat)
+    return out
+
+
+def _when(value: Any, field: str) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise InvalidRecord(f"{field} {value[:40]!r} is not an ISO date") from None
+    if isinstance(value, date) and not isinstance(value, datetime):
+        value = datetime(value.year, value.month, value.day)
+    if not isinstance(value, datetime):
+        raise InvalidRecord(f"{field} must be a date, not {_kind(value)}")
+    if not _YEARS[0] <= value.year <= _YEARS[1]:
+        raise InvalidRecord(f"{field} year {value.year} is outside {_YEARS[0]}-{_YEARS[1]}")
+    return value
+
+
+def _count(value: Any, field: str, low: int = 0, high: int = _MAX_COUNT) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidRecord(f"{field} must be a whole number, not {_kind(value)}")
+    if not low <= value <= high:
+        raise InvalidRecord(f"{field} {value} is outside {low}-{high}")
+    return value
+
+
+def _link(value: Any, field: str) -> str | None:
+    url = _line(value, field, "url")
+    if url is not None and not _URL.match(url):
+        raise InvalidRecord(f"{field} {url[:60]!r} is not an http(s) URL")
+    return url
+
+
+def valid_paper(p: Paper) -> Paper:
+    """The paper with every field cleaned and checked (types, ids, dates, lengths), or InvalidRecord."""
+    if not isinstance(p.id, str):
+        raise InvalidRecord(f"id must be text, not {_kind(p.id)}")
+    try:
+        aid = parse_arxiv_id(strip_invalid(p.id))
+    except InvalidId as exc:
+        raise InvalidRecord(str(exc)) from None
+    title = _line(p.title, "title")
+    if not title:
+        raise InvalidRecord(f"{aid.id}: record has no title")
+    abstract = p.abstract if p.abstract is not None else ""
+    if not isinstance(abstract, str):
+        raise InvalidRecord(f"abstract must be text, not {_kind(abstract)}")
+    return Paper(
+        id=aid.id,
+        title=title,
+        abstract=_bounded(clean_abstract(abstract), "abstract"),
+        authors=_names(p.authors, "authors", "author"),
+        categories=_categories(p.categories),
+        version=_count(p.version, "version", 1, 999),
+        published=_when(p.published, "published"),
+        updated=_when(p.updated, "updated"),
+        comments=_line(p.comments, "comments"),
+        journal_ref=_line(p.journal_ref, "journal_ref"),
+        doi=_line(p.doi, "doi"),
+        license=_line(p.license, "license"),
+        github_repo=_link(p.github_repo, "github_repo"),
+        project_page=_link(p.project_page, "project_page"),
+        ai_summary=_line(p.ai_summary, "ai_summary"),
+        ai_keywords=_names(p.ai_keywords, "ai_keywords", "ai_keyword"),
+        upvotes=_count(p.upvotes, "upvotes"),
+        num_comments=_count(p.num_comments, "num_comments"),
+    )
+
+
+def _valid_entry(e: FeedEntry, paper_id: str) -> FeedEntry:
+    day = _when(e.day, "feed day")
+    if day is None:
+        raise InvalidRecord("feed entry has no day")
+    source = _line(e.source, "feed source", "source") or "import"
+    if not _WORD.match(source):
+        raise InvalidRecord(f"feed source {source!r} is not a short lower-case word")
+    return FeedEntry(
+        paper_id,
+        day.date(),
+        _line(e.submitted_by, "submitted_by"),
+        _when(e.submitted_at, "submitted_at"),
+        source,
+    )
+
+
+def _valid_signal(s: Signal, paper_id: str) -> Signal:
+    kind = _line(s.kind, "signal kind", "kind") or ""
+    if not _WORD.match(kind):
+        raise InvalidRecord(f"signal kind {kind!r} is not a short lower-case word")
+    if isinstance(s.value, bool) or not isinstance(s.value, int | float):
+        raise InvalidRecord(f"signal value must be a number, not {_kind(s.value)}")
+    # NaN or infinity would poison trending scores and cannot be written as JSON.
+    if not math.isfinite(s.value) or abs(s.value) > 1e12:
+        raise InvalidRecord(f"signal value {s.value} is not a finite number below 1e12")
+    at = _when(s.observed_at, "signal time")
+    if at is None:
+        raise InvalidRecord("signal has no observation time")
+    return Signal(paper_id, kind, float(s.value), at)
+
+
+def valid_record(record: ImportRecord) -> ImportRecord:
+    """The record with its paper, feed entries and signals cleaned and checked, or InvalidRecord."""
+    paper = valid_paper(record.paper)
+    return ImportRecord(
+        paper,
+        [_valid_entry(e, paper.id) for e in record.entries],
+        [_valid_signal(s, paper.id) for s in record.signals],
+    )

@@ -137,6 +137,28 @@ def test_bad_items_are_counted_and_the_rest_stored(sqlite_db: Database, upstream
     assert run.errors == 2 and "not-an-id" in (run.message or "")
 
 
+def test_a_malformed_item_is_skipped_and_the_rest_of_its_day_stored(
+    db: Database, upstream: Upstream
+) -> None:
+    # One item of unexpected shape used to end the run in a traceback, storing nothing of the day.
+    items = json.loads((HF_DIR / "2026-08-21.json").read_text())
+    items[3]["paper"]["title"] = 5
+    items[5]["paper"]["authors"] = 7
+    items[6]["paper"]["summary"] = "NUL\u0000 and a lone surrogate \ud800 are stripped"
+    upstream.script([Reply(json.dumps(items), content_type="application/json")])
+    result = harvest(
+        settings_for(upstream, db.url), db, "hf", from_="2026-08-21", until="2026-08-21"
+    )
+    assert result.counts.new == 15 and result.counts.errors == 2
+    assert result.problems[0].startswith("hf 2026-08-21 item 4: ")
+    assert result.problems[1] == "hf 2026-08-21 item 6: authors must be a list, not int"
+    with db.read() as conn:
+        run = harvest_store.recent_runs(conn)[0]
+        kept = get_paper(conn, items[6]["paper"]["id"])
+    assert run.errors == 2 and "item 6" in (run.message or "")
+    assert kept is not None and kept.abstract == "NUL and a lone surrogate are stripped"
+
+
 def test_404_fails_the_run_without_retrying(sqlite_db: Database, upstream: Upstream) -> None:
     upstream.script([Reply(b'{"error":"Not Found"}', 404)])
     with pytest.raises(UpstreamError, match="HTTP 404"):

@@ -325,6 +325,28 @@ def test_oai_dc_records(sqlite_db: Database, upstream: Upstream) -> None:
     assert p.abstract.startswith("A fully differential calculation")
 
 
+def test_a_malformed_record_is_skipped_and_the_rest_of_its_page_stored(
+    db: Database, upstream: Upstream
+) -> None:
+    good = raw_record("2411.00010", title="Good")
+    bad_category = raw_record("2411.00011").replace("stat.ML", "stat.ML evil&lt;b&gt;")
+    far_future = raw_record("2411.00012").replace("Mon, 1 Jan 2016", "Fri, 31 Dec 9999")
+    controls = raw_record("2411.00013", title="C1&#x85; and DEL&#x7f; controls")
+    upstream.script([Reply(list_records(good + bad_category + far_future + controls))])
+    result = harvest(settings_for(upstream, db.url), db, "arxiv", from_="2026-11-01")
+    assert result.counts.new == 2 and result.counts.errors == 2
+    assert re.match(
+        r"OAI-PMH page 1 .* record 2 \(oai:arXiv.org:2411.00011\): .*evil<b>", result.problems[0]
+    )
+    assert (
+        "record 3 (oai:arXiv.org:2411.00012): published year 9999 is outside" in result.problems[1]
+    )
+    with db.read() as conn:
+        assert get_paper(conn, "2411.00011") is None
+        p = get_paper(conn, "2411.00013")
+    assert p is not None and p.title == "C1 and DEL controls"
+
+
 def test_parser_rejects_non_oai_xml() -> None:
     with pytest.raises(UpstreamError, match="not an OAI-PMH response"):
         parse_list_records(b"<html><body>maintenance</body></html>", "arXivRaw")

@@ -116,3 +116,89 @@ def test_export_round_trips_through_import(db: Database, tmp_path: Path) -> None
     with copy.read() as conn:
         assert feed_store.count_entries(conn) == entries
         assert paper_store.get_paper(conn, "2608.19880") == original
+
+
+def _export_line(i: int, **fields: object) -> str:
+    record: dict[str, object] = {
+        "paperfeed": 1,
+        "id": f"2401.{i:05d}",
+        "title": f"Paper {i}",
+        "abstract": "An abstract.",
+        "authors": ["Ada Lovelace"],
+        "categories": ["cs.CL"],
+    }
+    record.update(fields)
+    return json.dumps(record)
+
+
+def test_nul_and_lone_surrogates_are_stripped_and_the_batch_is_stored(
+    db: Database, tmp_path: Path
+) -> None:
+    # One hostile line in a 1,000-record batch used to abort the whole batch: a lone surrogate
+    # cannot be encoded for SQLite, and PostgreSQL refuses NUL in text.
+    hostile = "bad\ud800 \x00text\x1b[31m \x85end"
+    lines = [_export_line(i) for i in range(1000)]
+    lines[500] = _export_line(
+        500, title=hostile, abstract=hostile, authors=[hostile], comments=hostile
+    )
+    path = tmp_path / "batch.jsonl"
+    path.write_text("\n".join(lines), encoding="utf-8", errors="surrogatepass")
+    summary = import_files(db, [path])
+    assert (summary.counts.new, summary.errors) == (1000, [])
+    with db.read() as conn:
+        p = paper_store.get_paper(conn, "2401.00500")
+    assert p is not None
+    assert p.title == p.abstract == p.authors[0] == p.comments == "bad text[31m end"
+
+
+def test_records_of_the_wrong_shape_are_reported_with_line_and_reason(
+    db: Database, tmp_path: Path
+) -> None:
+    path = tmp_path / "shapes.jsonl"
+    bad = [
+        {"authors": [1, 2]},
+        {"authors": [{"name": {"nested": True}}]},
+        {"authors": "Ada Lovelace, Alan Turing"},
+        {"categories": ["cs.CL", "cs<script>"]},
+        {"categories": [["cs.CL"]]},
+        {"title": ["a", "list"]},
+        {"abstract": {"an": "object"}},
+        {"published": "yesterday"},
+        {"published": "0001-01-01T00:00:00"},
+        {"upvotes": 10**12},
+        {"github_repo": "javascript:alert(1)"},
+        {"title": "x" * 5000},
+        {"feed": [{"day": "not a day"}]},
+        {"feed": "2024-01-01"},
+        {"id": "2401.01234v0"},
+    ]
+    lines = [_export_line(1)] + [_export_line(i + 2, **b) for i, b in enumerate(bad)]
+    lines.append(_export_line(99, authors=[{"name": "Grace Hopper"}], categories="cs.AI cs.LG"))
+    path.write_text("\n".join(lines))
+    summary = import_files(db, [path])
+    assert [e.line for e in summary.errors] == list(range(2, 2 + len(bad)))
+    assert summary.counts.new == 2 and summary.counts.errors == len(bad)
+    reasons = [e.message for e in summary.errors]
+    assert reasons[0] == "authors entry 1 must be text or an object with a text name, not int"
+    assert reasons[2] == "authors must be a list, not str"
+    assert "not an arXiv category" in reasons[3]
+    assert reasons[5] == "title must be text, not list"
+    assert "outside 1900-2200" in reasons[8]
+    assert "not an http(s) URL" in reasons[10]
+    assert "title is 5,000 characters long" in reasons[11]
+    assert all(str(path) in str(e) for e in summary.errors)
+    with db.read() as conn:
+        p = paper_store.get_paper(conn, "2401.00099")
+    assert p is not None and p.authors == ["Grace Hopper"] and p.categories == ["cs.AI", "cs.LG"]
+
+
+def test_a_truncated_gzip_stores_the_records_before_the_cut(db: Database, tmp_path: Path) -> None:
+    whole = gzip.compress("\n".join(_export_line(i) for i in range(3000)).encode())
+    cut = tmp_path / "cut.jsonl.gz"
+    cut.write_bytes(whole[: len(whole) // 2])
+    summary = import_files(db, [cut])
+    assert len(summary.errors) == 1
+    (error,) = summary.errors
+    read = summary.records
+    assert 0 < read < 3000 and summary.counts.new == read
+    assert str(error) == f"{cut}: truncated gzip after {read} records"

@@ -7,11 +7,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from paperfeed.errors import ConfigError, InvalidId, UpstreamError
+from paperfeed.errors import ConfigError, UpstreamError
 from paperfeed.models import ImportRecord, Paper
-from paperfeed.normalize import clean_abstract, clean_text, first_version_date, parse_arxiv_id
+from paperfeed.normalize import (
+    InvalidRecord,
+    clean_abstract,
+    clean_text,
+    first_version_date,
+    is_category,
+    parse_arxiv_id,
+)
 from paperfeed.sources.arxiv_oai import parse_xml
-from paperfeed.sources.base import Page, Window
+from paperfeed.sources.base import Page, Window, checked_record
 from paperfeed.sources.http import HttpClient
 
 ATOM = "http://www.w3.org/2005/Atom"
@@ -58,15 +65,16 @@ def parse_feed(content: bytes, where: str = "arXiv API response") -> AtomFeed:
         total=_int(root.findtext(f"{{{OPENSEARCH}}}totalResults")),
         start=_int(root.findtext(f"{{{OPENSEARCH}}}startIndex")),
     )
-    for entry in root.findall(f"{{{ATOM}}}entry"):
+    for n, entry in enumerate(root.findall(f"{{{ATOM}}}entry"), start=1):
         entry_id = entry.findtext(f"{{{ATOM}}}id") or ""
         if "/api/errors" in entry_id or entry.findtext(f"{{{ATOM}}}title") == "Error":
             message = clean_text(entry.findtext(f"{{{ATOM}}}summary")) or entry_id
             raise UpstreamError(f"{where}: arXiv API error: {message}")
         try:
-            feed.papers.append(parse_entry(entry))
-        except (InvalidId, UpstreamError) as exc:
-            feed.errors.append(f"{entry_id or '?'}: {exc}")
+            feed.papers.append(checked_record(parse_entry, entry).paper)
+        except InvalidRecord as exc:
+            shown = clean_text(entry_id)[:80] or "?"
+            feed.errors.append(f"{where} entry {n} ({shown}): {exc}")
     return feed
 
 
@@ -82,7 +90,8 @@ def parse_entry(entry: Any) -> Paper:
         categories.append(primary.get("term"))
     for c in entry.findall(f"{{{ATOM}}}category"):
         term = c.get("term")
-        if term and term not in categories:
+        # The API also lists ACM and MSC classes (I.2.7, 68T50) as categories: not arXiv ones.
+        if term and is_category(term) and term not in categories:
             categories.append(term)
     doi = clean_text(entry.findtext(f"{{{ARXIV}}}doi")) or None
     return Paper(

@@ -11,8 +11,9 @@ from typing import Any
 from lxml import etree
 
 from paperfeed.errors import ConfigError, InvalidId, UpstreamError
-from paperfeed.models import ImportRecord, Paper
+from paperfeed.models import Paper
 from paperfeed.normalize import (
+    InvalidRecord,
     clean_abstract,
     clean_text,
     first_version_date,
@@ -21,7 +22,7 @@ from paperfeed.normalize import (
     split_authors,
     split_categories,
 )
-from paperfeed.sources.base import Page, ResumeExpired, Window
+from paperfeed.sources.base import Page, ResumeExpired, Window, checked_record
 from paperfeed.sources.http import HttpClient
 
 OAI = "http://www.openarchives.org/OAI/2.0/"
@@ -79,7 +80,7 @@ def parse_list_records(content: bytes, prefix: str, where: str = "OAI-PMH respon
     if body is None:
         raise UpstreamError(f"{where}: OAI-PMH response has neither ListRecords nor an error")
     page = Page()
-    for rec in body.findall(f"{{{OAI}}}record"):
+    for n, rec in enumerate(body.findall(f"{{{OAI}}}record"), start=1):
         header = rec.find(f"{{{OAI}}}header")
         ident = header.findtext(f"{{{OAI}}}identifier") if header is not None else None
         try:
@@ -89,10 +90,11 @@ def parse_list_records(content: bytes, prefix: str, where: str = "OAI-PMH respon
             meta = rec.find(f"{{{OAI}}}metadata")
             node = None if meta is None else meta.find(f"{{{FORMATS[prefix]}}}*")
             if node is None:
-                raise UpstreamError(f"record {ident} has no {prefix} metadata")
-            page.records.append(ImportRecord(_PARSERS[prefix](node, ident)))
-        except (InvalidId, UpstreamError, ValueError) as exc:
-            page.errors.append(f"{ident or '?'}: {exc}")
+                raise InvalidRecord(f"record {ident} has no {prefix} metadata")
+            page.records.append(checked_record(_PARSERS[prefix], node, ident))
+        except (InvalidId, InvalidRecord) as exc:
+            shown = clean_text(ident)[:80] or "?"
+            page.errors.append(f"{where} record {n} ({shown}): {exc}")
     token = body.find(f"{{{OAI}}}resumptionToken")
     if token is not None:
         page.resume = (token.text or "").strip() or None

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Protocol
+from typing import Any, Protocol
 
-from paperfeed.errors import UpstreamError
-from paperfeed.models import ImportRecord
+from paperfeed.errors import PaperfeedError, UpstreamError
+from paperfeed.models import ImportRecord, Paper
+from paperfeed.normalize import InvalidRecord, clean_text, valid_record
 
 Window = Mapping[str, str]  # what one run fetches, JSON-able so an interrupted run can resume it
 
@@ -23,6 +24,34 @@ class Page:
     total: int | None = None  # records in the whole run, when upstream says (completeListSize)
     errors: list[str] = field(default_factory=list)  # records that could not be parsed
     label: str = ""  # shown in progress, e.g. the day of a daily-papers page
+
+
+# What a parser may raise on an item of unexpected shape (a number where a list was expected,
+# a missing key): the item is reported and skipped, and the rest of its page or file is stored.
+ITEM_ERRORS = (
+    PaperfeedError,
+    ValueError,
+    TypeError,
+    KeyError,
+    AttributeError,
+    IndexError,
+    OverflowError,
+    RecursionError,
+)
+REASON_CHARS = 300  # a hostile record's message must not flood a terminal or a run's log
+
+
+def checked_record(parse: Callable[..., ImportRecord | Paper], *args: Any) -> ImportRecord:
+    """Parse one upstream item and clean and check it (normalize.valid_record), or InvalidRecord."""
+    try:
+        out = parse(*args)
+        return valid_record(out if isinstance(out, ImportRecord) else ImportRecord(out))
+    except ITEM_ERRORS as exc:
+        if isinstance(exc, PaperfeedError | ValueError) and str(exc):
+            reason = str(exc)
+        else:
+            reason = f"unexpected shape ({type(exc).__name__}: {exc})"
+        raise InvalidRecord(clean_text(reason)[:REASON_CHARS]) from None
 
 
 class ResumeExpired(UpstreamError):

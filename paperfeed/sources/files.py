@@ -6,6 +6,7 @@ import gzip
 import io
 import json
 import re
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -16,6 +17,7 @@ from typing import IO, Any
 from paperfeed.errors import ImportFormatError, InvalidId, PaperfeedError
 from paperfeed.models import FeedEntry, ImportRecord, Organization, Paper
 from paperfeed.normalize import (
+    InvalidRecord,
     clean_abstract,
     clean_text,
     first_version_date,
@@ -25,19 +27,22 @@ from paperfeed.normalize import (
     split_categories,
 )
 from paperfeed.sources import hf_daily
+from paperfeed.sources.base import checked_record
 
 _DAY_IN_NAME = re.compile(r"(\d{4}-\d{2}-\d{2})")
 
 
 @dataclass(slots=True)
 class LineError:
-    """A record that could not be read: file, line number and why."""
+    """A record that could not be read: file, line number (None for the whole file) and why."""
 
     path: str
-    line: int
+    line: int | None
     message: str
 
     def __str__(self) -> str:
+        if self.line is None:
+            return f"{self.path}: {self.message}"
         return f"{self.path}:{self.line}: {self.message}"
 
 
@@ -74,23 +79,40 @@ def read_file(path: Path) -> Iterator[ImportRecord | LineError]:
         fh = open_text(path)
     except OSError as exc:
         raise PaperfeedError(f"cannot read {name}: {exc.strerror or exc}") from None
+    read = 0
     with fh:
-        first = _peek_char(fh)
-        if first == "[":
-            yield from _read_json_array(fh, name, _day_from_name(path))
-            return
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-                if not isinstance(obj, dict):
-                    raise ImportFormatError("expected a JSON object on each line")
-                yield parse_record(obj)
-            except json.JSONDecodeError as exc:
-                yield LineError(name, lineno, f"invalid JSON: {exc.msg} (column {exc.colno})")
-            except (PaperfeedError, ValueError, TypeError, KeyError) as exc:
-                yield LineError(name, lineno, str(exc) or type(exc).__name__)
+        try:
+            for item in _read_open(fh, path, name):
+                read += 1
+                yield item
+        except EOFError:
+            # A cut download: the records before the cut were yielded and get stored.
+            yield LineError(name, None, f"truncated gzip after {read} records")
+        except (zlib.error, gzip.BadGzipFile) as exc:
+            yield LineError(name, None, f"corrupt gzip after {read} records ({exc})")
+        except OSError as exc:
+            yield LineError(name, None, f"read error after {read} records: {exc.strerror or exc}")
+
+
+def _read_open(fh: IO[str], path: Path, name: str) -> Iterator[ImportRecord | LineError]:
+    first = _peek_char(fh)
+    if first == "[":
+        yield from _read_json_array(fh, name, _day_from_name(path))
+        return
+    for lineno, line in enumerate(fh, start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+            if not isinstance(obj, dict):
+                raise ImportFormatError("expected a JSON object on each line")
+            yield checked_record(parse_record, obj)
+        except json.JSONDecodeError as exc:
+            yield LineError(name, lineno, f"invalid JSON: {exc.msg} (column {exc.colno})")
+        except RecursionError:
+            yield LineError(name, lineno, "invalid JSON: nested too deeply")
+        except (ImportFormatError, InvalidRecord) as exc:
+            yield LineError(name, lineno, str(exc))
 
 
 def _peek_char(fh: IO[str]) -> str:
@@ -122,10 +144,13 @@ def _read_json_array(
     except json.JSONDecodeError as exc:
         yield LineError(name, exc.lineno, f"invalid JSON: {exc.msg} (column {exc.colno})")
         return
+    except RecursionError:
+        yield LineError(name, 1, "invalid JSON: nested too deeply")
+        return
     for index, item in enumerate(items, start=1):
         try:
-            yield hf_daily.parse_item(item, day)
-        except (PaperfeedError, ValueError, TypeError) as exc:
+            yield checked_record(hf_daily.parse_item, item, day)
+        except InvalidRecord as exc:
             yield LineError(name, index, f"item {index}: {exc}")
 
 
@@ -213,8 +238,8 @@ def parse_corpus(obj: dict[str, Any]) -> ImportRecord:
         id=pid,
         title=clean_text(obj.get("title")),
         abstract=clean_abstract(obj.get("abstract")),
-        authors=[clean_text(a) for a in obj.get("authors") or [] if clean_text(a)],
-        categories=split_categories(obj.get("categories")),
+        authors=obj.get("authors") or [],  # checked by normalize.valid_record
+        categories=obj.get("categories") or [],
         version=version or parse_version(obj.get("version")) or 1,
         # A listing day says when arXiv announced the paper (new, replaced or cross-listed: the
         # 2019 paper 1911.07240 is listed on 2026-06-23), never when a version was made, so the
@@ -238,10 +263,11 @@ def parse_export(obj: dict[str, Any]) -> ImportRecord:
 
     paper = Paper(
         id=pid,
-        title=clean_text(obj.get("title")),
+        title=obj.get("title") or "",
         abstract=obj.get("abstract") or "",
-        authors=list(obj.get("authors") or []),
-        categories=list(obj.get("categories") or []),
+        # Raw values: normalize.valid_record checks their types (a string is not a list).
+        authors=obj.get("authors") or [],
+        categories=obj.get("categories") or [],
         version=int(obj.get("version") or 1),
         published=first_version_date(pid, when("published")),
         updated=when("updated"),
@@ -252,7 +278,7 @@ def parse_export(obj: dict[str, Any]) -> ImportRecord:
         github_repo=obj.get("github_repo"),
         project_page=obj.get("project_page"),
         ai_summary=obj.get("ai_summary"),
-        ai_keywords=list(obj.get("ai_keywords") or []),
+        ai_keywords=obj.get("ai_keywords") or [],
         upvotes=int(obj.get("upvotes") or 0),
         num_comments=int(obj.get("num_comments") or 0),
         organization=_export_org(obj.get("organization")),

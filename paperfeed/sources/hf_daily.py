@@ -8,10 +8,16 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from paperfeed.errors import ConfigError, ImportFormatError, InvalidId, UpstreamError
+from paperfeed.errors import ConfigError, ImportFormatError, UpstreamError
 from paperfeed.models import FeedEntry, ImportRecord, Organization, Paper, Signal
-from paperfeed.normalize import clean_abstract, clean_text, first_version_date, parse_arxiv_id
-from paperfeed.sources.base import Page, Window
+from paperfeed.normalize import (
+    InvalidRecord,
+    clean_abstract,
+    clean_text,
+    first_version_date,
+    parse_arxiv_id,
+)
+from paperfeed.sources.base import Page, Window, checked_record
 from paperfeed.sources.http import HttpClient
 
 
@@ -39,6 +45,8 @@ def _name(user: Any) -> str | None:
 
 
 def _authors(value: Any) -> list[str]:
+    if value and not isinstance(value, list):
+        raise ImportFormatError(f"authors must be a list, not {type(value).__name__}")
     out: list[str] = []
     for a in value or []:
         name = a.get("name") if isinstance(a, dict) else a
@@ -177,18 +185,18 @@ def parse_day(content: bytes, day: date, where: str = "daily papers") -> Page:
     """One day's API response as a Page; items that cannot be parsed are reported, not fatal."""
     try:
         items = json.loads(content)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise UpstreamError(
             f"{where}: not valid JSON ({exc}); nothing from this day was stored, run again"
         ) from None
     if not isinstance(items, list):
         raise UpstreamError(f"{where}: expected a JSON list of papers, got {type(items).__name__}")
     page = Page(label=day.isoformat())
-    for n, item in enumerate(items):
+    for n, item in enumerate(items, start=1):
         try:
-            page.records.append(parse_item(item, day))
-        except (ImportFormatError, InvalidId) as exc:
-            page.errors.append(f"{day} item {n}: {exc}")
+            page.records.append(checked_record(parse_item, item, day))
+        except InvalidRecord as exc:
+            page.errors.append(f"hf {day} item {n}: {exc}")
     return page
 
 

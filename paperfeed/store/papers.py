@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from paperfeed.models import Paper, UpsertCounts
+from paperfeed.normalize import InvalidRecord, has_invalid
 from paperfeed.store.organizations import (
     organization_columns,
     organization_from_row,
@@ -51,8 +52,20 @@ def _naive(dt: datetime | None) -> datetime | None:
     return dt
 
 
+def _refuse_invalid_text(pid: str, values: dict[str, Any]) -> None:
+    """Refuse text a database would reject or mangle (NUL, lone surrogates, control characters)."""
+    # Sources clean records (normalize.valid_record); this is the last line, a few µs a paper.
+    for name, value in values.items():
+        texts = value if isinstance(value, list) else [value]
+        if any(isinstance(t, str) and has_invalid(t) for t in texts):
+            raise InvalidRecord(
+                f"paper {pid!r}: {name} holds a NUL, lone surrogate or control character; "
+                "records must pass normalize.valid_record before they are stored"
+            )
+
+
 def _row_values(p: Paper) -> dict[str, Any]:
-    return {
+    values = {
         "title": p.title,
         "abstract": p.abstract,
         "authors": list(p.authors),
@@ -72,6 +85,8 @@ def _row_values(p: Paper) -> dict[str, Any]:
         "thumbnail": p.thumbnail,
         "media_urls": list(p.media_urls) if p.media_urls else None,
     }
+    _refuse_invalid_text(p.id, values)
+    return values
 
 
 def _present(value: Any) -> bool:

@@ -49,8 +49,6 @@ class CsrfError(PermissionDenied):
     """A form arrived without the CSRF token this browser was given."""
 
 
-
-
 def check_email(email: str) -> str:
     """A stripped address that looks like local@domain, or InvalidInput."""
     email = email.strip()

@@ -19,10 +19,10 @@ from starlette.responses import Response
 from paperfeed.config import Settings
 from paperfeed.errors import NotFound
 from paperfeed.models import FeedItem, Paper, TrendingScore
-from paperfeed.normalize import id_month
 from paperfeed.store import Database
 from paperfeed.store import trending as trending_store
 from paperfeed.web import views
+from paperfeed.web.bibtex import bib_key, bibtex, bibtex_entry
 from paperfeed.web.context import db_of, path_for, render, settings_of
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -407,63 +407,6 @@ def trending_atom(request: Request) -> Response:
 
 
 # --- BibTeX -----------------------------------------------------------------------------------
-
-_BIB_SPECIAL = re.compile(r"(?<!\\)([&%#_])")
-
-
-def _bib_value(text: str) -> str:
-    text = " ".join(text.split())
-    # Unbalanced braces would end the field early: then escape every brace.
-    depth = 0
-    balanced = True
-    for ch in text:
-        depth += (ch == "{") - (ch == "}")
-        if depth < 0:
-            balanced = False
-            break
-    if not balanced or depth != 0:
-        text = text.replace("{", r"\{").replace("}", r"\}")
-    out, math = [], False
-    for part in re.split(r"(\$)", text):
-        if part == "$":
-            math = not math
-            out.append(part)
-        else:
-            out.append(part if math else _BIB_SPECIAL.sub(r"\\\1", part))
-    return "".join(out)
-
-
-def bib_key(paper: Paper) -> str:
-    """A BibTeX key such as arxiv2401.01234 (old-style slashes become underscores)."""
-    return "arxiv" + re.sub(r"[^A-Za-z0-9.\-]", "_", paper.id)
-
-
-def bibtex_entry(paper: Paper) -> str:
-    """One paper as a BibTeX @misc entry with arXiv eprint fields (and a DOI when known)."""
-    # The id's YYMM dates the first version when its day is unknown; a listing day never does.
-    when = paper.published or id_month(paper.id) or paper.updated
-    year = when.year if when else None
-    fields: list[tuple[str, str]] = [
-        ("title", "{" + _bib_value(paper.title) + "}"),
-        ("author", " and ".join(_bib_value(a) for a in paper.authors) or "Unknown"),
-    ]
-    if year:
-        fields.append(("year", str(year)))
-    fields += [("eprint", paper.id), ("archivePrefix", "arXiv")]
-    if paper.primary_category:
-        fields.append(("primaryClass", paper.primary_category))
-    if paper.doi:
-        fields.append(("doi", _bib_value(paper.doi)))
-    if paper.journal_ref:
-        fields.append(("journal", _bib_value(paper.journal_ref)))
-    fields.append(("url", paper.abs_url))
-    body = ",\n".join(f"  {k} = {{{v}}}" for k, v in fields)
-    return f"@misc{{{bib_key(paper)},\n{body}\n}}\n"
-
-
-def bibtex(papers: Sequence[Paper]) -> str:
-    """Many papers as one BibTeX file."""
-    return "\n".join(bibtex_entry(p) for p in papers)
 
 
 def _bib_response(text: str, filename: str) -> Response:
