@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from _web_helpers import seed
 from fastapi.testclient import TestClient
@@ -40,6 +41,7 @@ class SitePage:
     who: str  # "visitor", "member" or "admin"
     path: str
     status: int = 200
+    shared: bool = False  # a page everyone sees (signed in, only its controls differ)
 
     @property
     def slug(self) -> str:
@@ -98,7 +100,10 @@ class PagesSite:
         admin = ["/admin/status", "/papers/2405.00003"]
         out: list[SitePage] = []
         for who, paths in (("visitor", visitor), ("member", member), ("admin", admin)):
-            out += [p if isinstance(p, SitePage) else SitePage(who, p) for p in paths]
+            out += [
+                p if isinstance(p, SitePage) else SitePage(who, p, shared=p in shared)
+                for p in paths
+            ]
         return out
 
 
@@ -175,3 +180,12 @@ def signed_in_client(site: PagesSite, email: str | None) -> TestClient:
 
 
 WHO = {"visitor": None, "member": MEMBER, "admin": ADMIN}
+
+
+def browser_sign_in(page: Any, base: str, email: str) -> None:
+    """Sign a Playwright page's context in through the login form with the test password."""
+    page.goto(base + "/login")
+    page.locator("#email").fill(email)
+    page.locator("#password").fill(PASSWORD)
+    page.locator("#password").press("Enter")
+    page.wait_for_url(lambda url: "/login" not in url)

@@ -118,6 +118,16 @@ def date_range(start: date, end: date) -> Markup:
     return Markup(f'<time datetime="{start.isoformat()}">{escape(first)}</time> – {time_tag(end)}')
 
 
+def code_spans(text: str | None) -> Markup:
+    """A message escaped, with its `backticked` commands shown as <code> instead of backticks."""
+    parts = str(text or "").split("`")
+    if len(parts) % 2 == 0:  # an unpaired backtick: leave the text as it is
+        return Markup(escape(text or ""))
+    return Markup("").join(
+        Markup("<code>%s</code>") % part if i % 2 else escape(part) for i, part in enumerate(parts)
+    )
+
+
 def quoted(value: str) -> str:
     """A search phrase in double quotes (inner quotes dropped: the parser has no escapes)."""
     return '"' + value.replace('"', " ").strip() + '"'
@@ -140,6 +150,7 @@ templates.env.filters["math_snippet_in"] = mathtext.render_snippet
 templates.env.filters["short_date"] = short_date
 templates.env.filters["time_tag"] = time_tag
 templates.env.filters["quoted"] = quoted
+templates.env.filters["code_spans"] = code_spans
 templates.env.globals["date_range"] = date_range
 templates.env.filters["safe_url"] = safe_url
 templates.env.trim_blocks = True
