@@ -85,6 +85,8 @@ class PagesSite:
             SitePage("visitor", "/papers/not-a-paper", 404),
             SitePage("visitor", "/papers/date/2024-05-29?p=x", 400),
             SitePage("visitor", "/papers/date/2024-05-28", 404),
+            SitePage("visitor", "/search?q=x&mode=bogus", 400),
+            SitePage("visitor", "/papers/date?day=2024-13-45", 400),
         ]
         member = [
             *shared,

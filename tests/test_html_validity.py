@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
-from _pages_helpers import MISSING_NPM, VNU_JAR, WHO, pages_site, signed_in_client
+from _pages_helpers import MISSING_NPM, PASSWORD, VNU_JAR, WHO, pages_site, signed_in_client
+from fastapi.testclient import TestClient
 
 # vnu's info messages (e.g. "trailing slash on void elements") are advice, not errors.
 SEVERE = {"error", "non-document-error"}
@@ -32,12 +34,21 @@ def test_every_page_is_valid_html(tmp_path: Path) -> None:
             path = out / f"{page.slug}.html"
             path.write_text(r.text)
             files[str(path)] = f"{page.who} {page.path}"
-        # The subscribe form's answer is a page of its own (POST only).
-        r = clients["visitor"].post(
-            "/subscribe", data={"email": "new@example.org", "csrf_token": _csrf(clients["visitor"])}
-        )
-        (out / "visitor-subscribe.html").write_text(r.text)
-        files[str(out / "visitor-subscribe.html")] = "visitor POST /subscribe"
+        # Answers to forms are pages of their own (POST only): subscribe, sign up, a bad sign-up.
+        visitor = clients["visitor"]
+        for name, path, data in (
+            ("subscribe", "/subscribe", {"email": "new@example.org"}),
+            (
+                "signup",
+                "/signup",
+                {"email": "eve@example.org", "display_name": "Eve", "password": PASSWORD},
+            ),
+            ("signup-error", "/signup", {"email": "x", "display_name": "", "password": "short"}),
+        ):
+            r = visitor.post(path, data={**data, "csrf_token": _csrf(visitor)})
+            assert r.headers["content-type"].startswith("text/html"), (path, r.status_code)
+            (out / f"visitor-post-{name}.html").write_text(r.text)
+            files[str(out / f"visitor-post-{name}.html")] = f"visitor POST {path} ({name})"
     # One JVM for every page: vnu starts in about 2 s, a page then takes milliseconds.
     proc = subprocess.run(
         [java, "-jar", str(VNU_JAR), "--format", "json", "--stdout", *files],
@@ -55,9 +66,7 @@ def test_every_page_is_valid_html(tmp_path: Path) -> None:
     assert problems == [], "\n".join(problems)
 
 
-def _csrf(client: object) -> str:
-    import re
-
-    text = client.get("/").text  # type: ignore[attr-defined]
-    m = re.search(r'name="csrf_token" value="([^"]+)"', text)
-    return m.group(1) if m else ""
+def _csrf(client: TestClient) -> str:
+    m = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text)
+    assert m, "the sign-in page hands out a CSRF token"
+    return m.group(1)
