@@ -145,16 +145,17 @@ def read_progress(layout: Layout) -> EmbedProgress | None:
 
 def _tracked(layout: Layout, inner: Progress | None) -> Progress:
     """A progress callback that records progress for the search page and logs it every few seconds."""
-    last_log = [float("-inf")]
+    last_log = [float("-inf"), -1.0]  # when, and at which count, the last line was logged
 
     def update(done: int, total: int) -> None:
         _write_json(
             layout.progress, {"pid": os.getpid(), "done": done, "total": total, "finished": False}
         )
         now = time.monotonic()
-        if done >= total or now - last_log[0] >= PROGRESS_LOG_SECONDS:
+        due = done >= total or now - last_log[0] >= PROGRESS_LOG_SECONDS
+        if due and done != last_log[1]:
             log.info("embedded %d of %d papers", done, total)
-            last_log[0] = now
+            last_log[:] = [now, done]
         if inner is not None:
             inner(done, total)
 
@@ -260,6 +261,9 @@ def embed_missing(
                 (pid, to_bytes(v), text_hash(t), rev)
                 for (pid, t, rev), v in zip(part, vecs, strict=True)
             ]
+            if progress:
+                # Per model call too: a 256-paper chunk can take a minute on a busy CPU.
+                progress(done + len(touch) + len(rows), total)
         with db.write() as conn:
             store_vectors.save_vectors(conn, embedder.name, embedder.dim, rows)
             store_vectors.touch_vectors(conn, touch)
