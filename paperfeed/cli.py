@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import logging.config
 import sys
 from datetime import datetime, time
 from pathlib import Path
@@ -236,6 +237,8 @@ def serve(
             _import(db, [SAMPLE], quiet=False)
             _rank_at_latest_day(db, settings)
     logging_config = log_config(settings.log_format, settings.log_level)
+    # Configured now, not when uvicorn starts: start-up indexing logs its progress before that.
+    logging.config.dictConfig(logging_config)
     workers = workers or settings.web_workers
     # Once per deployment, in this parent process, never in each of the N web workers.
     if settings.index_on_start:

@@ -117,3 +117,90 @@ def test_basic_accessibility(browser: Any, site: str) -> None:
     page.keyboard.press("Tab")
     focused = page.evaluate("document.activeElement.textContent.trim()")
     assert focused == "Skip to content"
+
+
+PHONE = {"width": 390, "height": 844}
+
+
+def test_phone_header_is_short_and_more_than_one_card_fits(browser: Any, site: str) -> None:
+    """On a 390×844 phone the sticky header stays under 80 px (it was 194 px, 23% of the screen)."""
+    page = browser.new_page(viewport=PHONE)
+    for path in ("/papers/date/2024-05-29", "/search?q=abstract", "/papers/trending"):
+        page.goto(site + path)
+        header = page.locator(".site-header").bounding_box()
+        assert header is not None and header["height"] < 80, (path, header)
+        assert (
+            page.evaluate("getComputedStyle(document.querySelector('.site-header')).position")
+            == "sticky"
+        )
+    page.goto(site + "/papers/date/2024-05-29")
+    page.mouse.wheel(0, 500)
+    page.wait_for_function("window.scrollY > 400")
+    # While scrolling the header stays, and the viewport below it shows more than one card.
+    header = page.locator(".site-header").bounding_box()
+    assert header is not None and header["y"] == 0
+    tops = page.evaluate(
+        "[...document.querySelectorAll('.card')].map(c => c.getBoundingClientRect().top)"
+    )
+    assert sum(1 for t in tops if header["height"] <= t < PHONE["height"]) >= 1
+    page.goto(site + "/papers/date/2024-05-29")
+    tops = page.evaluate(
+        "[...document.querySelectorAll('.card')].map(c => c.getBoundingClientRect().top)"
+    )
+    assert sorted(tops)[1] < PHONE["height"], "a second card starts on the first screen"
+
+
+def test_day_picker_works_without_javascript(browser: Any, site: str) -> None:
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(site + "/papers/date/2024-05-29")
+    page.get_by_label("Go to day").fill("2024-06-03")
+    page.get_by_role("button", name="Go", exact=True).click()
+    assert page.url == site + "/papers/date/2024-06-03"
+    assert page.locator("h1").inner_text() == "Jun 3, 2024"
+    context.close()
+
+
+def test_tab_title_is_plain_text_and_the_site_has_a_favicon(browser: Any, site: str) -> None:
+    page = browser.new_page()
+    page.goto(site + "/papers/2405.00003")
+    # The tab reads Unicode math, never LaTeX source such as $10^9\,M_\odot$.
+    assert page.title() == "Black holes of 10⁹ M_⊙ at z>6 – paperfeed"
+    og = page.locator('meta[property="og:title"]').get_attribute("content")
+    assert og == page.title()
+    icon = page.locator('link[rel="icon"]').get_attribute("href")
+    assert icon and page.request.get(site + icon).headers["content-type"] == "image/svg+xml"
+    ico = page.request.get(site + "/favicon.ico")
+    assert ico.ok and ico.headers["content-type"] == "image/svg+xml"
+
+
+def test_week_page_shows_its_date_range(browser: Any, site: str) -> None:
+    page = browser.new_page()
+    page.goto(site + "/papers/week/2024-W22")
+    assert page.locator(".date-range").inner_text() == "May 27 – Jun 2, 2024"
+
+
+def test_cast_upvote_looks_cast(browser: Any, tmp_path: Path) -> None:
+    """A cast vote is filled (box and arrow) and aria-pressed, not only a different text colour."""
+    from _pages_helpers import MEMBER, browser_sign_in, pages_site
+
+    with pages_site(tmp_path) as pages, serve(create_app(pages.settings, pages.db)) as base:
+        page = browser.new_page()
+        browser_sign_in(page, base, MEMBER)
+        page.goto(base + "/papers/date/2024-05-29")
+        style = """b => {
+            const box = getComputedStyle(b.closest('.votes')), arrow = b.querySelector('svg path');
+            return [b.getAttribute('aria-pressed'), box.backgroundColor, getComputedStyle(arrow).fill];
+        }"""
+        cast = page.locator(".card", has_text="Diffusion Models").locator(".vote-button")
+        other = page.locator(".card", has_text="Old-Style Paper").locator(".vote-button")
+        pressed, cast_bg, cast_fill = cast.evaluate(style)
+        unpressed, other_bg, other_fill = other.evaluate(style)
+        assert (pressed, unpressed) == ("true", "false")
+        assert cast_bg != other_bg and cast_fill != "none" and other_fill == "none"
+        # Voting through vote.js (no reload) gives the same filled look.
+        other.click()
+        page.wait_for_function(
+            "() => document.querySelectorAll('.vote-button[aria-pressed=true]').length == 2"
+        )
+        assert other.evaluate(style)[1:] == [cast_bg, cast_fill]

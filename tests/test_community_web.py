@@ -106,7 +106,7 @@ def test_signup_verify_submit_upvote_comment_trending(db: Database, tmp_path: Pa
         assert r.status_code == 303, r.text
         assert [q.params.get("id_list") for q in site.arxiv.requests] == ["1707.08567"]
         home = client.get("/").text
-        assert "Submitted by ada-lovelace" in home
+        assert 'Submitted by <span class="submitter">ada-lovelace</span>' in home
 
         # Upvote through the plain form, then take it back and vote again through the JSON path.
         token = csrf(client, "/")

@@ -152,7 +152,9 @@ def test_paper_page_shows_everything(client: TestClient) -> None:
     html = r.text
     assert "Scaling Laws Revisited" in html
     for name in ("Author 1 A", "Author 1 B", "Ada Lovelace"):
-        assert f"<li>{name}</li>" in html
+        # Each author links to a search for their papers.
+        assert f">{name}</a></li>" in html
+    assert 'href="/search?q=author%3A%22Author+1+A%22"' in html
     assert 'href="https://arxiv.org/abs/2405.00002"' in html
     assert 'href="https://arxiv.org/pdf/2405.00002"' in html
     assert 'href="https://github.com/example/repo"' in html and "★ 321" in html
@@ -215,9 +217,10 @@ def test_math_renders_as_mathml(client: TestClient) -> None:
     assert "an escaped $5 bill" in html
     assert "&lt;i&gt;markup&lt;/i&gt;" in html
     assert html.count("<p>") >= 2  # paragraphs kept
-    # The <title> holds plain text with the LaTeX source, never markup.
+    # The <title> holds plain text with the math as Unicode, never markup nor LaTeX source.
     title = re.search(r"<title>(.*?)</title>", html, re.S)
-    assert title and "<math" not in title.group(1) and "M_\\odot" in title.group(1)
+    assert title and "<math" not in title.group(1) and "\\odot" not in title.group(1)
+    assert "10⁹ M_⊙" in title.group(1)
 
 
 def test_security_headers(client: TestClient) -> None:

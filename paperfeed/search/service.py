@@ -17,7 +17,7 @@ from paperfeed.search import fusion
 from paperfeed.search.embed import Embedder, get_embedder, paper_text
 from paperfeed.search.lexical import SORTS, LexicalIndex, paper_key
 from paperfeed.search.query import Query, QueryError, parse, words
-from paperfeed.search.sync import Layout, _read_json, search_dir
+from paperfeed.search.sync import EmbedProgress, Layout, _read_json, read_progress, search_dir
 from paperfeed.search.vectors import VectorIndex, from_bytes
 from paperfeed.store import papers as store_papers
 from paperfeed.store import vectors as store_vectors
@@ -45,6 +45,7 @@ class SearchResult:
     snippets: dict[str, str] = field(default_factory=dict)  # id -> safe HTML with <mark>
     titles: dict[str, str] = field(default_factory=dict)  # id -> safe HTML with <mark>
     notes: list[str] = field(default_factory=list)
+    embedding: EmbedProgress | None = None  # an indexer is embedding papers right now
     redirect_id: str | None = None  # the query was an arXiv id: go to this paper
     limit: int = 10
     offset: int = 0
@@ -219,9 +220,18 @@ def search(
     lex = eng.lexical
     use_mode = mode if q.has_text else "lexical"  # filters only: a date-ordered listing
     if use_mode != "lexical" and eng.ann() is None:
-        res.notes.append(
-            "semantic search is not ready yet (run `paperfeed index`): keyword results"
-        )
+        res.embedding = read_progress(eng.layout)
+        if res.embedding is not None:
+            # The server (or the worker) is building it: say how far, not what to run.
+            done, total = res.embedding.done, res.embedding.total
+            res.notes.append(
+                f"search by meaning: {done:,} of {total:,} papers ready; keyword results until then"
+            )
+        else:
+            res.notes.append(
+                "search by meaning is not ready yet (it is built by `paperfeed index`, "
+                "or `paperfeed serve` at start): keyword results"
+            )
         use_mode = "lexical"
     res.mode = use_mode
 

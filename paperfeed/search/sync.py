@@ -30,6 +30,9 @@ LEXICAL_BATCH = 5000  # papers per Tantivy commit: a crash redoes at most this m
 VECTOR_BATCH = 5000  # vectors read from the store per round trip
 ANN_SAVE_EVERY = 100_000  # vectors added between intermediate saves of the ANN file
 EMBED_CHUNK = 256  # papers embedded per store write: a crash re-embeds at most this many
+PROGRESS_LOG_SECONDS = 5.0  # at most one "embedded N of M" log line per this many seconds
+
+log = logging.getLogger(__name__)
 
 
 def search_dir(settings: Settings) -> Path:
@@ -62,6 +65,7 @@ class Layout:
         self.ann_meta = root / "vectors.json"
         self.lock = root / "indexer.lock"
         self.building = self.lexical_root / "BUILDING.json"
+        self.progress = root / "embedding.json"
 
     def lexical_generation(self) -> str | None:
         """The live Tantivy generation's folder name, or None before the first index run."""
@@ -114,6 +118,48 @@ class IndexStats:
 
 
 Progress = Callable[[int, int], None]  # (done, total)
+
+
+@dataclass(frozen=True, slots=True)
+class EmbedProgress:
+    """How far a running indexer has embedded: done of total papers."""
+
+    done: int
+    total: int
+
+
+def read_progress(layout: Layout) -> EmbedProgress | None:
+    """The embedding progress of an indexer running now (any process), or None when none is."""
+    data = _read_json(layout.progress)
+    pid = data.get("pid")
+    if data.get("finished", True) or not isinstance(pid, int):
+        return None
+    try:
+        os.kill(pid, 0)  # a crashed indexer leaves its file behind: only a live one counts
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass  # alive, owned by another user
+    return EmbedProgress(int(data.get("done", 0)), int(data.get("total", 0)))
+
+
+def _tracked(layout: Layout, inner: Progress | None) -> Progress:
+    """A progress callback that records progress for the search page and logs it every few seconds."""
+    last_log = [float("-inf"), -1.0]  # when, and at which count, the last line was logged
+
+    def update(done: int, total: int) -> None:
+        _write_json(
+            layout.progress, {"pid": os.getpid(), "done": done, "total": total, "finished": False}
+        )
+        now = time.monotonic()
+        due = done >= total or now - last_log[0] >= PROGRESS_LOG_SECONDS
+        if due and done != last_log[1]:
+            log.info("embedded %d of %d papers", done, total)
+            last_log[:] = [now, done]
+        if inner is not None:
+            inner(done, total)
+
+    return update
 
 
 def sync_lexical(db: Database, layout: Layout, *, rebuild: bool = False) -> tuple[int, int, int]:
@@ -215,6 +261,9 @@ def embed_missing(
                 (pid, to_bytes(v), text_hash(t), rev)
                 for (pid, t, rev), v in zip(part, vecs, strict=True)
             ]
+            if progress:
+                # Per model call too: a 256-paper chunk can take a minute on a busy CPU.
+                progress(done + len(touch) + len(rows), total)
         with db.write() as conn:
             store_vectors.save_vectors(conn, embedder.name, embedder.dim, rows)
             store_vectors.touch_vectors(conn, touch)
@@ -322,12 +371,20 @@ def run_index(
         if not embed:
             return stats
         emb = embedder or get_embedder(settings.embed_model, threads=settings.embed_threads)
-        stats.embedded, stats.unchanged_text = embed_missing(
-            db, emb, batch=batch or settings.embed_batch, limit=limit, progress=progress
-        )
-        stats.vectors, stats.ann_changed = sync_vectors(
-            db, layout, emb.name, emb.dim, rebuild=rebuild
-        )
+        try:
+            stats.embedded, stats.unchanged_text = embed_missing(
+                db,
+                emb,
+                batch=batch or settings.embed_batch,
+                limit=limit,
+                progress=_tracked(layout, progress),
+            )
+            stats.vectors, stats.ann_changed = sync_vectors(
+                db, layout, emb.name, emb.dim, rebuild=rebuild
+            )
+        finally:
+            # Search by meaning is ready (or this run stopped): the page stops showing progress.
+            _write_json(layout.progress, {"finished": True})
         # Papers changed while we embedded reach the keyword index now rather than next run.
         stats.lexical_rev, more, stats.lexical_docs = sync_lexical(db, layout)
         stats.lexical_changed += more
@@ -376,7 +433,6 @@ def index_in_background(db: Database, settings: Settings) -> threading.Thread | 
     than `index_on_start_max_embed` there is no thread: hours of embedding inside the server
     would take the CPU from its web workers, so that is left to `paperfeed index` or the worker.
     """
-    log = logging.getLogger(__name__)
     try:
         run_index(db, settings, embed=False)
     except PaperfeedError as exc:

@@ -37,3 +37,15 @@ def latest(conn: Connection, paper_id: str) -> dict[str, float]:
         .order_by(signals.c.observed_at)
     )
     return {r.kind: r.value for r in conn.execute(q)}
+
+
+def latest_of_kind(conn: Connection, paper_ids: Sequence[str], kind: str) -> dict[str, float]:
+    """The latest value of one signal kind for each of several papers (absent when never seen)."""
+    if not paper_ids:
+        return {}
+    q = (
+        sa.select(signals.c.paper_id, signals.c.value)
+        .where(signals.c.paper_id.in_(list(paper_ids)), signals.c.kind == kind)
+        .order_by(signals.c.observed_at)
+    )
+    return {r.paper_id: r.value for r in conn.execute(q)}

@@ -6,14 +6,17 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup, escape
 from starlette.responses import Response
 from starlette.routing import BaseRoute, NoMatchFound
 
 from paperfeed.config import Settings
 from paperfeed.store import Database
+from paperfeed.store import signals as signal_store
 from paperfeed.web import mathtext
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -68,7 +71,22 @@ def _globals(request: Request) -> dict[str, Any]:
         "settings": settings,
         "path_for": lambda name, **params: path_for(request, name, **params),
         "has_route": lambda name: has_route(request, name),
+        "stars_of": lambda paper_id: stars_of(request, paper_id),
+        # The search page for a query, e.g. author:"Ada Lovelace" or a keyword.
+        "search_url": lambda q: path_for(request, "search") + "?" + urlencode({"q": q}),
     }
+
+
+def stars_of(request: Request, paper_id: str) -> int | None:
+    """A listed paper's latest GitHub star count, fetched once for every card on the page."""
+    cache: dict[str, float | None] = request.state.__dict__.setdefault("pf_stars", {})
+    if paper_id not in cache:
+        wanted = cards_to_fetch(request, cache, paper_id)
+        with db_of(request).read() as conn:
+            got = signal_store.latest_of_kind(conn, wanted, "github_stars")
+        cache.update((i, got.get(i)) for i in wanted)
+    value = cache[paper_id]
+    return None if value is None else int(value)
 
 
 def short_date(value: date | datetime | None) -> str:
@@ -76,6 +94,43 @@ def short_date(value: date | datetime | None) -> str:
     if value is None:
         return ""
     return f"{value:%b} {value.day}, {value.year}"
+
+
+def time_tag(value: date | datetime | None) -> Markup:
+    """A <time> element whose datetime attribute is valid HTML (seconds, UTC), showing short_date."""
+    if value is None:
+        return Markup("")
+    if isinstance(value, datetime):
+        stamp = value.replace(tzinfo=None, microsecond=0).isoformat() + "Z"
+    else:
+        stamp = value.isoformat()
+    return Markup(f'<time datetime="{stamp}">{escape(short_date(value))}</time>')
+
+
+def date_range(start: date, end: date) -> Markup:
+    """Two dates as one range of <time> elements, the shared year or month said once."""
+    if start == end:
+        return time_tag(start)
+    if start.year == end.year:
+        first = f"{start:%b} {start.day}"
+    else:
+        first = short_date(start)
+    return Markup(f'<time datetime="{start.isoformat()}">{escape(first)}</time> – {time_tag(end)}')
+
+
+def code_spans(text: str | None) -> Markup:
+    """A message escaped, with its `backticked` commands shown as <code> instead of backticks."""
+    parts = str(text or "").split("`")
+    if len(parts) % 2 == 0:  # an unpaired backtick: leave the text as it is
+        return Markup(escape(text or ""))
+    return Markup("").join(
+        Markup("<code>%s</code>") % part if i % 2 else escape(part) for i, part in enumerate(parts)
+    )
+
+
+def quoted(value: str) -> str:
+    """A search phrase in double quotes (inner quotes dropped: the parser has no escapes)."""
+    return '"' + value.replace('"', " ").strip() + '"'
 
 
 def safe_url(value: str | None) -> str | None:
@@ -91,7 +146,12 @@ templates.env.filters["math_paragraphs"] = mathtext.render_paragraphs
 templates.env.filters["math_excerpt"] = mathtext.render_excerpt
 templates.env.filters["math_snippet"] = mathtext.render_highlighted
 templates.env.filters["plain"] = mathtext.plain
+templates.env.filters["math_snippet_in"] = mathtext.render_snippet
 templates.env.filters["short_date"] = short_date
+templates.env.filters["time_tag"] = time_tag
+templates.env.filters["quoted"] = quoted
+templates.env.filters["code_spans"] = code_spans
+templates.env.globals["date_range"] = date_range
 templates.env.filters["safe_url"] = safe_url
 templates.env.trim_blocks = True
 # Templates ship with the package and never change under a running server: skip the file-stat

@@ -214,6 +214,83 @@ def render_highlighted(snippet: str | None) -> Markup:
     return Markup("".join(out))
 
 
+_SUP = str.maketrans("0123456789+-=()in", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾ⁱⁿ")
+_SUB = str.maketrans("0123456789+-=()", "₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎")
+
+
+def _scripted(text: str, table: dict[int, int], mark: str) -> str:
+    """Text as Unicode super- or subscript when every character has one, else mark + text."""
+    converted = text.translate(table)
+    if all(ord(c) in table for c in text):
+        return converted
+    return f"{mark}{text}" if len(text) == 1 else f"{mark}({text})"
+
+
+def _element_text(el: Element) -> str:
+    """The readable text of a MathML element: scripts as Unicode, fractions as a/b."""
+    kids = list(el)
+    tag = el.tag
+    if tag in ("msup", "msub", "msubsup") and len(kids) >= 2:
+        base = _element_text(kids[0])
+        if tag == "msup":
+            return base + _scripted(_element_text(kids[1]), _SUP, "^")
+        out = base + _scripted(_element_text(kids[1]), _SUB, "_")
+        if tag == "msubsup" and len(kids) > 2:
+            out += _scripted(_element_text(kids[2]), _SUP, "^")
+        return out
+    if tag == "mfrac" and len(kids) == 2:
+        return f"{_element_text(kids[0])}/{_element_text(kids[1])}"
+    if tag == "msqrt":
+        return "√(" + "".join(_element_text(k) for k in kids) + ")"
+    if tag == "mspace":
+        return " "
+    if tag == "annotation":
+        return ""
+    text = html.unescape(el.text or "")
+    for child in kids:
+        text += _element_text(child) + html.unescape(child.tail or "")
+    return text
+
+
+@lru_cache(maxsize=_CACHED)
+def math_text(latex: str) -> str:
+    """One LaTeX formula as plain Unicode text (×, ⊙, 10⁹), or its source when unconvertible."""
+    if not latex.strip() or len(latex) > _MAX_MATH:
+        return latex
+    try:
+        element = convert_to_element(latex)
+    except Exception:  # latex2mathml raises many types on bad input; the source is shown instead
+        return latex
+    return re.sub(r"\s+", " ", _element_text(element)).strip()
+
+
+@lru_cache(maxsize=_CACHED)
 def plain(text: str | None) -> str:
-    """Text with math delimiters kept as-is, for places that cannot hold markup (page titles)."""
-    return re.sub(r"\s+", " ", text or "").strip()
+    """Text with its math as Unicode and no LaTeX markup, for places that cannot hold markup.
+
+    The one helper for page titles, og:title, descriptions and labels: a browser tab reads
+    "BayeSN × Dovekie", never "BayeSN $\\times$ Dovekie".
+    """
+    out = []
+    for piece in split_math(text or ""):
+        if piece.kind == "text":
+            out.append(_TEXT_ESCAPES.sub(r"\1", piece.source))
+        else:
+            out.append(math_text(piece.source))
+    return re.sub(r"\s+", " ", "".join(out)).strip()
+
+
+def _normalized(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def render_snippet(snippet: str | None, full: str | None) -> Markup:
+    """A search snippet with its math rendered, with "…" only at the ends the snippet cut."""
+    body = render_highlighted(snippet)
+    if not snippet:
+        return body
+    shown = _normalized(html.unescape(snippet.replace("<mark>", "").replace("</mark>", "")))
+    whole = _normalized(full or "")
+    before = "" if whole.startswith(shown) else "…"
+    after = "" if whole.endswith(shown) else "…"
+    return Markup(before) + body + Markup(after)

@@ -95,6 +95,22 @@ def day_page(request: Request, day: str) -> Response:
     return _period_page(request, _in_path(views.parse_day, day))
 
 
+def day_pick(request: Request) -> Response:
+    """The day picker's answer (?day=YYYY-MM-DD, a GET form that needs no JavaScript): redirect."""
+    text = (request.query_params.get("day") or "").strip()
+    if not text:
+        return RedirectResponse(path_for(request, "home"), status_code=303)
+    # A bad date is the reader's typo: a 400 page saying the expected form, not a 404.
+    period = views.parse_day(text)
+    return RedirectResponse(period_path(request, period), status_code=303)
+
+
+def favicon(request: Request) -> Response:
+    """/favicon.ico, which browsers and crawlers ask for on their own: the SVG icon."""
+    url = path_for(request, "static", path="/favicon.svg")
+    return RedirectResponse(url, status_code=301, headers={"Cache-Control": "max-age=86400"})
+
+
 @visitor_page
 def week_page(request: Request, week: str) -> Response:
     """One ISO week's featured papers (YYYY-Www)."""

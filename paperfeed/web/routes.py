@@ -40,12 +40,14 @@ class Route:
 ROUTES: list[Route] = [
     # Feed: latest day, day, ISO week, month.
     Route("/", pages.home, "home"),
+    Route("/papers/date", pages.day_pick, "papers_day_pick"),
     Route("/papers/date/{day}", pages.day_page, "papers_day"),
     Route("/papers/week", pages.latest_week, "papers_week_latest"),
     Route("/papers/week/{week}", pages.week_page, "papers_week"),
     Route("/papers/month", pages.latest_month, "papers_month_latest"),
     Route("/papers/month/{month}", pages.month_page, "papers_month"),
     Route("/api/daily_papers", api.daily_papers, "api_daily_papers", api=True),
+    Route("/favicon.ico", pages.favicon, "favicon"),
 ]
 
 # --- search: keyword/meaning/hybrid search page, its Hub-shaped JSON twin, similar papers ---
