@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from paperfeed.errors import InvalidId, PaperfeedError
-from paperfeed.models import FeedEntry, ImportRecord, Paper, Signal
+from paperfeed.models import FeedEntry, ImportRecord, Organization, Paper, Signal
 
 # New-style ids since 2007-04: YYMM.NNNN (until 2014-12) or YYMM.NNNNN (since 2015-01).
 _NEW = r"(?P<new>\d{4}\.\d{4,5})"
@@ -220,6 +220,10 @@ LIMITS = {
     "ai_keyword": 200,
     "ai_keywords": 100,
     "submitted_by": 255,
+    "fullname": 255,
+    "organization": 255,
+    "discussion_id": 64,
+    "media_urls": 50,
     "source": 32,
     "kind": 64,
 }
@@ -320,6 +324,45 @@ def _link(value: Any, field: str) -> str | None:
     return url
 
 
+def _avatar(value: Any, field: str) -> str | None:
+    """An avatar: an http(s) URL or a site path such as the Hub's /avatars/x.svg."""
+    url = _line(value, field, "url")
+    if url is not None and not (
+        _URL.match(url) or (url.startswith("/") and _URL.match("https://h" + url))
+    ):
+        raise InvalidRecord(f"{field} {url[:60]!r} is neither an http(s) URL nor a site path")
+    return url
+
+
+def _organization(value: Any) -> Organization | None:
+    if value is None:
+        return None
+    if not isinstance(value, Organization):
+        raise InvalidRecord(f"organization must be an Organization, not {_kind(value)}")
+    oid = _line(value.id, "organization id", "organization")
+    name = _line(value.name, "organization name", "organization")
+    if not oid or not name:
+        raise InvalidRecord("organization needs an id and a name")
+    fullname = _line(value.fullname, "organization fullname", "organization") or name
+    return Organization(oid, name, fullname, _avatar(value.avatar, "organization avatar"))
+
+
+def _links(value: Any, field: str) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list | tuple):
+        raise InvalidRecord(f"{field} must be a list, not {_kind(value)}")
+    if len(value) > LIMITS[field]:
+        raise InvalidRecord(f"{field} has {len(value):,} entries (at most {LIMITS[field]:,})")
+    return [u for n, v in enumerate(value, 1) if (u := _link(v, f"{field} entry {n}"))]
+
+
+def _flag(value: Any, field: str) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    raise InvalidRecord(f"{field} must be true or false, not {_kind(value)}")
+
+
 def valid_paper(p: Paper) -> Paper:
     """The paper with every field cleaned and checked (types, ids, dates, lengths), or InvalidRecord."""
     if not isinstance(p.id, str):
@@ -353,6 +396,11 @@ def valid_paper(p: Paper) -> Paper:
         ai_keywords=_names(p.ai_keywords, "ai_keywords", "ai_keyword"),
         upvotes=_count(p.upvotes, "upvotes"),
         num_comments=_count(p.num_comments, "num_comments"),
+        organization=_organization(p.organization),
+        discussion_id=_line(p.discussion_id, "discussion_id"),
+        thumbnail=_link(p.thumbnail, "thumbnail"),
+        media_urls=_links(p.media_urls, "media_urls"),
+        github_stars=None if p.github_stars is None else _count(p.github_stars, "github_stars"),
     )
 
 
@@ -369,6 +417,10 @@ def _valid_entry(e: FeedEntry, paper_id: str) -> FeedEntry:
         _line(e.submitted_by, "submitted_by"),
         _when(e.submitted_at, "submitted_at"),
         source,
+        submitter_fullname=_line(e.submitter_fullname, "submitter fullname", "fullname"),
+        submitter_avatar=_avatar(e.submitter_avatar, "submitter avatar"),
+        listed_at=_when(e.listed_at, "listed_at"),
+        author_participating=_flag(e.author_participating, "author_participating"),
     )
 
 

@@ -88,3 +88,54 @@ def test_text_cleanup() -> None:
         "P. M. Nadolsky",
     ]
     assert split_categories("hep-ph cs.LG hep-ph") == ["hep-ph", "cs.LG"]
+
+
+def test_the_source_gate_keeps_every_field_of_a_record() -> None:
+    """valid_record rebuilds records field by field: a field added to a model must survive it."""
+    import dataclasses
+    from datetime import UTC, date, datetime
+
+    from paperfeed.models import FeedEntry, ImportRecord, Organization, Paper
+    from paperfeed.normalize import valid_record
+
+    when = datetime(2026, 8, 19, 20, 0, tzinfo=UTC)
+    paper = Paper(
+        id="2608.19861",
+        title="A title",
+        abstract="An abstract.",
+        authors=["Ada Lovelace"],
+        categories=["cs.CL"],
+        version=2,
+        published=datetime(2026, 8, 18),
+        updated=datetime(2026, 8, 19),
+        comments="9 pages",
+        journal_ref="J. Test 1 (2026)",
+        doi="10.1/x",
+        license="http://creativecommons.org/licenses/by/4.0/",
+        github_repo="https://github.com/a/b",
+        project_page="https://a.example/",
+        ai_summary="A summary.",
+        ai_keywords=["a keyword"],
+        upvotes=3,
+        num_comments=1,
+        organization=Organization("60f1", "acme", "Acme Research", "https://a.example/a.png"),
+        discussion_id="68a1b2",
+        thumbnail="https://a.example/t.png",
+        media_urls=["https://a.example/v.mp4"],
+        github_stars=12,
+    )
+    entry = FeedEntry(
+        "2608.19861",
+        date(2026, 8, 21),
+        "taesiri",
+        when,
+        "hf",
+        submitter_fullname="Mohammad Reza Taesiri",
+        submitter_avatar="/avatars/x.svg",
+        listed_at=when,
+        author_participating=True,
+    )
+    out = valid_record(ImportRecord(paper, [entry], []))
+    for obj, got in ((paper, out.paper), (entry, out.entries[0])):
+        for f in dataclasses.fields(obj):
+            assert getattr(got, f.name) == getattr(obj, f.name), f.name

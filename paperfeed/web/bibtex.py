@@ -99,10 +99,11 @@ def bibtex_entry(paper: Paper) -> str:
     fields += [("eprint", bib_text(paper.id)), ("archivePrefix", "arXiv")]
     if paper.primary_category:
         fields.append(("primaryClass", bib_text(paper.primary_category)))
-    if paper.doi:
-        fields.append(("doi", bib_text(paper.doi)))
-    if paper.journal_ref:
-        fields.append(("journal", bib_text(paper.journal_ref)))
+    # A value that cleans to nothing (only control characters) writes no field at all.
+    if clean_text(paper.doi):
+        fields.append(("doi", bib_text(paper.doi or "")))
+    if clean_text(paper.journal_ref):
+        fields.append(("journal", bib_text(paper.journal_ref or "")))
     fields.append(("url", bib_text(paper.abs_url)))
     body = ",\n".join(f"  {k} = {{{v}}}" for k, v in fields)
     return f"@misc{{{bib_key(paper)},\n{body}\n}}\n"
