@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import socket
 import threading
@@ -37,12 +38,29 @@ class RecordingHandler:
         default_factory=dict
     )  # address -> "550 5.1.1 no such user"
     data_delay: float = 0.0  # seconds to wait before accepting DATA (a slow server)
+    rcpt_delay: float = 0.0  # seconds to wait before answering RCPT
+    mail_reply: str = ""  # e.g. "421 4.7.0 try again later" to every MAIL FROM
+    data_reply: str = ""  # e.g. "550 5.4.5 Daily user sending quota exceeded" after DATA
+    data_replies: dict[str, str] = field(default_factory=dict)  # first recipient -> DATA reply
     messages: list[Received] = field(default_factory=list)
+    mail_options: list[list[str]] = field(default_factory=list)  # MAIL FROM parameters seen
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_MAIL(
+        self, server: Any, session: Any, envelope: Any, address: str, mail_options: Any
+    ) -> str:
+        if self.mail_reply:
+            return self.mail_reply
+        self.mail_options.append(list(mail_options))
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
     ) -> str:
+        if self.rcpt_delay:
+            await asyncio.sleep(self.rcpt_delay)
         reply = self.rcpt_replies.get(address.lower())
         if reply:
             return reply
@@ -51,9 +69,11 @@ class RecordingHandler:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         if self.data_delay:
-            import asyncio
-
             await asyncio.sleep(self.data_delay)
+        first = envelope.rcpt_tos[0].lower() if envelope.rcpt_tos else ""
+        reply = self.data_replies.get(first) or self.data_reply
+        if reply:
+            return reply
         with self.lock:
             self.messages.append(
                 Received(envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.content))
@@ -76,11 +96,15 @@ def free_port() -> int:
 class SmtpServer:
     """An aiosmtpd server on 127.0.0.1 running in a thread, used as a context manager."""
 
-    def __init__(self, handler: RecordingHandler | None = None) -> None:
+    def __init__(self, handler: RecordingHandler | None = None, *, smtputf8: bool = False) -> None:
         self.handler = handler or RecordingHandler()
         self.port = free_port()
         self.controller = Controller(
-            self.handler, hostname="127.0.0.1", port=self.port, ready_timeout=10
+            self.handler,
+            hostname="127.0.0.1",
+            port=self.port,
+            ready_timeout=10,
+            enable_SMTPUTF8=smtputf8,  # off, like many relays: RFC 6531 addresses are refused
         )
 
     def __enter__(self) -> SmtpServer:
@@ -95,6 +119,25 @@ class SmtpServer:
         deadline = time.monotonic() + timeout
         while len(self.handler.messages) < count and time.monotonic() < deadline:
             time.sleep(0.02)
+
+    def wait_to(self, address: str, count: int = 1, timeout: float = 30.0) -> list[Received]:
+        """Messages to an address once at least `count` arrived (queued mail is sent in the background)."""
+        deadline = time.monotonic() + timeout
+        while len(self.handler.to(address)) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return self.handler.to(address)
+
+
+def wait_for_queue(db: Any, timeout: float = 10.0) -> None:
+    """Wait until the background sender has handled every queued account email (bounded)."""
+    from paperfeed.store import mailqueue
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with db.read() as conn:
+            if mailqueue.pending_count(conn) == 0:
+                return
+        time.sleep(0.01)
 
 
 # --- seeding a store for digest tests ---

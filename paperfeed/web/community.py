@@ -360,6 +360,7 @@ def _signup(request: Request, form: dict[str, str]) -> Response:
     if existing is None:
         auth.send_mail(
             settings,
+            db,
             email,
             f"Confirm your {settings.site_name} account",
             f"Hello {name},\n\nConfirm your address and sign in by opening this link and "
@@ -371,6 +372,7 @@ def _signup(request: Request, form: dict[str, str]) -> Response:
         # The page says the same for known and unknown addresses; only the owner learns more.
         auth.send_mail(
             settings,
+            db,
             existing.email,
             f"Your {settings.site_name} account",
             "Someone (hopefully you) tried to sign up with this address, which already has an "
@@ -506,6 +508,7 @@ def _login_link(request: Request, form: dict[str, str]) -> Response:
     if user is not None and token is not None:
         auth.send_mail(
             settings,
+            db,
             user.email,
             f"Sign in to {settings.site_name}",
             "Open this link and press the button on the page to sign in:\n\n"
@@ -589,6 +592,7 @@ def _settings_post(request: Request, form: dict[str, str]) -> Response:
             if taken is None:  # a taken address gets no mail; the page looks the same
                 auth.send_mail(
                     settings,
+                    db,
                     email,
                     f"Confirm your new {settings.site_name} address",
                     "Open this link and press the button to use this address for your account:"
