@@ -39,11 +39,13 @@ class RecordingHandler:
     )  # address -> "550 5.1.1 no such user"
     data_delay: float = 0.0  # seconds to wait before accepting DATA (a slow server)
     rcpt_delay: float = 0.0  # seconds to wait before answering RCPT
+    reply_delay: float = 0.0  # seconds between filing a message and answering 250 (crash window)
     mail_reply: str = ""  # e.g. "421 4.7.0 try again later" to every MAIL FROM
     data_reply: str = ""  # e.g. "550 5.4.5 Daily user sending quota exceeded" after DATA
     data_replies: dict[str, str] = field(default_factory=dict)  # first recipient -> DATA reply
     messages: list[Received] = field(default_factory=list)
     mail_options: list[list[str]] = field(default_factory=list)  # MAIL FROM parameters seen
+    calls: dict[str, int] = field(default_factory=dict)  # "RCPT"/"DATA" -> times started
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def handle_MAIL(
@@ -59,6 +61,7 @@ class RecordingHandler:
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
     ) -> str:
+        self.calls["RCPT"] = self.calls.get("RCPT", 0) + 1
         if self.rcpt_delay:
             await asyncio.sleep(self.rcpt_delay)
         reply = self.rcpt_replies.get(address.lower())
@@ -68,6 +71,7 @@ class RecordingHandler:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.calls["DATA"] = self.calls.get("DATA", 0) + 1
         if self.data_delay:
             await asyncio.sleep(self.data_delay)
         first = envelope.rcpt_tos[0].lower() if envelope.rcpt_tos else ""
@@ -78,6 +82,8 @@ class RecordingHandler:
             self.messages.append(
                 Received(envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.content))
             )
+        if self.reply_delay:
+            await asyncio.sleep(self.reply_delay)
         return "250 Message accepted"
 
     def to(self, address: str) -> list[Received]:
@@ -126,6 +132,37 @@ class SmtpServer:
         while len(self.handler.to(address)) < count and time.monotonic() < deadline:
             time.sleep(0.02)
         return self.handler.to(address)
+
+
+def smtp_settings(db: Any, port: int, **kw: object) -> Any:
+    """Settings that mail through the loopback server on `port` (base_url http://testserver)."""
+    from paperfeed.config import Settings
+
+    return Settings(
+        database_url=db.url,
+        base_url="http://testserver",
+        mail_backend="smtp",
+        mail_from="paperfeed <noreply@papers.example.org>",
+        smtp_host="127.0.0.1",
+        smtp_port=port,
+        smtp_timeout=10,
+        secret_key="test-secret",
+    ).with_(**kw)
+
+
+def smtp_env(url: str, port: int, **extra: str) -> dict[str, str]:
+    """The environment of a paperfeed subprocess mailing through the loopback server."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERFEED_")}
+    env.update(
+        PAPERFEED_DATABASE_URL=url,
+        PAPERFEED_MAIL_BACKEND="smtp",
+        PAPERFEED_SMTP_HOST="127.0.0.1",
+        PAPERFEED_SMTP_PORT=str(port),
+        **extra,
+    )
+    return env
 
 
 def wait_for_queue(db: Any, timeout: float = 10.0) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from datetime import date, datetime
 
 import pytest
-from _digest_helpers import SmtpServer, add_papers, add_subscriber
+from _digest_helpers import SmtpServer, add_papers, add_subscriber, smtp_settings
 from fastapi.testclient import TestClient
 
 from paperfeed.config import Settings
@@ -27,14 +27,8 @@ def smtp() -> Iterator[SmtpServer]:
 
 
 def _settings(db: Database, port: int, **kw: object) -> Settings:
-    return Settings(
-        database_url=db.url,
-        base_url="https://papers.example.org",
-        mail_backend="smtp",
-        smtp_host="127.0.0.1",
-        smtp_port=port,
-        secret_key="test-secret",
-        **kw,  # type: ignore[arg-type]
+    return smtp_settings(  # type: ignore[no-any-return]
+        db, port, base_url="https://papers.example.org", **kw
     )
 
 

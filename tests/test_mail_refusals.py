@@ -5,7 +5,13 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import pytest
-from _digest_helpers import RecordingHandler, SmtpServer, add_papers, add_subscriber
+from _digest_helpers import (
+    RecordingHandler,
+    SmtpServer,
+    add_papers,
+    add_subscriber,
+    smtp_settings,
+)
 
 from paperfeed.config import Settings
 from paperfeed.digest import send
@@ -19,17 +25,8 @@ READERS = ["a@example.org", "b@example.org", "c@example.org", "d@example.org"]
 
 
 def _settings(db: Database, port: int, **kw: object) -> Settings:
-    return Settings(
-        database_url=db.url,
-        base_url="https://papers.example.org",
-        mail_backend="smtp",
-        mail_from="paperfeed <digest@papers.example.org>",
-        smtp_host="127.0.0.1",
-        smtp_port=port,
-        smtp_timeout=10,
-        digest_bounce_limit=1,  # one bounce disables: any wrong blame shows at once
-        **kw,  # type: ignore[arg-type]
-    )
+    # One bounce disables a subscription: any wrong blame shows at once.
+    return smtp_settings(db, port, digest_bounce_limit=1, **kw)  # type: ignore[no-any-return]
 
 
 def _readers(db: Database, emails: list[str] = READERS) -> dict[str, store_subs.Subscription]:
