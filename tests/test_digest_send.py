@@ -248,6 +248,7 @@ def test_status_counts(sqlite_db: Database, tmp_path: Path) -> None:
     compose.compose_due(db, _settings(db, 1), now=NOW)
     counts = send.status(db)
     assert counts["outbox"]["pending"] == 1 and counts["subscriptions"] == {"active": 1}
+    assert counts["mail_queue"]["pending"] == 0
 
 
 def test_saved_search_section_uses_the_keyword_index(sqlite_db: Database, tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ from paperfeed.digest.render import digest_message, paper_ids
 from paperfeed.errors import ConfigError, MailError
 from paperfeed.models import Paper
 from paperfeed.store import Database
+from paperfeed.store import mailqueue as store_queue
 from paperfeed.store import outbox as store_outbox
 from paperfeed.store import papers as store_papers
 from paperfeed.store import subscriptions as store_subs
@@ -221,9 +222,10 @@ def run(
 
 
 def status(db: Database) -> dict[str, dict[str, int]]:
-    """Outbox and subscription counts by status, for operators."""
+    """Outbox, subscription and account-mail queue counts by status, for operators."""
     with db.read() as conn:
         return {
             "outbox": store_outbox.status_counts(conn),
             "subscriptions": store_subs.status_counts(conn),
+            "mail_queue": store_queue.status_counts(conn),
         }
