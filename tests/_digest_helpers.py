@@ -102,7 +102,13 @@ def free_port() -> int:
 class SmtpServer:
     """An aiosmtpd server on 127.0.0.1 running in a thread, used as a context manager."""
 
-    def __init__(self, handler: RecordingHandler | None = None, *, smtputf8: bool = False) -> None:
+    def __init__(
+        self,
+        handler: RecordingHandler | None = None,
+        *,
+        smtputf8: bool = False,
+        idle_timeout: float = 300.0,
+    ) -> None:
         self.handler = handler or RecordingHandler()
         self.port = free_port()
         self.controller = Controller(
@@ -111,6 +117,7 @@ class SmtpServer:
             port=self.port,
             ready_timeout=10,
             enable_SMTPUTF8=smtputf8,  # off, like many relays: RFC 6531 addresses are refused
+            timeout=idle_timeout,  # seconds before the server hangs up an idle connection
         )
 
     def __enter__(self) -> SmtpServer:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 from email import policy
 from email.message import EmailMessage
 
@@ -90,6 +91,21 @@ def test_smtp_replies_map_to_errors(reply: str, error: type[MailError]) -> None:
         assert info.value.recipient == "bad@example.org"
         assert info.value.code == int(reply[:3])
     assert [m.rcpt_tos for m in handler.messages] == [["good@example.org"]]
+
+
+def test_a_connection_the_server_closed_while_idle_is_reopened() -> None:
+    # A batch spaced by digest_rate_per_minute outlives the server's idle timeout: that paused
+    # the whole run as "connection lost"; the mailer now opens a new connection once.
+    with SmtpServer(idle_timeout=0.3) as server:
+        mailer = SmtpMailer("127.0.0.1", server.port)
+        with mailer:
+            mailer.send(_msg("one@example.org"))
+            time.sleep(1.0)
+            mailer.send(_msg("two@example.org"))
+    assert [m.rcpt_tos for m in server.handler.messages] == [
+        ["one@example.org"],
+        ["two@example.org"],
+    ]
 
 
 def test_connection_refused_is_connection_error() -> None:

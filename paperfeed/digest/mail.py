@@ -228,10 +228,10 @@ class SmtpMailer:
                     self.host, self.port, timeout=self.timeout, local_hostname=self.local_hostname
                 )
             try:
-                conn.ehlo()
+                conn.ehlo_or_helo_if_needed()  # SMTPHeloError if both fail
                 if self.security == "starttls":
                     conn.starttls(context=self._context())
-                    conn.ehlo()
+                    conn.ehlo_or_helo_if_needed()  # SMTPHeloError if both fail
                 if self.username:
                     conn.login(self.username, self.password)
             except BaseException:
