@@ -133,6 +133,27 @@ class Settings:
         "When the worker composes and sends due digests (cron in UTC or interval); each "
         "subscription's own hour and time zone decide what is due. Empty disables.",
     )
+    mail_queue_poll: float = setting(
+        5.0,
+        "Seconds between looks at the account-mail queue by `paperfeed serve`'s sender "
+        "(a new message wakes the sender of the process that queued it at once).",
+    )
+    mail_queue_lease: float = setting(
+        300.0,
+        "Seconds an account email stays claimed by one sender; after that (its sender died) "
+        "another sends it again. Keep it above a few smtp_timeout.",
+    )
+    mail_queue_max_attempts: int = setting(
+        6, "Attempts on temporary failures before a queued account email is marked failed."
+    )
+    mail_queue_retry_base: float = setting(
+        30.0, "Seconds before an account email's first retry; doubles each attempt (6 h at most)."
+    )
+    schedule_mail: str = setting(
+        "1m",
+        "When the worker sends queued account emails (cron in UTC or interval); `paperfeed "
+        "serve` also sends them itself. Empty disables the worker job.",
+    )
 
     # --- harvest & worker ---
     http_backoff: float = setting(

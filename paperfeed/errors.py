@@ -59,6 +59,14 @@ class MailMessageError(MailError):
     """The message itself cannot be sent (a header with a line break, no recipient)."""
 
 
+class MailServerError(MailError):
+    """The server refused or broke off a transaction for no recipient's fault (quota, policy, 421): stop, retry later."""
+
+    def __init__(self, message: str, *, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 # --- community ---
 
 

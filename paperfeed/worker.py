@@ -263,6 +263,29 @@ register_job(
 )
 
 
+def _send_mail(settings: Settings, db: Database) -> None:
+    from paperfeed.digest.postbox import deliver_due
+
+    r = deliver_due(db, settings)
+    if r.sent or r.retried or r.failed or r.bounced or r.stopped:
+        log.info(
+            "account mail: sent %d, retry %d, bounced %d, failed %d%s",
+            r.sent,
+            r.retried,
+            r.bounced,
+            r.failed,
+            f"; stopped: {r.error}" if r.stopped else "",
+        )
+
+
+register_job(
+    "send_mail",
+    _send_mail,
+    schedule_setting="schedule_mail",
+    help="Send queued account emails (sign-in links, verification, subscription confirmations).",
+)
+
+
 # --- community ---
 
 

@@ -8,8 +8,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from _digest_helpers import SmtpServer
+from _digest_helpers import SmtpServer, wait_for_queue
 from _harvest_helpers import ATOM_DIR, Reply, Request, Upstream
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Connection
@@ -38,8 +39,21 @@ class Site:
     arxiv: Upstream
 
     def client(self) -> TestClient:
-        """A fresh browser-like client (own cookie jar)."""
-        return TestClient(create_app(self.settings, self.db))
+        """A fresh browser-like client (own cookie jar) that waits for queued mail after each request."""
+        return _MailWaitingClient(create_app(self.settings, self.db), self.db)
+
+
+class _MailWaitingClient(TestClient):
+    """Account mail leaves in the background: wait for it so tests can read it right away."""
+
+    def __init__(self, app: Any, db: Database) -> None:
+        super().__init__(app)
+        self._db = db
+
+    def request(self, *args: Any, **kwargs: Any) -> Any:
+        response = super().request(*args, **kwargs)
+        wait_for_queue(self._db)
+        return response
 
 
 def arxiv_app(req: Request) -> Reply:
@@ -81,7 +95,7 @@ def csrf(client: TestClient, path: str = "/login") -> str:
 
 def mailed_link(smtp: SmtpServer, address: str, index: int = -1) -> str:
     """The site link in the latest (or index-th) email to an address."""
-    msgs = smtp.handler.to(address)
+    msgs = smtp.wait_to(address)
     assert msgs, f"no email to {address}"
     body = msgs[index].message.get_body(("plain",))
     assert body is not None

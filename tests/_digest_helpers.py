@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import socket
 import threading
@@ -37,12 +38,32 @@ class RecordingHandler:
         default_factory=dict
     )  # address -> "550 5.1.1 no such user"
     data_delay: float = 0.0  # seconds to wait before accepting DATA (a slow server)
+    rcpt_delay: float = 0.0  # seconds to wait before answering RCPT
+    reply_delay: float = 0.0  # seconds between filing a message and answering 250 (crash window)
+    mail_reply: str = ""  # e.g. "421 4.7.0 try again later" to every MAIL FROM
+    data_reply: str = ""  # e.g. "550 5.4.5 Daily user sending quota exceeded" after DATA
+    data_replies: dict[str, str] = field(default_factory=dict)  # first recipient -> DATA reply
     messages: list[Received] = field(default_factory=list)
+    mail_options: list[list[str]] = field(default_factory=list)  # MAIL FROM parameters seen
+    calls: dict[str, int] = field(default_factory=dict)  # "RCPT"/"DATA" -> times started
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_MAIL(
+        self, server: Any, session: Any, envelope: Any, address: str, mail_options: Any
+    ) -> str:
+        if self.mail_reply:
+            return self.mail_reply
+        self.mail_options.append(list(mail_options))
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
     ) -> str:
+        self.calls["RCPT"] = self.calls.get("RCPT", 0) + 1
+        if self.rcpt_delay:
+            await asyncio.sleep(self.rcpt_delay)
         reply = self.rcpt_replies.get(address.lower())
         if reply:
             return reply
@@ -50,14 +71,19 @@ class RecordingHandler:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.calls["DATA"] = self.calls.get("DATA", 0) + 1
         if self.data_delay:
-            import asyncio
-
             await asyncio.sleep(self.data_delay)
+        first = envelope.rcpt_tos[0].lower() if envelope.rcpt_tos else ""
+        reply = self.data_replies.get(first) or self.data_reply
+        if reply:
+            return reply
         with self.lock:
             self.messages.append(
                 Received(envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.content))
             )
+        if self.reply_delay:
+            await asyncio.sleep(self.reply_delay)
         return "250 Message accepted"
 
     def to(self, address: str) -> list[Received]:
@@ -76,11 +102,22 @@ def free_port() -> int:
 class SmtpServer:
     """An aiosmtpd server on 127.0.0.1 running in a thread, used as a context manager."""
 
-    def __init__(self, handler: RecordingHandler | None = None) -> None:
+    def __init__(
+        self,
+        handler: RecordingHandler | None = None,
+        *,
+        smtputf8: bool = False,
+        idle_timeout: float = 300.0,
+    ) -> None:
         self.handler = handler or RecordingHandler()
         self.port = free_port()
         self.controller = Controller(
-            self.handler, hostname="127.0.0.1", port=self.port, ready_timeout=10
+            self.handler,
+            hostname="127.0.0.1",
+            port=self.port,
+            ready_timeout=10,
+            enable_SMTPUTF8=smtputf8,  # off, like many relays: RFC 6531 addresses are refused
+            timeout=idle_timeout,  # seconds before the server hangs up an idle connection
         )
 
     def __enter__(self) -> SmtpServer:
@@ -95,6 +132,56 @@ class SmtpServer:
         deadline = time.monotonic() + timeout
         while len(self.handler.messages) < count and time.monotonic() < deadline:
             time.sleep(0.02)
+
+    def wait_to(self, address: str, count: int = 1, timeout: float = 30.0) -> list[Received]:
+        """Messages to an address once at least `count` arrived (queued mail is sent in the background)."""
+        deadline = time.monotonic() + timeout
+        while len(self.handler.to(address)) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return self.handler.to(address)
+
+
+def smtp_settings(db: Any, port: int, **kw: object) -> Any:
+    """Settings that mail through the loopback server on `port` (base_url http://testserver)."""
+    from paperfeed.config import Settings
+
+    return Settings(
+        database_url=db.url,
+        base_url="http://testserver",
+        mail_backend="smtp",
+        mail_from="paperfeed <noreply@papers.example.org>",
+        smtp_host="127.0.0.1",
+        smtp_port=port,
+        smtp_timeout=10,
+        secret_key="test-secret",
+    ).with_(**kw)
+
+
+def smtp_env(url: str, port: int, **extra: str) -> dict[str, str]:
+    """The environment of a paperfeed subprocess mailing through the loopback server."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERFEED_")}
+    env.update(
+        PAPERFEED_DATABASE_URL=url,
+        PAPERFEED_MAIL_BACKEND="smtp",
+        PAPERFEED_SMTP_HOST="127.0.0.1",
+        PAPERFEED_SMTP_PORT=str(port),
+        **extra,
+    )
+    return env
+
+
+def wait_for_queue(db: Any, timeout: float = 10.0) -> None:
+    """Wait until the background sender has handled every queued account email (bounded)."""
+    from paperfeed.store import mailqueue
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with db.read() as conn:
+            if mailqueue.pending_count(conn) == 0:
+                return
+        time.sleep(0.01)
 
 
 # --- seeding a store for digest tests ---

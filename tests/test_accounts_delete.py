@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from _community_helpers import PASSWORD, community_site, csrf, member_digest, outbox_row, sign_up
 from _digest_helpers import add_papers, add_subscriber
 
-from paperfeed.store import Database
+from paperfeed.store import Database, mailqueue
 from paperfeed.store import comments as comment_store
 from paperfeed.store import library as lib
 from paperfeed.store import outbox as store_outbox
@@ -20,7 +20,7 @@ from paperfeed.store import submissions as submission_store
 from paperfeed.store import subscriptions as store_subs
 from paperfeed.store import users as user_store
 from paperfeed.store import votes as vote_store
-from paperfeed.store.schema import metadata, outbox, sent_items, subscriptions
+from paperfeed.store.schema import mail_queue, metadata, outbox, sent_items, subscriptions
 from paperfeed.web.auth import hash_password
 
 DAY = date(2026, 11, 27)
@@ -59,6 +59,9 @@ def test_deletion_leaves_no_row_that_acts_for_or_mails_the_member(db: Database) 
             ],
         )
         store_subs.add_sent_items(conn, [(member.id, ids[0], None), (bob_sub.id, ids[0], None)])
+        # A sign-in link still queued for the account's address, and one for Bob.
+        mailqueue.enqueue(conn, "ada@example.org", "Sign in", "<a@x>", "link")
+        mailqueue.enqueue(conn, other.email, "Sign in", "<b@x>", "link")
         vote_store.add_vote(conn, u.id, ids[0])
         comment_store.add_comment(conn, ids[0], u.id, "hello")
         submission_store.add_submission(conn, ids[1], u.id, u.username, day=DAY, at=None)
@@ -92,6 +95,8 @@ def test_deletion_leaves_no_row_that_acts_for_or_mails_the_member(db: Database) 
     assert _count(db, subscriptions, subscriptions.c.email_key.like("ada%")) == 0
     assert _count(db, outbox, outbox.c.to_addr.ilike("ada%")) == 0
     assert _count(db, sent_items, sent_items.c.subscription_id == member.id) == 0
+    assert _count(db, mail_queue, mail_queue.c.to_key == "ada@example.org") == 0
+    assert _count(db, mail_queue, mail_queue.c.to_key == other.email) == 1
     with db.write() as conn:
         assert [s.email for s in store_subs.active_batch(conn)] == [other.email]
         claimed = store_outbox.claim_next(conn)

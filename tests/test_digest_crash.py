@@ -6,7 +6,6 @@ the worker died before recording that) is sent again by the restarted worker, sa
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -15,7 +14,7 @@ from collections import Counter
 from datetime import date
 from pathlib import Path
 
-from _digest_helpers import RecordingHandler, SmtpServer, add_papers, add_subscriber
+from _digest_helpers import RecordingHandler, SmtpServer, add_papers, add_subscriber, smtp_env
 from conftest import ROOT
 
 from paperfeed.store import open_database
@@ -25,17 +24,13 @@ DAY = date(2026, 11, 27)
 
 
 def _env(db_url: str, port: int) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERFEED_")}
-    env.update(
-        PAPERFEED_DATABASE_URL=db_url,
-        PAPERFEED_MAIL_BACKEND="smtp",
-        PAPERFEED_SMTP_HOST="127.0.0.1",
-        PAPERFEED_SMTP_PORT=str(port),
+    # Restarting right away must pick up the row the killed worker left in 'sending'.
+    return smtp_env(
+        db_url,
+        port,
         PAPERFEED_BASE_URL="https://papers.example.org",
-        # Restarting right away must pick up the row the killed worker left in 'sending'.
         PAPERFEED_DIGEST_SENDING_LEASE="0",
     )
-    return env
 
 
 def test_sigkill_mid_run_then_restart(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 from email import policy
 from email.message import EmailMessage
 
@@ -16,6 +17,7 @@ from paperfeed.errors import (
     MailConnectionError,
     MailError,
     MailPermanentError,
+    MailServerError,
     MailTemporaryError,
 )
 
@@ -69,7 +71,11 @@ def test_smtp_mailer_delivers_and_reuses_connection() -> None:
     [
         ("550 5.1.1 no such user", MailPermanentError),
         ("451 4.3.0 try later", MailTemporaryError),
-        ("421 4.3.2 closing", MailTemporaryError),
+        ("450 4.2.1 mailbox busy", MailTemporaryError),
+        ("552 5.2.2 over quota", MailTemporaryError),  # RFC 5321 4.5.3.1.10: 552 to RCPT is 452
+        ("553 mailbox name not allowed", MailPermanentError),
+        ("550 5.7.1 relaying denied", MailServerError),  # policy: nobody's address is to blame
+        ("421 4.3.2 closing", MailServerError),
     ],
 )
 def test_smtp_replies_map_to_errors(reply: str, error: type[MailError]) -> None:
@@ -83,8 +89,23 @@ def test_smtp_replies_map_to_errors(reply: str, error: type[MailError]) -> None:
             mailer.send(_msg("good@example.org"))
     if isinstance(info.value, MailPermanentError):
         assert info.value.recipient == "bad@example.org"
-        assert info.value.code == 550
+        assert info.value.code == int(reply[:3])
     assert [m.rcpt_tos for m in handler.messages] == [["good@example.org"]]
+
+
+def test_a_connection_the_server_closed_while_idle_is_reopened() -> None:
+    # A batch spaced by digest_rate_per_minute outlives the server's idle timeout: that paused
+    # the whole run as "connection lost"; the mailer now opens a new connection once.
+    with SmtpServer(idle_timeout=0.3) as server:
+        mailer = SmtpMailer("127.0.0.1", server.port)
+        with mailer:
+            mailer.send(_msg("one@example.org"))
+            time.sleep(1.0)
+            mailer.send(_msg("two@example.org"))
+    assert [m.rcpt_tos for m in server.handler.messages] == [
+        ["one@example.org"],
+        ["two@example.org"],
+    ]
 
 
 def test_connection_refused_is_connection_error() -> None:

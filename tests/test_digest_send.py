@@ -6,7 +6,14 @@ from datetime import date, datetime
 from pathlib import Path
 
 import pytest
-from _digest_helpers import RecordingHandler, SmtpServer, add_papers, add_subscriber, free_port
+from _digest_helpers import (
+    RecordingHandler,
+    SmtpServer,
+    add_papers,
+    add_subscriber,
+    free_port,
+    smtp_settings,
+)
 
 from paperfeed.config import Settings
 from paperfeed.digest import compose, send
@@ -20,16 +27,12 @@ NOW = datetime(2026, 11, 27, 8, 0)  # 08:00 UTC Friday, after the 07:00 slot
 
 
 def _settings(db: Database, port: int, **kw: object) -> Settings:
-    return Settings(
-        database_url=db.url,
+    return smtp_settings(  # type: ignore[no-any-return]
+        db,
+        port,
         base_url="https://papers.example.org",
-        site_name="paperfeed",
-        mail_backend="smtp",
         mail_from="paperfeed <digest@papers.example.org>",
-        smtp_host="127.0.0.1",
-        smtp_port=port,
-        smtp_timeout=10,
-        **kw,  # type: ignore[arg-type]
+        **kw,
     )
 
 
@@ -245,6 +248,7 @@ def test_status_counts(sqlite_db: Database, tmp_path: Path) -> None:
     compose.compose_due(db, _settings(db, 1), now=NOW)
     counts = send.status(db)
     assert counts["outbox"]["pending"] == 1 and counts["subscriptions"] == {"active": 1}
+    assert counts["mail_queue"]["pending"] == 0
 
 
 def test_saved_search_section_uses_the_keyword_index(sqlite_db: Database, tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from datetime import date, datetime
 
 import pytest
-from _digest_helpers import SmtpServer, add_papers, add_subscriber
+from _digest_helpers import SmtpServer, add_papers, add_subscriber, smtp_settings
 from fastapi.testclient import TestClient
 
 from paperfeed.config import Settings
@@ -27,14 +27,8 @@ def smtp() -> Iterator[SmtpServer]:
 
 
 def _settings(db: Database, port: int, **kw: object) -> Settings:
-    return Settings(
-        database_url=db.url,
-        base_url="https://papers.example.org",
-        mail_backend="smtp",
-        smtp_host="127.0.0.1",
-        smtp_port=port,
-        secret_key="test-secret",
-        **kw,  # type: ignore[arg-type]
+    return smtp_settings(  # type: ignore[no-any-return]
+        db, port, base_url="https://papers.example.org", **kw
     )
 
 
@@ -64,7 +58,7 @@ def test_double_opt_in_flow(sqlite_db: Database, smtp: SmtpServer) -> None:
     client = _client(_settings(db, smtp.port), db)
     status, notice = _subscribe(client, "new@example.org")
     assert status == 200 and "new@example.org" in notice
-    [mail] = smtp.handler.messages
+    [mail] = smtp.wait_to("new@example.org")  # sent by the background sender, off the request
     assert mail.rcpt_tos == ["new@example.org"]
     msg = mail.message
     text = msg.get_body(("plain",)).get_content()  # type: ignore[union-attr]
@@ -85,6 +79,7 @@ def test_double_opt_in_flow(sqlite_db: Database, smtp: SmtpServer) -> None:
     status2, notice2 = _subscribe(client, "new@example.org")
     status3, notice3 = _subscribe(client, "other@example.org")
     assert (status2, notice2.replace("new@", "X@")) == (status3, notice3.replace("other@", "X@"))
+    smtp.wait_to("other@example.org")
     assert [m.rcpt_tos for m in smtp.handler.messages] == [
         ["new@example.org"],
         ["other@example.org"],
@@ -100,6 +95,8 @@ def test_subscribe_needs_csrf_and_is_rate_limited(sqlite_db: Database, smtp: Smt
     assert _subscribe(client, "b@example.org")[0] == 200
     assert _subscribe(client, "c@example.org")[0] == 429
     assert _subscribe(client, "not-an-address")[0] in (400, 429)
+    smtp.wait_to("a@example.org")
+    smtp.wait_to("b@example.org")
     assert len(smtp.handler.messages) == 2
 
 

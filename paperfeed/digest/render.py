@@ -6,10 +6,9 @@ import binascii
 import functools
 import textwrap
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage
-from email.utils import format_datetime, formataddr, parseaddr
+from email.utils import formataddr, formatdate, make_msgid, parseaddr
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -125,13 +124,31 @@ def paper_ids(row: OutboxRow) -> list[str]:
     return [i["id"] for s in row.content.get("sections", []) for i in s["items"]]
 
 
-def _base_message(settings: Settings, to: str, subject: str) -> EmailMessage:
+def new_message(
+    settings: Settings, to: str, subject: str, *, message_id: str | None = None
+) -> EmailMessage:
+    """A message with every header paperfeed's mail carries: From, To, Subject, Date, Message-ID, MIME-Version.
+
+    The one place they are made, for digests, confirmations and account mail alike. Date is
+    RFC 5322 in UTC ('Tue, 01 Dec 2026 21:30:00 +0000'); Message-ID is unique under base_url's host
+    unless the caller keeps a stable one (a digest's, reused on every retry).
+    """
     msg = EmailMessage(policy=MAIL_POLICY)
     name, addr = parseaddr(settings.mail_from)
     msg["From"] = formataddr((one_line(name, 100), addr)) if name else addr
     msg["To"] = one_line(to, 320)
     msg["Subject"] = one_line(subject, 200)
-    msg["Date"] = format_datetime(datetime.now(UTC))
+    msg["Date"] = formatdate(usegmt=True)
+    msg["Message-ID"] = message_id or make_msgid(domain=site_domain(settings))
+    msg["MIME-Version"] = "1.0"
+    msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation auto-replies, please
+    return msg
+
+
+def text_message(settings: Settings, to: str, subject: str, text: str) -> EmailMessage:
+    """A plain-text message (account mail: sign-in links, verification, email change)."""
+    msg = new_message(settings, to, subject)
+    _set_part(msg, text, "plain")
     return msg
 
 
@@ -143,8 +160,7 @@ def list_id(settings: Settings) -> str:
 
 def build_message(settings: Settings, row: OutboxRow, rendered: Rendered) -> EmailMessage:
     """The email of one digest: stable Message-ID from the outbox row, list and one-click headers."""
-    msg = _base_message(settings, row.to_addr, rendered.subject)
-    msg["Message-ID"] = row.message_id
+    msg = new_message(settings, row.to_addr, rendered.subject, message_id=row.message_id)
     msg["List-Id"] = list_id(settings)
     links = urls(settings, row)
     unsubscribe = f"<{links['unsubscribe_url']}>"
@@ -153,20 +169,24 @@ def build_message(settings: Settings, row: OutboxRow, rendered: Rendered) -> Ema
         unsubscribe += f", <mailto:{mailto}?subject=unsubscribe%20{row.unsubscribe_token}>"
     msg["List-Unsubscribe"] = unsubscribe
     msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    msg["Auto-Submitted"] = "auto-generated"
     msg["Precedence"] = "bulk"
     _alternatives(msg, rendered.text, rendered.html)
     return msg
 
 
-def _qp_part(text: str, subtype: str) -> EmailMessage:
+def _set_part(part: EmailMessage, text: str, subtype: str) -> None:
     # binascii's C quoted-printable encoder: set_content() encodes every body both as QP and
     # base64 in pure Python to pick the shorter, which was half of a digest's rendering time.
-    part = EmailMessage(policy=MAIL_POLICY)
+    # QP also keeps every body 7-bit, so no server needs 8BITMIME.
     part["Content-Type"] = f'text/{subtype}; charset="utf-8"'
     part["Content-Transfer-Encoding"] = "quoted-printable"
     body = text.replace("\r\n", "\n").encode("utf-8")
     part.set_payload(binascii.b2a_qp(body, istext=True).decode("ascii"))
+
+
+def _qp_part(text: str, subtype: str) -> EmailMessage:
+    part = EmailMessage(policy=MAIL_POLICY)
+    _set_part(part, text, subtype)
     return part
 
 
@@ -184,8 +204,7 @@ def digest_message(settings: Settings, row: OutboxRow, papers: dict[str, Paper])
 
 def confirmation_message(settings: Settings, to: str, confirm_url: str) -> EmailMessage:
     """The double opt-in email whose link leads to a page that confirms by POST."""
-    msg = _base_message(settings, to, f"Confirm your {settings.site_name} digest subscription")
-    msg["Auto-Submitted"] = "auto-generated"
+    msg = new_message(settings, to, f"Confirm your {settings.site_name} digest subscription")
     ctx = {"site_name": settings.site_name, "confirm_url": confirm_url}
     _alternatives(
         msg,

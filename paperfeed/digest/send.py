@@ -18,16 +18,12 @@ from sqlalchemy.engine import Connection
 
 from paperfeed.config import Settings
 from paperfeed.digest.compose import ComposeReport, compose_due
-from paperfeed.digest.mail import Mailer, make_mailer
+from paperfeed.digest.mail import Mailer, decide, make_mailer, retry_delay
 from paperfeed.digest.render import digest_message, paper_ids
-from paperfeed.errors import (
-    MailError,
-    MailMessageError,
-    MailPermanentError,
-    MailTemporaryError,
-)
+from paperfeed.errors import ConfigError, MailError
 from paperfeed.models import Paper
 from paperfeed.store import Database
+from paperfeed.store import mailqueue as store_queue
 from paperfeed.store import outbox as store_outbox
 from paperfeed.store import papers as store_papers
 from paperfeed.store import subscriptions as store_subs
@@ -35,20 +31,18 @@ from paperfeed.store.outbox import OutboxRow
 
 log = logging.getLogger(__name__)
 
-MAX_BACKOFF = timedelta(hours=6)
-
 
 @dataclass(slots=True)
 class SendReport:
     """What one sending run did."""
 
     sent: int = 0
-    retried: int = 0  # 4xx: back in the queue with a later next_attempt_at
+    retried: int = 0  # 4xx or a server refusal: back in the queue with a later next_attempt_at
     failed: int = 0  # 4xx too many times
-    bounced: int = 0  # 5xx for the recipient
+    bounced: int = 0  # 5xx for the recipient's address (RCPT 5.1.x/5.2.x, SMTPUTF8 missing)
     cancelled: int = 0  # unsubscribed or bounced after composing
     requeued: int = 0  # left in 'sending' by a worker that died (sent again, same Message-ID)
-    paused: bool = False  # the server was unreachable: rows stay pending for the next run
+    paused: bool = False  # the server refused or was unreachable: the rest waits for the next run
     error: str = ""
     seconds: dict[str, float] = field(default_factory=lambda: {"render": 0.0, "send": 0.0})
 
@@ -58,9 +52,8 @@ def _now() -> datetime:
 
 
 def backoff(settings: Settings, attempts: int) -> timedelta:
-    """Delay before the next attempt after `attempts` temporary failures: doubling, capped at 6 h."""
-    seconds = settings.digest_retry_base * (2 ** max(0, attempts - 1))
-    return min(timedelta(seconds=seconds), MAX_BACKOFF)
+    """Delay before the next attempt after `attempts` failures: doubling, capped at 6 h."""
+    return retry_delay(settings.digest_retry_base, attempts)
 
 
 class _PaperCache:
@@ -154,43 +147,9 @@ def send_pending(
                 limiter.wait()
                 try:
                     mailer.send(msg)
-                except MailTemporaryError as exc:
-                    with db.write() as conn:
-                        if row.attempts >= settings.digest_max_attempts:
-                            store_outbox.mark_final(conn, row.id, "failed", str(exc))
-                            report.failed += 1
-                        else:
-                            store_outbox.mark_retry(
-                                conn,
-                                row.id,
-                                str(exc),
-                                next_attempt_at=_now() + backoff(settings, row.attempts),
-                            )
-                            report.retried += 1
-                    log.info("digest %s to %s deferred: %s", row.id, row.to_addr, exc)
-                except MailMessageError as exc:
-                    with db.write() as conn:
-                        store_outbox.mark_final(conn, row.id, "failed", str(exc))
-                    report.failed += 1
-                    log.error(
-                        "digest %s to %s refused before sending: %s", row.id, row.to_addr, exc
-                    )
-                except MailPermanentError as exc:
-                    with db.write() as conn:
-                        store_outbox.mark_final(conn, row.id, "bounced", str(exc))
-                        store_subs.record_bounce(
-                            conn, row.subscription_id, limit=settings.digest_bounce_limit
-                        )
-                    report.bounced += 1
-                    log.info("digest %s to %s bounced: %s", row.id, row.to_addr, exc)
-                except MailError as exc:
-                    # Connection lost or server misconfigured: nothing was sent, keep the row.
-                    with db.write() as conn:
-                        store_outbox.release(conn, row.id, str(exc))
-                    report.paused = True
-                    report.error = str(exc)
-                    log.warning("digest sending paused: %s", exc)
-                    break
+                except Exception as exc:
+                    if not _record_failure(db, settings, row, exc, report):
+                        break
                 else:
                     sent_unmarked = row
                     report.sent += 1
@@ -201,6 +160,41 @@ def send_pending(
             with db.write() as conn:
                 record_sent(conn)
     return report
+
+
+def _record_failure(
+    db: Database, settings: Settings, row: OutboxRow, exc: Exception, report: SendReport
+) -> bool:
+    """Record one failed send by its verdict (RFC 5321 phase and status); False to stop the run."""
+    if not isinstance(exc, MailError | ConfigError):
+        log.exception("digest %s to %s: unexpected error", row.id, row.to_addr)
+    d = decide(
+        exc,
+        attempts=row.attempts,
+        max_attempts=settings.digest_max_attempts,
+        retry_base=settings.digest_retry_base,
+    )
+    with db.write() as conn:
+        if d.action == "retry":
+            store_outbox.mark_retry(conn, row.id, d.error, next_attempt_at=_now() + d.retry_in)
+            report.retried += 1
+        elif d.action == "release":
+            store_outbox.release(conn, row.id, d.error)
+        else:
+            store_outbox.mark_final(conn, row.id, d.action, d.error)
+            if d.action == "bounced":
+                store_subs.record_bounce(
+                    conn, row.subscription_id, limit=settings.digest_bounce_limit
+                )
+                report.bounced += 1
+            else:
+                report.failed += 1
+    if d.stop:
+        report.paused, report.error = True, d.error
+        log.warning("digest sending stopped at %s to %s: %s", row.id, row.to_addr, d.error)
+        return False
+    log.info("digest %s to %s: %s (%s)", row.id, row.to_addr, d.action, d.error)
+    return True
 
 
 @dataclass(slots=True)
@@ -228,9 +222,10 @@ def run(
 
 
 def status(db: Database) -> dict[str, dict[str, int]]:
-    """Outbox and subscription counts by status, for operators."""
+    """Outbox, subscription and account-mail queue counts by status, for operators."""
     with db.read() as conn:
         return {
             "outbox": store_outbox.status_counts(conn),
             "subscriptions": store_subs.status_counts(conn),
+            "mail_queue": store_queue.status_counts(conn),
         }

@@ -347,3 +347,23 @@ rate_limits = sa.Table(
     sa.Column("hits", sa.Integer, nullable=False),
     sa.Index("ix_rate_limits_window_end", "window_end"),
 )
+
+# --- account-mail queue (m0009) ---
+mail_queue = sa.Table(
+    "mail_queue",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("to_addr", sa.String(320), nullable=False),
+    sa.Column("to_key", sa.String(320), nullable=False),  # lower-cased address, for delete_to
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("message_id", sa.String(255), nullable=False),  # inside `message`, kept on retries
+    sa.Column("message", sa.Text, nullable=False),  # the rendered RFC 5322 message; '' once sent
+    sa.Column("status", sa.String(16), nullable=False),  # pending|sending|sent|failed|bounced
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", sa.DateTime, nullable=False),
+    sa.Column("claim_token", sa.String(32)),  # which sender holds the row while 'sending'
+    sa.Column("lease_until", sa.DateTime),  # after this a 'sending' row may be claimed again
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("sent_at", sa.DateTime),
+)

@@ -10,12 +10,14 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from paperfeed.config import Settings
+from paperfeed.digest import postbox
 from paperfeed.errors import InvalidId, NotFound
 from paperfeed.store import Database, open_database
 from paperfeed.web import auth, metrics, pagecache, params, routes
@@ -46,7 +48,9 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> Any:
+        courier = postbox.start(settings, database)  # account mail leaves the request path
         yield
+        await run_in_threadpool(courier.stop)
         if owns_db:
             database.dispose()
 

@@ -10,15 +10,14 @@ from zoneinfo import available_timezones
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, JSONResponse
-from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from paperfeed.config import Settings
+from paperfeed.digest import postbox
 from paperfeed.digest.compose import normalize_sections, section_names
-from paperfeed.digest.mail import make_mailer
 from paperfeed.digest.render import confirmation_message, render_digest
-from paperfeed.errors import InvalidInput, MailError, NotFound, RateLimited
+from paperfeed.errors import InvalidInput, NotFound, RateLimited
 from paperfeed.store import outbox as store_outbox
 from paperfeed.store import papers as store_papers
 from paperfeed.store import subscriptions as store_subs
@@ -116,26 +115,16 @@ def _subscribe(request: Request, form: dict[str, str]) -> Response:
             timezone=settings.digest_timezone,
             hour=settings.digest_hour,
         )
-    # Identical answer for new, pending and already active addresses; the email goes out after
-    # the response so its SMTP time does not tell them apart either.
-    if _wants_json(request):
-        response = JSONResponse({"status": "check-email"})
-    else:
-        response = _page(request, "subscribe_sent.html", {"email": email})
+        if send:
+            # Queued in the same transaction: new, pending and active addresses cost one commit
+            # each, and the background sender's SMTP time never reaches this answer.
+            url = f"{_base(settings)}/subscribe/confirm/{token}"
+            postbox.enqueue(conn, confirmation_message(settings, email, url))
     if send:
-        url = f"{_base(settings)}/subscribe/confirm/{token}"
-        response.background = BackgroundTask(_send_confirmation, settings, email, url)
-    return response
-
-
-def _send_confirmation(settings: Settings, email: str, url: str) -> None:
-    mailer = make_mailer(settings)
-    try:
-        mailer.send(confirmation_message(settings, email, url))
-    except MailError as exc:  # logged only: the page must not reveal anything
-        log.error("could not send the subscription confirmation to %s: %s", email, exc)
-    finally:
-        mailer.close()
+        postbox.wake(settings, db)
+    if _wants_json(request):
+        return JSONResponse({"status": "check-email"})
+    return _page(request, "subscribe_sent.html", {"email": email})
 
 
 def confirm_page(request: Request, token: str) -> Response:
