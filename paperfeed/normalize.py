@@ -227,8 +227,8 @@ LIMITS = {
     "source": 32,
     "kind": 64,
 }
-# Upvotes and comments: the most upvoted HF daily paper has a few thousand; ranking counts
-# imported upvotes one by one, so a hostile 10**9 would take minutes and gigabytes to rank.
+# Upvotes and comments: the most upvoted HF daily paper has a few thousand, so 100,000 is a
+# sanity bound well above real data (ranking weighs a day's imported upvotes as one term).
 _MAX_COUNT = 100_000
 _YEARS = (1900, 2200)  # dates outside break day arithmetic (date.max + 1 day) on pages
 

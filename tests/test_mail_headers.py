@@ -63,7 +63,6 @@ def test_every_kind_of_message_carries_date_message_id_and_mime_version(
                 "csrf_token": csrf(other, "/signup"),
                 "email": "ada@example.org",
                 "display_name": "Impostor",
-                "password": PASSWORD,
             },
         )
         # 3. a sign-in link
@@ -71,7 +70,12 @@ def test_every_kind_of_message_carries_date_message_id_and_mime_version(
         # 4. an email change
         client.post(
             "/settings",
-            data={"csrf_token": csrf(client, "/settings"), "action": "email", "email": "n@x.org"},
+            data={
+                "csrf_token": csrf(client, "/settings"),
+                "action": "email",
+                "email": "n@x.org",
+                "current_password": PASSWORD,
+            },
         )
         # 5. the digest subscription's double opt-in confirmation
         page = other.get("/").text
@@ -88,17 +92,18 @@ def test_every_kind_of_message_carries_date_message_id_and_mime_version(
         assert report is not None and report.sent == 1
 
         account = site.smtp.handler.to("ada@example.org")
-        assert len(account) == 3  # verification, "you already have an account", sign-in link
+        # verification, "you already have an account", sign-in link, the old address's notice
+        assert len(account) == 4
         changed = site.smtp.handler.to("n@x.org")
         [digest] = site.smtp.handler.to("digest@example.org")
         everything = [*account, *changed, *confirmation, digest]
-        assert len(everything) == 6
+        assert len(everything) == 7
         for got in [*account, *changed]:
             _check_plain(_check_headers(got))
         for got in [*confirmation, digest]:
             _check_alternative(_check_headers(got))
         ids = {got.message["Message-ID"] for got in everything}
-        assert len(ids) == 6  # unique per message
+        assert len(ids) == 7  # unique per message
 
 
 def test_a_digest_is_a_mime_message(db: Database, tmp_path: Path) -> None:

@@ -76,6 +76,15 @@ def test_compute_explains_and_orders() -> None:
     assert by["d"].stars_gained == 10.0 and by["d"].score == pytest.approx(1.0)
 
 
+def test_imported_upvotes_weigh_as_many_votes_without_one_term_each() -> None:
+    day = date(2026, 3, 10)
+    noon = datetime(2026, 3, 10, 12)
+    [many] = compute([], [("c", day, 10**9)], {}, NOW, P)  # one term, not a 10**9-item list
+    assert many.score == pytest.approx(10**9 * trending_score([noon], [], NOW, P))
+    [few] = compute([], [("c", day, 3)], {}, NOW, P)
+    assert few.score == pytest.approx(trending_score([noon] * 3, [], NOW, P))
+
+
 def test_rank_job_writes_scores(db: Database) -> None:
     now = datetime.now(UTC).replace(tzinfo=None)
     with db.write() as conn:

@@ -68,8 +68,18 @@ def trending_score(
     params: TrendingParams,
 ) -> float:
     """A paper's trending score at `now` from its upvote times and star observations."""
+    return _weighted_score(((t, 1) for t in vote_times), star_series, now, params)
+
+
+def _weighted_score(
+    weighted_votes: Iterable[tuple[datetime, int]],
+    star_series: Sequence[tuple[datetime, float]],
+    now: datetime,
+    params: TrendingParams,
+) -> float:
+    """trending_score over (time, count) pairs, so n imported upvotes of one day cost one term."""
     h = params.half_life_hours
-    score = sum(decay(_age_hours(now, t), h) for t in vote_times)
+    score = sum(n * decay(_age_hours(now, t), h) for t, n in weighted_votes)
     score += params.star_weight * sum(
         gained * decay(_age_hours(now, t), h) for t, gained in star_increments(star_series)
     )
@@ -94,22 +104,24 @@ def compute(
     params: TrendingParams,
 ) -> list[TrendingScore]:
     """Scores with explanations for every paper that has any input, best first."""
-    times: dict[str, list[datetime]] = defaultdict(list)
+    # (time, count) pairs: imported upvotes share one time per day, and repeating that time n
+    # times made one record with 10**9 upvotes take minutes and gigabytes to rank.
+    times: dict[str, list[tuple[datetime, int]]] = defaultdict(list)
     last_day: dict[str, int] = defaultdict(int)
     day_ago = now - timedelta(hours=24)
     for pid, at in votes:
-        times[pid].append(at)
+        times[pid].append((at, 1))
         if at >= day_ago:
             last_day[pid] += 1
     for pid, day, n in imported:
         at = imported_vote_time(day)
-        times[pid].extend([at] * n)
+        times[pid].append((at, n))
         if at >= day_ago:
             last_day[pid] += n
     out = []
     for pid in set(times) | set(stars):
         series = stars.get(pid, [])
-        score = trending_score(times.get(pid, []), series, now, params)
+        score = _weighted_score(times.get(pid, []), series, now, params)
         if score > 0:
             out.append(TrendingScore(pid, score, last_day.get(pid, 0), stars_gained(series), now))
     out.sort(key=lambda s: (-s.score, s.paper_id))
