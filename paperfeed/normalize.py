@@ -258,16 +258,21 @@ def _line(value: Any, field: str, limit_name: str | None = None) -> str | None:
     return _bounded(clean_text(value), field, limit_name) or None
 
 
-def _names(value: Any, field: str, item: str) -> list[str]:
-    """A list of short texts (authors, keywords): strings or objects with a string name."""
+def _sequence(value: Any, field: str) -> list[Any] | tuple[Any, ...]:
+    """A list field's entries (none for None), refusing other types and overlong lists."""
     if value is None:
         return []
     if not isinstance(value, list | tuple):
         raise InvalidRecord(f"{field} must be a list, not {_kind(value)}")
     if len(value) > LIMITS[field]:
         raise InvalidRecord(f"{field} has {len(value):,} entries (at most {LIMITS[field]:,})")
+    return value
+
+
+def _names(value: Any, field: str, item: str) -> list[str]:
+    """A list of short texts (authors, keywords): strings or objects with a string name."""
     out: list[str] = []
-    for n, v in enumerate(value, start=1):
+    for n, v in enumerate(_sequence(value, field), start=1):
         name = v.get("name") if isinstance(v, dict) else v
         if not isinstance(name, str):
             raise InvalidRecord(
@@ -348,13 +353,8 @@ def _organization(value: Any) -> Organization | None:
 
 
 def _links(value: Any, field: str) -> list[str]:
-    if value is None:
-        return []
-    if not isinstance(value, list | tuple):
-        raise InvalidRecord(f"{field} must be a list, not {_kind(value)}")
-    if len(value) > LIMITS[field]:
-        raise InvalidRecord(f"{field} has {len(value):,} entries (at most {LIMITS[field]:,})")
-    return [u for n, v in enumerate(value, 1) if (u := _link(v, f"{field} entry {n}"))]
+    seq = _sequence(value, field)
+    return [u for n, v in enumerate(seq, 1) if (u := _link(v, f"{field} entry {n}"))]
 
 
 def _flag(value: Any, field: str) -> bool | None:
