@@ -124,13 +124,3 @@ def _configure_sqlite(engine: Engine) -> None:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         else:
             conn.exec_driver_sql("BEGIN")
-
-
-def open_database(url: str, *, migrate: bool = True) -> Database:
-    """Open a database and bring its schema up to date."""
-    db = Database(url)
-    if migrate:
-        from paperfeed.store.migrate import upgrade
-
-        upgrade(db)
-    return db

@@ -56,3 +56,11 @@ def upgrade(db: Database) -> list[str]:
             )
             done.append(name)
     return done
+
+
+def open_database(url: str, *, migrate: bool = True) -> Database:
+    """Open a database and bring its schema up to date."""
+    db = Database(url)
+    if migrate:
+        upgrade(db)
+    return db

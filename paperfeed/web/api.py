@@ -17,7 +17,7 @@ from paperfeed.models import FeedEntry, FeedItem, Organization, Paper
 from paperfeed.search import QueryError, SearchUnavailable, search
 from paperfeed.store import feed as feed_store
 from paperfeed.store import papers as paper_store
-from paperfeed.web import views
+from paperfeed.web import feeds, views
 from paperfeed.web.context import db_of, settings_of
 
 API_DEFAULT_LIMIT = 50  # huggingface_hub documents 50 as the daily_papers default
@@ -228,9 +228,7 @@ def daily_papers(
             return JSONResponse([], headers={"X-Total-Count": "0"})
     if sort is not None:
         # community: newest first, or by the stored trending score (`paperfeed rank`).
-        from paperfeed.web.feeds import sorted_items
-
-        items, total = sorted_items(
+        items, total = feeds.sorted_items(
             db, period, sort=sort, submitter=submitter or None, page=p, size=limit
         )
     elif period is None:
@@ -409,3 +407,20 @@ def search_api(
     return _paged(
         request, body, total=result.total, page=p, size=limit, **{"X-Search-Mode": result.mode}
     )
+
+
+def api_trending(request: Request, p: views.Page = 0, limit: views.Limit = 50) -> JSONResponse:
+    """Trending papers in the daily_papers item shape, each with a `trending` explanation."""
+    page, size = p, limit
+    rows, total = feeds.trending_rows(db_of(request), page=page, size=size)
+    out = []
+    for item, score in rows:
+        entry = daily_item_json(item)
+        entry["trending"] = {
+            "score": round(score.score, 6),
+            "votesLast24h": score.votes_24h,
+            "starsGained": score.stars_gained,
+            "computedAt": iso(score.computed_at),
+        }
+        out.append(entry)
+    return JSONResponse(out, headers={"X-Total-Count": str(total)})

@@ -8,7 +8,6 @@ from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
@@ -21,7 +20,7 @@ from paperfeed.digest import postbox
 from paperfeed.errors import InvalidId, NotFound
 from paperfeed.store import Database, open_database
 from paperfeed.web import auth, metrics, pagecache, params, routes
-from paperfeed.web.context import STATIC_DIR, render
+from paperfeed.web.context import STATIC_DIR, error_response
 from paperfeed.web.limits import BodyLimit
 from paperfeed.web.views import BadRequest
 
@@ -104,19 +103,6 @@ class SecurityHeaders:
 def app_from_env() -> FastAPI:
     """Build the app from PAPERFEED_* variables: the factory each `serve --workers N` process calls."""
     return create_app(Settings.from_env())
-
-
-def wants_json(request: Request) -> bool:
-    """True for the JSON API, whose errors are JSON rather than HTML pages."""
-    return request.url.path.startswith("/api/")
-
-
-def error_response(request: Request, status: int, title: str, message: str) -> Response:
-    """An error as JSON ({"error": ...}, like the Hub) for the API and as an HTML page otherwise."""
-    if wants_json(request):
-        return JSONResponse({"error": message}, status_code=status)
-    context = {"status": status, "title": title, "message": message}
-    return render(request, "error.html", context, status_code=status)
 
 
 def validation_message(exc: RequestValidationError) -> str:

@@ -39,7 +39,15 @@ from paperfeed.store import submissions as submission_store
 from paperfeed.store import users as user_store
 from paperfeed.store import votes as vote_store
 from paperfeed.web import auth
-from paperfeed.web.context import cards_to_fetch, db_of, path_for, render, settings_of, templates
+from paperfeed.web.context import (
+    cards_to_fetch,
+    db_of,
+    error_response,
+    path_for,
+    render,
+    settings_of,
+    templates,
+)
 from paperfeed.web.ratelimit import limiter_for
 
 DISPLAY_NAME_MAX = 100
@@ -243,8 +251,6 @@ def install(app: FastAPI) -> None:
     if _template_globals not in templates.context_processors:
         templates.context_processors.append(_template_globals)
     templates.env.filters["linkify"] = linkify
-
-    from paperfeed.web.app import error_response
 
     def handler(status: int, title: str) -> Callable[[Request, Exception], Any]:
         async def handle(request: Request, exc: Exception) -> Response:

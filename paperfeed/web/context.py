@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import Request
+from fastapi.responses import JSONResponse
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 from starlette.responses import Response
@@ -178,3 +179,16 @@ def render(
     # Recorded so the per-card vote and library look-ups run once for all of them.
     request.state.__dict__.setdefault("pf_cards", []).extend(cards)
     return templates.TemplateResponse(request, name, context, status_code=status_code)
+
+
+def wants_json(request: Request) -> bool:
+    """True for the JSON API, whose errors are JSON rather than HTML pages."""
+    return request.url.path.startswith("/api/")
+
+
+def error_response(request: Request, status: int, title: str, message: str) -> Response:
+    """An error as JSON ({"error": ...}, like the Hub) for the API and as an HTML page otherwise."""
+    if wants_json(request):
+        return JSONResponse({"error": message}, status_code=status)
+    context = {"status": status, "title": title, "message": message}
+    return render(request, "error.html", context, status_code=status)

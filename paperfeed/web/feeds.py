@@ -1,4 +1,4 @@
-"""Trending page and its JSON twin, the Atom feed writer and feeds, BibTeX exports."""
+"""Trending page, the Atom feed writer and feeds, BibTeX exports."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from fastapi import Request
-from fastapi.responses import JSONResponse
 from lxml import etree
 from starlette.responses import Response
 
@@ -33,9 +32,10 @@ BIBTEX_TYPE = "application/x-bibtex; charset=utf-8"
 # --- trending ---------------------------------------------------------------------------------
 
 
-def _trending_rows(
+def trending_rows(
     db: Database, *, page: int, size: int
 ) -> tuple[list[tuple[FeedItem, TrendingScore]], int]:
+    """One page of papers by stored trending score, and how many have a score."""
     with db.read() as conn:
         return trending_store.top(conn, limit=size, offset=page * size), trending_store.count(conn)
 
@@ -45,7 +45,7 @@ def trending_page(request: Request) -> Response:
     settings = settings_of(request)
     page = views.parse_page(request.query_params.get("p"), first=1)
     size = settings.page_size
-    rows, total = _trending_rows(db_of(request), page=page, size=size)
+    rows, total = trending_rows(db_of(request), page=page, size=size)
     base = path_for(request, "trending")
     pages = max(1, -(-total // size))
     context = {
@@ -64,25 +64,6 @@ def trending_page(request: Request) -> Response:
         status_code=200 if rows or not page else 404,
         cards=[item.paper.id for item, _ in rows],
     )
-
-
-def api_trending(request: Request, p: views.Page = 0, limit: views.Limit = 50) -> JSONResponse:
-    """Trending papers in the daily_papers item shape, each with a `trending` explanation."""
-    from paperfeed.web.api import daily_item_json, iso
-
-    page, size = p, limit
-    rows, total = _trending_rows(db_of(request), page=page, size=size)
-    out = []
-    for item, score in rows:
-        entry = daily_item_json(item)
-        entry["trending"] = {
-            "score": round(score.score, 6),
-            "votesLast24h": score.votes_24h,
-            "starsGained": score.stars_gained,
-            "computedAt": iso(score.computed_at),
-        }
-        out.append(entry)
-    return JSONResponse(out, headers={"X-Total-Count": str(total)})
 
 
 def sorted_items(
@@ -388,7 +369,7 @@ def trending_atom(request: Request) -> Response:
     """An Atom feed of the trending list with why each paper is trending."""
     settings = settings_of(request)
     page = feed_page(request)
-    rows, total = _trending_rows(db_of(request), page=page, size=FEED_ITEMS)
+    rows, total = trending_rows(db_of(request), page=page, size=FEED_ITEMS)
     return atom_response(
         request,
         title=f"{settings.site_name} – Trending papers",
@@ -432,5 +413,5 @@ def feed_bibtex(request: Request) -> Response:
 
 def trending_bibtex(request: Request) -> Response:
     """The trending list as BibTeX."""
-    rows, _ = _trending_rows(db_of(request), page=0, size=FEED_ITEMS)
+    rows, _ = trending_rows(db_of(request), page=0, size=FEED_ITEMS)
     return _bib_response(bibtex([i.paper for i, _ in rows]), "trending")

@@ -91,7 +91,7 @@ ROUTES += [
     ),
     Route("/curate", community.curate, "curate", ("POST",)),
     Route("/papers/trending", feeds.trending_page, "trending"),
-    Route("/api/trending", feeds.api_trending, "api_trending", api=True),
+    Route("/api/trending", api.api_trending, "api_trending", api=True),
     Route("/papers/feed.atom", feeds.daily_atom, "feed_atom"),
     Route("/papers/trending.atom", feeds.trending_atom, "trending_atom"),
     Route("/papers/feed.bib", feeds.feed_bibtex, "feed_bibtex"),
