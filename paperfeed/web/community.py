@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse
 from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
@@ -38,13 +38,12 @@ from paperfeed.store import sessions as session_store
 from paperfeed.store import submissions as submission_store
 from paperfeed.store import users as user_store
 from paperfeed.store import votes as vote_store
-from paperfeed.web import auth
+from paperfeed.web import auth, forms
 from paperfeed.web.context import (
     cards_to_fetch,
     db_of,
     error_response,
     path_for,
-    render,
     settings_of,
     templates,
 )
@@ -54,23 +53,6 @@ DISPLAY_NAME_MAX = 100
 URL_FIELD_MAX = 300
 LOGIN_WINDOW = 15 * 60.0
 MAIL_WINDOW = 3600.0
-WRITE_WINDOW = 60.0
-
-# Fixed notices shown after a redirect: the query string carries a key, never text to display.
-NOTICES = {
-    "signed-in": "You are signed in.",
-    "signed-out": "You are signed out.",
-    "verified": "Your email address is confirmed; other sessions were signed out. Welcome!",
-    "saved": "Your settings are saved.",
-    "password": "Your password is changed; other sessions were signed out.",
-    "email-sent": "We sent a confirmation link to the new address; it changes when you open it.",
-    "email-changed": "Your email address is changed; other sessions were signed out.",
-    "deleted": "Your account and its votes and comments were deleted.",
-    "submitted": "Thanks! The paper is on today's feed.",
-    "comment-saved": "Your comment is saved.",
-    "comment-deleted": "The comment was deleted.",
-    "curated": "Done.",
-}
 
 
 def _now() -> datetime:
@@ -82,58 +64,6 @@ def _now() -> datetime:
 
 def _url(request: Request, name: str, **params: Any) -> str:
     return path_for(request, name, **params)
-
-
-def _safe_next(value: str | None, default: str = "/") -> str:
-    """A local path to return to: never another host (no //evil or scheme)."""
-    if (
-        value
-        and value.startswith("/")
-        and not value.startswith("//")
-        and "\\" not in value
-        and not any(c.isspace() or ord(c) < 32 for c in value)  # browsers drop tabs: "/\t/x"
-    ):
-        return value[:500]
-    return default
-
-
-def _redirect(url: str, notice: str | None = None) -> RedirectResponse:
-    if notice:
-        url += ("&" if "?" in url else "?") + f"notice={notice}"
-    return RedirectResponse(url, status_code=303)
-
-
-def _wants_json(request: Request) -> bool:
-    return "application/json" in request.headers.get("accept", "")
-
-
-def _form_page(
-    request: Request, template: str, context: dict[str, Any], *, status: int = 200
-) -> Response:
-    return render(request, template, context, status_code=status)
-
-
-def _require_user(request: Request, *, verified: bool = True) -> User:
-    user = auth.current_user(request)
-    if user is None:
-        raise PermissionDenied("sign in first")
-    if verified and not user.verified:
-        raise PermissionDenied(
-            "confirm your email address first: follow the link we emailed you "
-            "(or ask for a new one on the sign-in page)"
-        )
-    return user
-
-
-def _limit_write(request: Request, user: User) -> None:
-    settings = settings_of(request)
-    limiter_for(request.app).check(
-        "write",
-        [f"user:{user.id}"],
-        limit=settings.write_rate_limit,
-        window=WRITE_WINDOW,
-        what="posts in a minute",
-    )
 
 
 def _limit_mail(request: Request, email: str) -> None:
@@ -153,13 +83,6 @@ def _limit_mail(request: Request, email: str) -> None:
         window=MAIL_WINDOW,
         what="email requests from your network",
     )
-
-
-async def _post_form(request: Request) -> dict[str, str]:
-    """Read a bounded form and verify its CSRF token (every community POST goes through here)."""
-    form = await auth.read_form(request)
-    auth.check_csrf(request, form.get(auth.CSRF_FIELD) or request.headers.get(auth.CSRF_HEADER))
-    return form
 
 
 _LINK = re.compile(r"https?://[^\s<>\"'`]+", re.IGNORECASE)
@@ -237,7 +160,7 @@ def _template_globals(request: Request) -> dict[str, Any]:
         "csrf_token": lambda: auth.csrf_token(request),
         "has_voted": has_voted,
         "comments_for": comments_for,
-        "notice": NOTICES.get(request.query_params.get("notice", "")),
+        "notice": forms.NOTICES.get(request.query_params.get("notice", "")),
         "comment_max_chars": settings_of(request).comment_max_chars,
         "recent_sign_in_minutes": int(accounts.RECENT_SIGN_IN.total_seconds() // 60),
     }
@@ -254,7 +177,7 @@ def install(app: FastAPI) -> None:
 
     def handler(status: int, title: str) -> Callable[[Request, Exception], Any]:
         async def handle(request: Request, exc: Exception) -> Response:
-            if _wants_json(request) or request.url.path.startswith("/api/"):
+            if forms.accepts_json(request) or request.url.path.startswith("/api/"):
                 response: Response = JSONResponse({"error": str(exc)}, status_code=status)
             else:
                 response = error_response(request, status, title, str(exc))
@@ -308,12 +231,12 @@ class CsrfCookie:
 
 def signup_page(request: Request) -> Response:
     """The sign-up form: an address and a display name (the password comes with the link)."""
-    return _form_page(request, "account_signup.html", {"form": {}})
+    return forms.form_page(request, "account_signup.html", {"form": {}})
 
 
 async def signup(request: Request) -> Response:
     """Start an account (or mail the owner of a known address) and send the confirmation link."""
-    form = await _post_form(request)
+    form = await forms.post_form(request)
     return await run_in_threadpool(_signup, request, form)
 
 
@@ -331,10 +254,12 @@ def _signup(request: Request, form: dict[str, str]) -> Response:
             )
     except InvalidInput as exc:
         ctx = {"form": {"email": form.get("email", ""), "display_name": form.get("display_name")}}
-        return _form_page(request, "account_signup.html", {**ctx, "error": str(exc)}, status=400)
+        return forms.form_page(
+            request, "account_signup.html", {**ctx, "error": str(exc)}, status=400
+        )
     _limit_mail(request, email)
     _send(request, accounts.sign_up(db, settings, email, name))
-    return _form_page(request, "account_sent.html", {"email": email, "kind": "signup"})
+    return forms.form_page(request, "account_sent.html", {"email": email, "kind": "signup"})
 
 
 def _send(request: Request, *mails: accounts.Mail) -> None:
@@ -348,7 +273,7 @@ def _token_page(
 ) -> Response:
     got = accounts.link_user(db_of(request), token, kinds)
     user, kind = got if got is not None else (None, kinds[0])
-    return _form_page(
+    return forms.form_page(
         request,
         "account_confirm.html",
         {
@@ -379,13 +304,13 @@ def magic_page(request: Request) -> Response:
 
 async def verify(request: Request) -> Response:
     """Use a verification (or email-change) link: confirm the address and sign in."""
-    form = await _post_form(request)
+    form = await forms.post_form(request)
     return await run_in_threadpool(_consume, request, form, ("verify", "email"))
 
 
 async def magic(request: Request) -> Response:
     """Use a sign-in link and sign in."""
-    form = await _post_form(request)
+    form = await forms.post_form(request)
     return await run_in_threadpool(_consume, request, form, ("login",))
 
 
@@ -407,21 +332,21 @@ def _consume(request: Request, form: dict[str, str], kinds: tuple[str, ...]) -> 
     except InvalidInput as exc:  # a bad password leaves the link unused: its page, with why
         return _token_page(request, kinds, request.url.path, token, str(exc))
     notice = {"login": "signed-in", "email": "email-changed"}.get(proven.kind, "verified")
-    response = _redirect("/", notice)
+    response = forms.redirect("/", notice)
     auth.set_session_cookie(response, settings, proven.session)
     return response
 
 
 def login_page(request: Request) -> Response:
     """The sign-in form: password, or a link by email."""
-    return _form_page(
-        request, "account_login.html", {"next": _safe_next(request.query_params.get("next"))}
+    return forms.form_page(
+        request, "account_login.html", {"next": forms.safe_next(request.query_params.get("next"))}
     )
 
 
 async def login(request: Request) -> Response:
     """Sign in with email and password; unknown addresses and wrong passwords look the same."""
-    form = await _post_form(request)
+    form = await forms.post_form(request)
     return await run_in_threadpool(_login, request, form)
 
 
@@ -437,20 +362,20 @@ def _login(request: Request, form: dict[str, str]) -> Response:
     )
     token = accounts.sign_in(db, settings, email, form.get("password", ""))
     if token is None:
-        return _form_page(
+        return forms.form_page(
             request,
             "account_login.html",
             {"error": "Wrong email or password.", "email": email, "next": form.get("next")},
             status=400,
         )
-    response = _redirect(_safe_next(form.get("next")), "signed-in")
+    response = forms.redirect(forms.safe_next(form.get("next")), "signed-in")
     auth.set_session_cookie(response, settings, token)
     return response
 
 
 async def login_link(request: Request) -> Response:
     """Email a single-use sign-in link; the answer is the same whether the address is known."""
-    form = await _post_form(request)
+    form = await forms.post_form(request)
     return await run_in_threadpool(_login_link, request, form)
 
 
@@ -459,22 +384,22 @@ def _login_link(request: Request, form: dict[str, str]) -> Response:
     try:
         email = auth.check_email(form.get("email", ""))
     except InvalidInput as exc:
-        return _form_page(request, "account_login.html", {"error": str(exc)}, status=400)
+        return forms.form_page(request, "account_login.html", {"error": str(exc)}, status=400)
     _limit_mail(request, email)
     mail = accounts.sign_in_link(db, settings, email)
     if mail is not None:
         _send(request, mail)
-    return _form_page(request, "account_sent.html", {"email": email, "kind": "login"})
+    return forms.form_page(request, "account_sent.html", {"email": email, "kind": "login"})
 
 
 async def logout(request: Request) -> Response:
     """End the session on the server and drop the cookie."""
-    await _post_form(request)
+    await forms.post_form(request)
     token = request.cookies.get(auth.SESSION_COOKIE)
     if token:
         with db_of(request).write() as conn:
             session_store.delete_session(conn, token)
-    response = _redirect("/", "signed-out")
+    response = forms.redirect("/", "signed-out")
     auth.clear_session_cookie(response, settings_of(request))
     return response
 
@@ -486,19 +411,19 @@ def settings_page(request: Request) -> Response:
     """The account settings page."""
     user = auth.current_user(request)
     if user is None:
-        return _redirect(f"/login?next={quote('/settings')}")
-    return _form_page(request, "account_settings.html", {"user": user})
+        return forms.redirect(f"/login?next={quote('/settings')}")
+    return forms.form_page(request, "account_settings.html", {"user": user})
 
 
 async def settings_post(request: Request) -> Response:
     """Save one settings section: profile, email, password, or delete the account."""
-    form = await _post_form(request)
+    form = await forms.post_form(request)
     return await run_in_threadpool(_settings_post, request, form)
 
 
 def _settings_post(request: Request, form: dict[str, str]) -> Response:
     settings, db = settings_of(request), db_of(request)
-    user = _require_user(request, verified=False)
+    user = forms.require_user(request, verified=False)
     action = form.get("action", "")
     try:
         if action == "profile":
@@ -515,7 +440,7 @@ def _settings_post(request: Request, form: dict[str, str]) -> Response:
                 user_store.update_profile(
                     conn, user.id, display_name=name, github_url=github, orcid_url=orcid
                 )
-            return _redirect("/settings", "saved")
+            return forms.redirect("/settings", "saved")
         cookie = request.cookies.get(auth.SESSION_COOKIE) or ""
         with db.read() as conn:
             signed_in_at = session_store.session_started(conn, cookie)
@@ -528,7 +453,7 @@ def _settings_post(request: Request, form: dict[str, str]) -> Response:
                 signed_in_at=signed_in_at,
                 keep_session=cookie,
             )
-            return _redirect("/settings", "password")
+            return forms.redirect("/settings", "password")
         if action == "email":
             email = auth.check_email(form.get("email", ""))
             _limit_mail(request, email)
@@ -543,22 +468,22 @@ def _settings_post(request: Request, form: dict[str, str]) -> Response:
                     signed_in_at=signed_in_at,
                 ),
             )
-            return _redirect("/settings", "email-sent")
+            return forms.redirect("/settings", "email-sent")
         if action == "delete":
             if form.get("confirm", "").strip().lower() != "delete":
                 raise InvalidInput('type "delete" in the box to confirm deleting your account')
             accounts.delete_account(
                 db, user, password=form.get("current_password", ""), signed_in_at=signed_in_at
             )
-            response = _redirect("/", "deleted")
+            response = forms.redirect("/", "deleted")
             auth.clear_session_cookie(response, settings)
             return response
     except PermissionDenied as exc:  # a stale password-less sign-in: the page says what to do
-        return _form_page(
+        return forms.form_page(
             request, "account_settings.html", {"user": user, "error": str(exc)}, status=403
         )
     except InvalidInput as exc:
-        return _form_page(
+        return forms.form_page(
             request, "account_settings.html", {"user": user, "error": str(exc)}, status=400
         )
     raise InvalidInput("unknown settings action")
@@ -645,23 +570,23 @@ def submit_paper(
 def submit_page(request: Request) -> Response:
     """The submission form."""
     if auth.current_user(request) is None:
-        return _redirect(f"/login?next={quote('/submit')}")
-    return _form_page(request, "submit.html", {"settings_rules": settings_of(request)})
+        return forms.redirect(f"/login?next={quote('/submit')}")
+    return forms.form_page(request, "submit.html", {"settings_rules": settings_of(request)})
 
 
 async def submit(request: Request) -> Response:
     """Submit a paper by arXiv id or URL."""
-    form = await _post_form(request)
+    form = await forms.post_form(request)
     return await run_in_threadpool(_submit, request, form)
 
 
 def _submit(request: Request, form: dict[str, str]) -> Response:
-    user = _require_user(request)
-    _limit_write(request, user)
+    user = forms.require_user(request)
+    forms.limit_write(request, user)
     try:
         paper = submit_paper(db_of(request), settings_of(request), user, form.get("paper", ""))
     except (InvalidInput, Conflict, NotFound, PermissionDenied, RateLimited) as exc:
-        if _wants_json(request):
+        if forms.accepts_json(request):
             raise
         status = {
             InvalidInput: 400,
@@ -670,7 +595,7 @@ def _submit(request: Request, form: dict[str, str]) -> Response:
             PermissionDenied: 403,
             RateLimited: 429,
         }[type(exc)]
-        return _form_page(
+        return forms.form_page(
             request,
             "submit.html",
             {
@@ -680,9 +605,9 @@ def _submit(request: Request, form: dict[str, str]) -> Response:
             },
             status=status,
         )
-    if _wants_json(request):
+    if forms.accepts_json(request):
         return JSONResponse({"id": paper.id, "title": paper.title}, status_code=201)
-    return _redirect(_url(request, "paper", arxiv_id=paper.id), "submitted")
+    return forms.redirect(_url(request, "paper", arxiv_id=paper.id), "submitted")
 
 
 # --- votes ------------------------------------------------------------------------------------
@@ -690,20 +615,20 @@ def _submit(request: Request, form: dict[str, str]) -> Response:
 
 async def vote(request: Request) -> Response:
     """Upvote or remove an upvote (form post; JSON when the script asks for it)."""
-    form = await _post_form(request)
+    form = await forms.post_form(request)
     return await run_in_threadpool(_vote, request, form)
 
 
 def _vote(request: Request, form: dict[str, str]) -> Response:
     user = auth.current_user(request)
     pid = form.get("paper_id", "")
-    back = _safe_next(form.get("next"), "/")
+    back = forms.safe_next(form.get("next"), "/")
     if user is None:
-        if _wants_json(request):
+        if forms.accepts_json(request):
             return JSONResponse({"error": "sign in to vote", "login": "/login"}, status_code=401)
-        return _redirect(f"/login?next={quote(back)}")
-    user = _require_user(request)
-    _limit_write(request, user)
+        return forms.redirect(f"/login?next={quote(back)}")
+    user = forms.require_user(request)
+    forms.limit_write(request, user)
     try:
         pid = parse_arxiv_id(pid).id if len(pid) < 100 else ""
     except InvalidId:
@@ -721,9 +646,9 @@ def _vote(request: Request, form: dict[str, str]) -> Response:
         else:
             raise InvalidInput("action must be up or remove")
         upvotes = vote_store.upvotes_of(conn, pid)
-    if _wants_json(request):
+    if forms.accepts_json(request):
         return JSONResponse({"id": pid, "upvotes": upvotes, "voted": voted})
-    return _redirect(back)
+    return forms.redirect(back)
 
 
 # --- comments ---------------------------------------------------------------------------------
@@ -743,13 +668,13 @@ def _check_body(request: Request, body: str) -> str:
 
 async def comment_add(request: Request) -> Response:
     """Add a comment to a paper."""
-    form = await _post_form(request)
+    form = await forms.post_form(request)
     return await run_in_threadpool(_comment_add, request, form)
 
 
 def _comment_add(request: Request, form: dict[str, str]) -> Response:
-    user = _require_user(request)
-    _limit_write(request, user)
+    user = forms.require_user(request)
+    forms.limit_write(request, user)
     try:
         pid = parse_arxiv_id(form.get("paper_id", "")[:100]).id
     except InvalidId:
@@ -757,13 +682,15 @@ def _comment_add(request: Request, form: dict[str, str]) -> Response:
     body = _check_body(request, form.get("body", ""))
     with db_of(request).write() as conn:
         c = comment_store.add_comment(conn, pid, user.id, body)
-    if _wants_json(request):
+    if forms.accepts_json(request):
         return JSONResponse(comment_json(c), status_code=201)
-    return _redirect(_url(request, "paper", arxiv_id=pid) + f"?notice=comment-saved#comment-{c.id}")
+    return forms.redirect(
+        _url(request, "paper", arxiv_id=pid) + f"?notice=comment-saved#comment-{c.id}"
+    )
 
 
 def _own_comment(request: Request, comment_id: int) -> tuple[User, Comment]:
-    user = _require_user(request)
+    user = forms.require_user(request)
     with db_of(request).read() as conn:
         c = comment_store.get_comment(conn, comment_id)
     if c is None or c.deleted_at is not None:
@@ -776,29 +703,29 @@ def _own_comment(request: Request, comment_id: int) -> tuple[User, Comment]:
 def comment_edit_page(request: Request, comment_id: int) -> Response:
     """The form to edit one's comment."""
     _, c = _own_comment(request, comment_id)
-    return _form_page(request, "comment_edit.html", {"comment": c})
+    return forms.form_page(request, "comment_edit.html", {"comment": c})
 
 
 async def comment_edit(request: Request, comment_id: int) -> Response:
     """Save an edited comment."""
-    form = await _post_form(request)
+    form = await forms.post_form(request)
     return await run_in_threadpool(_comment_edit, request, comment_id, form)
 
 
 def _comment_edit(request: Request, comment_id: int, form: dict[str, str]) -> Response:
     user, c = _own_comment(request, comment_id)
-    _limit_write(request, user)
+    forms.limit_write(request, user)
     body = _check_body(request, form.get("body", ""))
     with db_of(request).write() as conn:
         comment_store.edit_comment(conn, comment_id, body)
-    return _redirect(
+    return forms.redirect(
         _url(request, "paper", arxiv_id=c.paper_id) + f"?notice=comment-saved#comment-{c.id}"
     )
 
 
 async def comment_delete(request: Request, comment_id: int) -> Response:
     """Delete a comment (author or curator)."""
-    await _post_form(request)
+    await forms.post_form(request)
     return await run_in_threadpool(_comment_delete, request, comment_id)
 
 
@@ -806,7 +733,7 @@ def _comment_delete(request: Request, comment_id: int) -> Response:
     _, c = _own_comment(request, comment_id)
     with db_of(request).write() as conn:
         comment_store.delete_comment(conn, comment_id)
-    return _redirect(_url(request, "paper", arxiv_id=c.paper_id), "comment-deleted")
+    return forms.redirect(_url(request, "paper", arxiv_id=c.paper_id), "comment-deleted")
 
 
 def comment_json(c: Comment) -> dict[str, Any]:
@@ -842,12 +769,12 @@ def api_comments(request: Request, arxiv_id: str) -> JSONResponse:
 
 async def curate(request: Request) -> Response:
     """Curators feature, un-feature, hide or show a paper."""
-    form = await _post_form(request)
+    form = await forms.post_form(request)
     return await run_in_threadpool(_curate, request, form)
 
 
 def _curate(request: Request, form: dict[str, str]) -> Response:
-    user = _require_user(request)
+    user = forms.require_user(request)
     if not user.is_curator:
         raise PermissionDenied("only curators and admins can feature or hide papers")
     try:
@@ -867,4 +794,4 @@ def _curate(request: Request, form: dict[str, str]) -> Response:
         else:
             raise InvalidInput("action must be feature, unfeature, hide or show")
     back = _url(request, "paper", arxiv_id=pid) if action != "hide" else "/"
-    return _redirect(back, "curated")
+    return forms.redirect(back, "curated")

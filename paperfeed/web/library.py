@@ -23,30 +23,11 @@ from paperfeed.recommend import imports, service
 from paperfeed.store import library as store_library
 from paperfeed.store import papers as store_papers
 from paperfeed.store import users as store_users
-from paperfeed.web import auth, feeds
-from paperfeed.web.community import (
-    NOTICES,
-    _limit_write,
-    _post_form,
-    _redirect,
-    _require_user,
-    _safe_next,
-    _wants_json,
-)
+from paperfeed.web import auth, feeds, forms
 from paperfeed.web.context import cards_to_fetch, db_of, path_for, render, settings_of, templates
 from paperfeed.web.feeds import FeedLinks, _bib_response, bibtex
 
 PAGE_SIZE = 20
-
-NOTICES.update(
-    {
-        "library-saved": "Saved to your library.",
-        "library-removed": "Removed from the collection.",
-        "library-hidden": "You will not be shown this paper again.",
-        "library-shown": "The paper may be recommended again.",
-        "library-deleted": "The collection was deleted.",
-    }
-)
 
 
 # --- template globals: the save / not-interested controls on every card -----------------------
@@ -124,7 +105,7 @@ def _paper_json(p: Paper) -> dict[str, Any]:
 
 async def save(request: Request) -> Response:
     """Save a paper into chosen collections (and/or a new one); form post, JSON on request."""
-    form = await _post_form(request)
+    form = await forms.post_form(request)
     return await run_in_threadpool(_save, request, form)
 
 
@@ -140,13 +121,13 @@ def _card_action(
     request: Request, form: dict[str, str], sign_in: str, missing: str
 ) -> Response | tuple[User, str, str]:
     """The member, paper id and return path of a card button, or the sign-in answer for visitors."""
-    back = _safe_next(form.get("next"), "/")
+    back = forms.safe_next(form.get("next"), "/")
     if auth.current_user(request) is None:
-        if _wants_json(request):
+        if forms.accepts_json(request):
             return JSONResponse({"error": sign_in, "login": "/login"}, 401)
-        return _redirect(f"/login?next={quote(back)}")
-    user = _require_user(request, verified=False)
-    _limit_write(request, user)
+        return forms.redirect(f"/login?next={quote(back)}")
+    user = forms.require_user(request, verified=False)
+    forms.limit_write(request, user)
     pid = _paper_id(form.get("paper_id", ""))
     if not pid:
         raise InvalidInput(missing)
@@ -170,32 +151,32 @@ def _save(request: Request, form: dict[str, str]) -> Response:
             ids.append(default.id)
         added = store_library.save(conn, user.id, pid, ids)
         placed = store_library.collections_of(conn, user.id, [pid]).get(pid, [])
-    if _wants_json(request):
+    if forms.accepts_json(request):
         return JSONResponse({"id": pid, "added": added, "collections": placed})
-    return _redirect(back, "library-saved")
+    return forms.redirect(back, "library-saved")
 
 
 async def unsave(request: Request) -> Response:
     """Take a paper out of one collection (collection_id) or out of the whole library."""
-    form = await _post_form(request)
+    form = await forms.post_form(request)
     return await run_in_threadpool(_unsave, request, form)
 
 
 def _unsave(request: Request, form: dict[str, str]) -> Response:
-    user = _require_user(request, verified=False)
-    _limit_write(request, user)
+    user = forms.require_user(request, verified=False)
+    forms.limit_write(request, user)
     pid = _paper_id(form.get("paper_id", ""))
     cid = form.get("collection_id", "")
     with db_of(request).write() as conn:
         n = store_library.unsave(conn, user.id, pid, parse_row_id(cid))
-    if _wants_json(request):
+    if forms.accepts_json(request):
         return JSONResponse({"id": pid, "removed": n})
-    return _redirect(_safe_next(form.get("next"), "/library"), "library-removed")
+    return forms.redirect(forms.safe_next(form.get("next"), "/library"), "library-removed")
 
 
 async def not_interested(request: Request) -> Response:
     """Hide a paper from this member's recommendations (action=undo shows it again)."""
-    form = await _post_form(request)
+    form = await forms.post_form(request)
     return await run_in_threadpool(_not_interested, request, form)
 
 
@@ -210,9 +191,9 @@ def _not_interested(request: Request, form: dict[str, str]) -> Response:
             store_library.unhide(conn, user.id, pid)
         else:
             store_library.hide(conn, user.id, pid)
-    if _wants_json(request):
+    if forms.accepts_json(request):
         return JSONResponse({"id": pid, "hidden": not undo})
-    return _redirect(back, "library-shown" if undo else "library-hidden")
+    return forms.redirect(back, "library-shown" if undo else "library-hidden")
 
 
 # --- library pages ------------------------------------------------------------------------------
@@ -303,12 +284,12 @@ def collection_bibtex(request: Request, collection: str) -> Response:
 
 async def collection_delete(request: Request, collection: str) -> Response:
     """Delete a collection (its papers stay in any other collection)."""
-    await _post_form(request)
-    user = _require_user(request, verified=False)
+    await forms.post_form(request)
+    user = forms.require_user(request, verified=False)
     col = _collection_or_404(request, user, collection)
     with db_of(request).write() as conn:
         store_library.delete_collection(conn, user.id, col.id)
-    return _redirect(path_for(request, "library"), "library-deleted")
+    return forms.redirect(path_for(request, "library"), "library-deleted")
 
 
 # --- import ---------------------------------------------------------------------------------------
@@ -356,13 +337,13 @@ async def _read_upload(request: Request) -> tuple[dict[str, str], bytes, str]:
 async def import_library(request: Request) -> Response:
     """Import a BibTeX, RIS or CSL-JSON file into a collection, with a per-entry report."""
     if auth.current_user(request) is None:
-        if _wants_json(request):
+        if forms.accepts_json(request):
             return JSONResponse({"error": "sign in first", "login": "/login"}, 401)
-        return _redirect(f"/login?next={quote('/library')}")
+        return forms.redirect(f"/login?next={quote('/library')}")
     fields, data, filename = await _read_upload(request)
     auth.check_csrf(request, fields.get(auth.CSRF_FIELD) or request.headers.get(auth.CSRF_HEADER))
-    user = _require_user(request, verified=False)
-    _limit_write(request, user)
+    user = forms.require_user(request, verified=False)
+    forms.limit_write(request, user)
     return await run_in_threadpool(_import, request, user, fields, data, filename)
 
 
@@ -382,7 +363,7 @@ def _import(
             )
         except (ImportFormatError, InvalidInput) as exc:
             error = f"{exc} Nothing was imported."
-    if _wants_json(request):
+    if forms.accepts_json(request):
         if error:
             return JSONResponse({"error": error, "committed": False}, status_code=400)
         assert report is not None

@@ -1,0 +1,102 @@
+"""Form plumbing and guards every member page shares: CSRF-checked forms, sign-in, redirects."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import RedirectResponse
+from starlette.responses import Response
+
+from paperfeed.errors import PermissionDenied
+from paperfeed.models import User
+from paperfeed.web import auth
+from paperfeed.web.context import render, settings_of
+from paperfeed.web.ratelimit import limiter_for
+
+WRITE_WINDOW = 60.0
+
+# Fixed notices shown after a redirect: the query string carries a key, never text to display.
+NOTICES = {
+    "signed-in": "You are signed in.",
+    "signed-out": "You are signed out.",
+    "verified": "Your email address is confirmed; other sessions were signed out. Welcome!",
+    "saved": "Your settings are saved.",
+    "password": "Your password is changed; other sessions were signed out.",
+    "email-sent": "We sent a confirmation link to the new address; it changes when you open it.",
+    "email-changed": "Your email address is changed; other sessions were signed out.",
+    "deleted": "Your account and its votes and comments were deleted.",
+    "submitted": "Thanks! The paper is on today's feed.",
+    "comment-saved": "Your comment is saved.",
+    "comment-deleted": "The comment was deleted.",
+    "curated": "Done.",
+    "library-saved": "Saved to your library.",
+    "library-removed": "Removed from the collection.",
+    "library-hidden": "You will not be shown this paper again.",
+    "library-shown": "The paper may be recommended again.",
+    "library-deleted": "The collection was deleted.",
+}
+
+
+def safe_next(value: str | None, default: str = "/") -> str:
+    """A local path to return to: never another host (no //evil or scheme)."""
+    if (
+        value
+        and value.startswith("/")
+        and not value.startswith("//")
+        and "\\" not in value
+        and not any(c.isspace() or ord(c) < 32 for c in value)  # browsers drop tabs: "/\t/x"
+    ):
+        return value[:500]
+    return default
+
+
+def redirect(url: str, notice: str | None = None) -> RedirectResponse:
+    """A 303 to a local URL, with a fixed notice key for the page to show."""
+    if notice:
+        url += ("&" if "?" in url else "?") + f"notice={notice}"
+    return RedirectResponse(url, status_code=303)
+
+
+def accepts_json(request: Request) -> bool:
+    """True when the caller (a page's script) asks for a JSON answer."""
+    return "application/json" in request.headers.get("accept", "")
+
+
+def form_page(
+    request: Request, template: str, context: dict[str, Any], *, status: int = 200
+) -> Response:
+    """A form page (again, with an error) at the given status."""
+    return render(request, template, context, status_code=status)
+
+
+def require_user(request: Request, *, verified: bool = True) -> User:
+    """The signed-in member (with a confirmed address unless told otherwise), or 403."""
+    user = auth.current_user(request)
+    if user is None:
+        raise PermissionDenied("sign in first")
+    if verified and not user.verified:
+        raise PermissionDenied(
+            "confirm your email address first: follow the link we emailed you "
+            "(or ask for a new one on the sign-in page)"
+        )
+    return user
+
+
+def limit_write(request: Request, user: User) -> None:
+    """Refuse (429) a member's write past write_rate_limit posts a minute."""
+    settings = settings_of(request)
+    limiter_for(request.app).check(
+        "write",
+        [f"user:{user.id}"],
+        limit=settings.write_rate_limit,
+        window=WRITE_WINDOW,
+        what="posts in a minute",
+    )
+
+
+async def post_form(request: Request) -> dict[str, str]:
+    """Read a bounded form and verify its CSRF token (every community POST goes through here)."""
+    form = await auth.read_form(request)
+    auth.check_csrf(request, form.get(auth.CSRF_FIELD) or request.headers.get(auth.CSRF_HEADER))
+    return form
