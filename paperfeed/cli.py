@@ -979,14 +979,12 @@ def library_import(
     ctx: click.Context, path: Path, email: str, collection: str, fmt: str | None, verbose: bool
 ) -> None:
     """Match a library export's entries to stored papers and save them into a collection."""
-    from paperfeed.recommend.imports import import_library
+    from paperfeed.service.library import import_file
 
     settings = settings_of(ctx)
     db = _open(settings)
     u = _member(db, email)
-    rep = import_library(
-        db, u.id, path.read_bytes(), collection=collection, filename=path.name, fmt=fmt
-    )
+    rep = import_file(db, u, path.read_bytes(), collection=collection, filename=path.name, fmt=fmt)
     if verbose:
         for e in rep.entries:
             click.echo(f"{e.index:5d} {e.status:9s} {e.label}: {e.detail}")

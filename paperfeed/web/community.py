@@ -5,7 +5,6 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -18,27 +17,22 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from paperfeed import accounts
-from paperfeed.config import Settings
 from paperfeed.errors import (
     Conflict,
-    InvalidId,
     InvalidInput,
     NotFound,
     PermissionDenied,
     RateLimited,
     UpstreamError,
 )
-from paperfeed.models import Comment, Paper, User
-from paperfeed.normalize import parse_arxiv_id
-from paperfeed.store import Database
+from paperfeed.models import Comment, User
+from paperfeed.service import comments, curation, submissions, votes
 from paperfeed.store import comments as comment_store
-from paperfeed.store import feed as feed_store
-from paperfeed.store import papers as paper_store
 from paperfeed.store import sessions as session_store
-from paperfeed.store import submissions as submission_store
 from paperfeed.store import users as user_store
 from paperfeed.store import votes as vote_store
 from paperfeed.web import auth, forms
+from paperfeed.web.api import iso
 from paperfeed.web.context import (
     cards_to_fetch,
     db_of,
@@ -53,10 +47,6 @@ DISPLAY_NAME_MAX = 100
 URL_FIELD_MAX = 300
 LOGIN_WINDOW = 15 * 60.0
 MAIL_WINDOW = 3600.0
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -492,81 +482,6 @@ def _settings_post(request: Request, form: dict[str, str]) -> Response:
 # --- submissions ------------------------------------------------------------------------------
 
 
-def lookup_arxiv(settings: Settings, ids: list[str]) -> list[Paper]:
-    """Fetch papers from the arXiv API by id (the only upstream a submission may reach)."""
-    from paperfeed.sources.arxiv_api import fetch_ids
-    from paperfeed.sources.http import HttpClient
-
-    with HttpClient(settings) as client:
-        return list(fetch_ids(client, settings.arxiv_api_url, ids).papers)
-
-
-def submit_paper(
-    db: Database,
-    settings: Settings,
-    user: User,
-    raw: str,
-    *,
-    now: datetime | None = None,
-    lookup: Callable[[Settings, list[str]], list[Paper]] = lookup_arxiv,
-) -> Paper:
-    """Apply the submission rules and feature a paper on today's feed as submitted by the user."""
-    now = now or _now()
-    raw = raw.strip()
-    if not raw or len(raw) > 300:
-        raise InvalidInput("enter an arXiv id such as 2401.01234 or an arxiv.org/abs/ link")
-    try:
-        pid = parse_arxiv_id(raw).id  # only parsed: a user-supplied URL is never fetched
-    except InvalidId as exc:
-        raise InvalidInput(str(exc)) from None
-    with db.read() as conn:
-        paper = paper_store.get_paper(conn, pid, include_hidden=True)
-        hidden = paper is not None and paper_store.get_paper(conn, pid) is None
-        sub = submission_store.submission_of(conn, pid)
-        days = feed_store.days_for(conn, pid)
-        today_count = submission_store.count_since(
-            conn, user.id, datetime.combine(now.date(), datetime.min.time())
-        )
-    if sub is not None:
-        who = f" by {sub[0]}" if sub[0] else ""
-        raise Conflict(f"{pid} was already submitted{who} on {sub[1].isoformat()}")
-    if hidden:
-        raise PermissionDenied(f"{pid} was hidden by a curator and cannot be submitted")
-    if days:
-        raise Conflict(f"{pid} was already featured on {days[-1].isoformat()}")
-    if not user.is_curator and today_count >= settings.submission_daily_cap:
-        midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time())
-        raise RateLimited(
-            f"you have submitted {today_count} papers today, the daily limit of "
-            f"{settings.submission_daily_cap}: submit more after 00:00 UTC",
-            retry_after=max(1, int((midnight - now).total_seconds())),
-        )
-    fetched = None
-    if paper is None:
-        found = [p for p in lookup(settings, [pid]) if p.id == pid]
-        if not found:
-            raise NotFound(f"arXiv has no paper {pid}: check the id")
-        fetched = paper = found[0]
-    published = paper.published
-    if published is not None:
-        published = (
-            published.replace(tzinfo=None)
-            if published.tzinfo is None
-            else (published.astimezone(UTC).replace(tzinfo=None))
-        )
-        age = now - published
-        if age > timedelta(days=settings.submission_max_age_days):
-            raise InvalidInput(
-                f"{pid} was first published on {published.date().isoformat()}, more than "
-                f"{settings.submission_max_age_days} days ago: only recent papers can be submitted"
-            )
-    with db.write() as conn:
-        if fetched is not None:
-            paper_store.upsert_papers(conn, [fetched])
-        submission_store.add_submission(conn, pid, user.id, user.username, day=now.date(), at=now)
-    return paper
-
-
 def submit_page(request: Request) -> Response:
     """The submission form."""
     if auth.current_user(request) is None:
@@ -584,7 +499,9 @@ def _submit(request: Request, form: dict[str, str]) -> Response:
     user = forms.require_user(request)
     forms.limit_write(request, user)
     try:
-        paper = submit_paper(db_of(request), settings_of(request), user, form.get("paper", ""))
+        paper = submissions.submit(
+            db_of(request), settings_of(request), user, form.get("paper", "")
+        )
     except (InvalidInput, Conflict, NotFound, PermissionDenied, RateLimited) as exc:
         if forms.accepts_json(request):
             raise
@@ -629,41 +546,13 @@ def _vote(request: Request, form: dict[str, str]) -> Response:
         return forms.redirect(f"/login?next={quote(back)}")
     user = forms.require_user(request)
     forms.limit_write(request, user)
-    try:
-        pid = parse_arxiv_id(pid).id if len(pid) < 100 else ""
-    except InvalidId:
-        pid = ""
-    if not pid:
-        raise InvalidInput("no such paper to vote on")
-    action = form.get("action", "up")
-    with db_of(request).write() as conn:
-        if action == "remove":
-            vote_store.remove_vote(conn, user.id, pid)
-            voted = False
-        elif action == "up":
-            vote_store.add_vote(conn, user.id, pid)
-            voted = True
-        else:
-            raise InvalidInput("action must be up or remove")
-        upvotes = vote_store.upvotes_of(conn, pid)
+    got = votes.vote(db_of(request), user, pid, form.get("action", "up"))
     if forms.accepts_json(request):
-        return JSONResponse({"id": pid, "upvotes": upvotes, "voted": voted})
+        return JSONResponse({"id": got.paper_id, "upvotes": got.upvotes, "voted": got.voted})
     return forms.redirect(back)
 
 
 # --- comments ---------------------------------------------------------------------------------
-
-
-def _check_body(request: Request, body: str) -> str:
-    body = body.replace("\r\n", "\n").strip()
-    limit = settings_of(request).comment_max_chars
-    if not body:
-        raise InvalidInput("the comment is empty")
-    if len(body) > limit:
-        raise InvalidInput(
-            f"the comment has {len(body):,} characters; the limit is {limit:,}: shorten it"
-        )
-    return body
 
 
 async def comment_add(request: Request) -> Response:
@@ -675,13 +564,10 @@ async def comment_add(request: Request) -> Response:
 def _comment_add(request: Request, form: dict[str, str]) -> Response:
     user = forms.require_user(request)
     forms.limit_write(request, user)
-    try:
-        pid = parse_arxiv_id(form.get("paper_id", "")[:100]).id
-    except InvalidId:
-        raise InvalidInput("no such paper to comment on") from None
-    body = _check_body(request, form.get("body", ""))
-    with db_of(request).write() as conn:
-        c = comment_store.add_comment(conn, pid, user.id, body)
+    c = comments.add(
+        db_of(request), settings_of(request), user, form.get("paper_id", ""), form.get("body", "")
+    )
+    pid = c.paper_id
     if forms.accepts_json(request):
         return JSONResponse(comment_json(c), status_code=201)
     return forms.redirect(
@@ -691,13 +577,7 @@ def _comment_add(request: Request, form: dict[str, str]) -> Response:
 
 def _own_comment(request: Request, comment_id: int) -> tuple[User, Comment]:
     user = forms.require_user(request)
-    with db_of(request).read() as conn:
-        c = comment_store.get_comment(conn, comment_id)
-    if c is None or c.deleted_at is not None:
-        raise NotFound("no such comment (it may have been deleted)")
-    if c.user_id != user.id and not user.is_curator:
-        raise PermissionDenied("only the author or a curator can change this comment")
-    return user, c
+    return user, comments.own(db_of(request), user, comment_id)
 
 
 def comment_edit_page(request: Request, comment_id: int) -> Response:
@@ -715,9 +595,7 @@ async def comment_edit(request: Request, comment_id: int) -> Response:
 def _comment_edit(request: Request, comment_id: int, form: dict[str, str]) -> Response:
     user, c = _own_comment(request, comment_id)
     forms.limit_write(request, user)
-    body = _check_body(request, form.get("body", ""))
-    with db_of(request).write() as conn:
-        comment_store.edit_comment(conn, comment_id, body)
+    comments.edit(db_of(request), settings_of(request), user, c, form.get("body", ""))
     return forms.redirect(
         _url(request, "paper", arxiv_id=c.paper_id) + f"?notice=comment-saved#comment-{c.id}"
     )
@@ -730,16 +608,12 @@ async def comment_delete(request: Request, comment_id: int) -> Response:
 
 
 def _comment_delete(request: Request, comment_id: int) -> Response:
-    _, c = _own_comment(request, comment_id)
-    with db_of(request).write() as conn:
-        comment_store.delete_comment(conn, comment_id)
+    c = comments.delete(db_of(request), forms.require_user(request), comment_id)
     return forms.redirect(_url(request, "paper", arxiv_id=c.paper_id), "comment-deleted")
 
 
 def comment_json(c: Comment) -> dict[str, Any]:
     """A comment for the JSON API."""
-    from paperfeed.web.api import iso
-
     return {
         "id": c.id,
         "paperId": c.paper_id,
@@ -753,15 +627,7 @@ def comment_json(c: Comment) -> dict[str, Any]:
 
 def api_comments(request: Request, arxiv_id: str) -> JSONResponse:
     """A paper's comments, oldest first."""
-    try:
-        pid = parse_arxiv_id(arxiv_id[:200]).id
-    except InvalidId as exc:
-        raise NotFound(str(exc)) from None
-    with db_of(request).read() as conn:
-        if paper_store.get_paper(conn, pid) is None:
-            raise NotFound(f"no paper {pid} in this feed")
-        items = comment_store.list_comments(conn, pid)
-    return JSONResponse([comment_json(c) for c in items])
+    return JSONResponse([comment_json(c) for c in comments.list_for(db_of(request), arxiv_id)])
 
 
 # --- curation ---------------------------------------------------------------------------------
@@ -775,23 +641,9 @@ async def curate(request: Request) -> Response:
 
 def _curate(request: Request, form: dict[str, str]) -> Response:
     user = forms.require_user(request)
-    if not user.is_curator:
-        raise PermissionDenied("only curators and admins can feature or hide papers")
-    try:
-        pid = parse_arxiv_id(form.get("paper_id", "")[:100]).id
-    except InvalidId:
-        raise InvalidInput("no such paper") from None
     action = form.get("action", "")
-    with db_of(request).write() as conn:
-        if paper_store.get_paper(conn, pid, include_hidden=True) is None:
-            raise NotFound(f"no paper {pid} in this feed")
-        if action == "feature":
-            submission_store.feature(conn, pid, _now().date(), user.username)
-        elif action == "unfeature":
-            submission_store.unfeature(conn, pid)
-        elif action in ("hide", "show"):
-            paper_store.set_hidden(conn, pid, action == "hide")
-        else:
-            raise InvalidInput("action must be feature, unfeature, hide or show")
+    pid = curation.curate(
+        db_of(request), user, form.get("paper_id", ""), action, today=submissions.now_utc().date()
+    )
     back = _url(request, "paper", arxiv_id=pid) if action != "hide" else "/"
     return forms.redirect(back, "curated")

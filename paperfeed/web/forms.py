@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from paperfeed.errors import PermissionDenied
 from paperfeed.models import User
+from paperfeed.service import members
 from paperfeed.web import auth
 from paperfeed.web.context import render, settings_of
 from paperfeed.web.ratelimit import limiter_for
@@ -75,12 +76,7 @@ def require_user(request: Request, *, verified: bool = True) -> User:
     user = auth.current_user(request)
     if user is None:
         raise PermissionDenied("sign in first")
-    if verified and not user.verified:
-        raise PermissionDenied(
-            "confirm your email address first: follow the link we emailed you "
-            "(or ask for a new one on the sign-in page)"
-        )
-    return user
+    return members.check_confirmed(user) if verified else user
 
 
 def limit_write(request: Request, user: User) -> None:

@@ -16,10 +16,11 @@ from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.responses import Response
 
-from paperfeed.errors import ImportFormatError, InvalidId, InvalidInput, NotFound
+from paperfeed.errors import ImportFormatError, InvalidInput, NotFound
 from paperfeed.models import Paper, User
-from paperfeed.normalize import parse_arxiv_id, parse_row_id
-from paperfeed.recommend import imports, service
+from paperfeed.normalize import parse_row_id
+from paperfeed.recommend import service
+from paperfeed.service import library as library_service
 from paperfeed.store import library as store_library
 from paperfeed.store import papers as store_papers
 from paperfeed.store import users as store_users
@@ -69,23 +70,12 @@ if _library_globals not in templates.context_processors:
 # --- helpers ----------------------------------------------------------------------------------
 
 
-def _paper_id(value: str) -> str:
-    try:
-        return parse_arxiv_id(value).id if 0 < len(value) < 100 else ""
-    except InvalidId:
-        return ""
-
-
 def _signed_in(request: Request) -> User | None:
     return auth.current_user(request)
 
 
 def _collection_or_404(request: Request, user: User, name_or_id: str) -> store_library.Collection:
-    with db_of(request).read() as conn:
-        col = store_library.find_collection(conn, user.id, name_or_id)
-    if col is None:
-        raise NotFound(f"you have no collection {name_or_id!r}")
-    return col
+    return library_service.collection(db_of(request), user, name_or_id)
 
 
 def _paper_json(p: Paper) -> dict[str, Any]:
@@ -118,9 +108,9 @@ def _form_list(form: dict[str, str], name: str) -> list[str]:
 
 
 def _card_action(
-    request: Request, form: dict[str, str], sign_in: str, missing: str
-) -> Response | tuple[User, str, str]:
-    """The member, paper id and return path of a card button, or the sign-in answer for visitors."""
+    request: Request, form: dict[str, str], sign_in: str
+) -> Response | tuple[User, str]:
+    """The member and return path of a card button, or the sign-in answer for visitors."""
     back = forms.safe_next(form.get("next"), "/")
     if auth.current_user(request) is None:
         if forms.accepts_json(request):
@@ -128,31 +118,22 @@ def _card_action(
         return forms.redirect(f"/login?next={quote(back)}")
     user = forms.require_user(request, verified=False)
     forms.limit_write(request, user)
-    pid = _paper_id(form.get("paper_id", ""))
-    if not pid:
-        raise InvalidInput(missing)
-    return user, pid, back
+    return user, back
 
 
 def _save(request: Request, form: dict[str, str]) -> Response:
-    action = _card_action(request, form, "sign in to save papers", "no such paper to save")
+    action = _card_action(request, form, "sign in to save papers")
     if isinstance(action, Response):
         return action
-    user, pid, back = action
+    user, back = action
     ids = [i for v in _form_list(form, "collection") if (i := parse_row_id(v)) is not None]
-    new_name = form.get("new_collection", "").strip()
-    with db_of(request).write() as conn:
-        if new_name:
-            ids.append(store_library.get_or_create_collection(conn, user.id, new_name).id)
-        if not ids:
-            default = store_library.get_or_create_collection(
-                conn, user.id, store_library.DEFAULT_COLLECTION
-            )
-            ids.append(default.id)
-        added = store_library.save(conn, user.id, pid, ids)
-        placed = store_library.collections_of(conn, user.id, [pid]).get(pid, [])
+    got = library_service.save(
+        db_of(request), user, form.get("paper_id", ""), ids, form.get("new_collection", "")
+    )
     if forms.accepts_json(request):
-        return JSONResponse({"id": pid, "added": added, "collections": placed})
+        return JSONResponse(
+            {"id": got.paper_id, "added": got.added, "collections": got.collections}
+        )
     return forms.redirect(back, "library-saved")
 
 
@@ -165,10 +146,8 @@ async def unsave(request: Request) -> Response:
 def _unsave(request: Request, form: dict[str, str]) -> Response:
     user = forms.require_user(request, verified=False)
     forms.limit_write(request, user)
-    pid = _paper_id(form.get("paper_id", ""))
-    cid = form.get("collection_id", "")
-    with db_of(request).write() as conn:
-        n = store_library.unsave(conn, user.id, pid, parse_row_id(cid))
+    cid = parse_row_id(form.get("collection_id", ""))
+    pid, n = library_service.unsave(db_of(request), user, form.get("paper_id", ""), cid)
     if forms.accepts_json(request):
         return JSONResponse({"id": pid, "removed": n})
     return forms.redirect(forms.safe_next(form.get("next"), "/library"), "library-removed")
@@ -181,16 +160,12 @@ async def not_interested(request: Request) -> Response:
 
 
 def _not_interested(request: Request, form: dict[str, str]) -> Response:
-    action = _card_action(request, form, "sign in first", "no such paper")
+    action = _card_action(request, form, "sign in first")
     if isinstance(action, Response):
         return action
-    user, pid, back = action
+    user, back = action
     undo = form.get("action") == "undo"
-    with db_of(request).write() as conn:
-        if undo:
-            store_library.unhide(conn, user.id, pid)
-        else:
-            store_library.hide(conn, user.id, pid)
+    pid = library_service.hide(db_of(request), user, form.get("paper_id", ""), undo=undo)
     if forms.accepts_json(request):
         return JSONResponse({"id": pid, "hidden": not undo})
     return forms.redirect(back, "library-shown" if undo else "library-hidden")
@@ -286,9 +261,7 @@ async def collection_delete(request: Request, collection: str) -> Response:
     """Delete a collection (its papers stay in any other collection)."""
     await forms.post_form(request)
     user = forms.require_user(request, verified=False)
-    col = _collection_or_404(request, user, collection)
-    with db_of(request).write() as conn:
-        store_library.delete_collection(conn, user.id, col.id)
+    library_service.delete_collection(db_of(request), user, collection)
     return forms.redirect(path_for(request, "library"), "library-deleted")
 
 
@@ -358,8 +331,8 @@ def _import(
         error = "choose a file to import (it was empty)"
     else:
         try:
-            report = imports.import_library(
-                db_of(request), user.id, data, collection=collection, filename=filename, fmt=fmt
+            report = library_service.import_file(
+                db_of(request), user, data, collection=collection, filename=filename, fmt=fmt
             )
         except (ImportFormatError, InvalidInput) as exc:
             error = f"{exc} Nothing was imported."

@@ -1,0 +1,104 @@
+"""Submitting a paper: the arXiv look-up and the rules a submission must pass."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from paperfeed.config import Settings
+from paperfeed.errors import (
+    Conflict,
+    InvalidId,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+)
+from paperfeed.models import Paper, User
+from paperfeed.normalize import parse_arxiv_id
+from paperfeed.service.members import check_confirmed
+from paperfeed.store import Database
+from paperfeed.store import feed as feed_store
+from paperfeed.store import papers as paper_store
+from paperfeed.store import submissions as submission_store
+
+
+def now_utc() -> datetime:
+    """The current time in UTC, naive (as the store keeps times)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def lookup_arxiv(settings: Settings, ids: list[str]) -> list[Paper]:
+    """Fetch papers from the arXiv API by id (the only upstream a submission may reach)."""
+    from paperfeed.sources.arxiv_api import fetch_ids
+    from paperfeed.sources.http import HttpClient
+
+    with HttpClient(settings) as client:
+        return list(fetch_ids(client, settings.arxiv_api_url, ids).papers)
+
+
+def submit(
+    db: Database,
+    settings: Settings,
+    user: User,
+    raw: str,
+    *,
+    now: datetime | None = None,
+    lookup: Callable[[Settings, list[str]], list[Paper]] = lookup_arxiv,
+) -> Paper:
+    """Apply the submission rules and feature a paper on today's feed as submitted by the user."""
+    check_confirmed(user)
+    now = now or now_utc()
+    raw = raw.strip()
+    if not raw or len(raw) > 300:
+        raise InvalidInput("enter an arXiv id such as 2401.01234 or an arxiv.org/abs/ link")
+    try:
+        pid = parse_arxiv_id(raw).id  # only parsed: a user-supplied URL is never fetched
+    except InvalidId as exc:
+        raise InvalidInput(str(exc)) from None
+    with db.read() as conn:
+        paper = paper_store.get_paper(conn, pid, include_hidden=True)
+        hidden = paper is not None and paper_store.get_paper(conn, pid) is None
+        sub = submission_store.submission_of(conn, pid)
+        days = feed_store.days_for(conn, pid)
+        today_count = submission_store.count_since(
+            conn, user.id, datetime.combine(now.date(), datetime.min.time())
+        )
+    if sub is not None:
+        who = f" by {sub[0]}" if sub[0] else ""
+        raise Conflict(f"{pid} was already submitted{who} on {sub[1].isoformat()}")
+    if hidden:
+        raise PermissionDenied(f"{pid} was hidden by a curator and cannot be submitted")
+    if days:
+        raise Conflict(f"{pid} was already featured on {days[-1].isoformat()}")
+    if not user.is_curator and today_count >= settings.submission_daily_cap:
+        midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time())
+        raise RateLimited(
+            f"you have submitted {today_count} papers today, the daily limit of "
+            f"{settings.submission_daily_cap}: submit more after 00:00 UTC",
+            retry_after=max(1, int((midnight - now).total_seconds())),
+        )
+    fetched = None
+    if paper is None:
+        found = [p for p in lookup(settings, [pid]) if p.id == pid]
+        if not found:
+            raise NotFound(f"arXiv has no paper {pid}: check the id")
+        fetched = paper = found[0]
+    published = paper.published
+    if published is not None:
+        published = (
+            published.replace(tzinfo=None)
+            if published.tzinfo is None
+            else (published.astimezone(UTC).replace(tzinfo=None))
+        )
+        age = now - published
+        if age > timedelta(days=settings.submission_max_age_days):
+            raise InvalidInput(
+                f"{pid} was first published on {published.date().isoformat()}, more than "
+                f"{settings.submission_max_age_days} days ago: only recent papers can be submitted"
+            )
+    with db.write() as conn:
+        if fetched is not None:
+            paper_store.upsert_papers(conn, [fetched])
+        submission_store.add_submission(conn, pid, user.id, user.username, day=now.date(), at=now)
+    return paper
