@@ -10,15 +10,20 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from paperfeed.web import (
+    accounts,
     api,
     api_models,
+    comments,
     community,
+    curation,
     digests,
     feeds,
     library,
     pages,
     search_pages,
     status,
+    submissions,
+    votes,
 )
 from paperfeed.web.health import healthz
 from paperfeed.web.metrics import metrics as metrics_page
@@ -68,28 +73,28 @@ ROUTES += [
 
 # --- community: accounts, submissions, votes, comments, trending, Atom feeds, BibTeX ---
 ROUTES += [
-    Route("/signup", community.signup_page, "signup_page"),
-    Route("/signup", community.signup, "signup", ("POST",)),
-    Route("/verify", community.verify_page, "verify_page"),
-    Route("/verify", community.verify, "verify", ("POST",)),
-    Route("/login", community.login_page, "login_page"),
-    Route("/login", community.login, "login", ("POST",)),
-    Route("/login/link", community.login_link, "login_link", ("POST",)),
-    Route("/login/magic", community.magic_page, "login_magic_page"),
-    Route("/login/magic", community.magic, "login_magic", ("POST",)),
-    Route("/logout", community.logout, "logout", ("POST",)),
-    Route("/settings", community.settings_page, "account_settings"),
-    Route("/settings", community.settings_post, "account_settings_post", ("POST",)),
-    Route("/submit", community.submit_page, "submit_page"),
-    Route("/submit", community.submit, "submit", ("POST",)),
-    Route("/vote", community.vote, "vote", ("POST",)),
-    Route("/comments", community.comment_add, "comment_add", ("POST",)),
-    Route("/comments/{comment_id:int}/edit", community.comment_edit_page, "comment_edit_page"),
-    Route("/comments/{comment_id:int}/edit", community.comment_edit, "comment_edit", ("POST",)),
+    Route("/signup", accounts.signup_page, "signup_page"),
+    Route("/signup", accounts.signup, "signup", ("POST",)),
+    Route("/verify", accounts.verify_page, "verify_page"),
+    Route("/verify", accounts.verify, "verify", ("POST",)),
+    Route("/login", accounts.login_page, "login_page"),
+    Route("/login", accounts.login, "login", ("POST",)),
+    Route("/login/link", accounts.login_link, "login_link", ("POST",)),
+    Route("/login/magic", accounts.magic_page, "login_magic_page"),
+    Route("/login/magic", accounts.magic, "login_magic", ("POST",)),
+    Route("/logout", accounts.logout, "logout", ("POST",)),
+    Route("/settings", accounts.settings_page, "account_settings"),
+    Route("/settings", accounts.settings_post, "account_settings_post", ("POST",)),
+    Route("/submit", submissions.submit_page, "submit_page"),
+    Route("/submit", submissions.submit, "submit", ("POST",)),
+    Route("/vote", votes.vote, "vote", ("POST",)),
+    Route("/comments", comments.comment_add, "comment_add", ("POST",)),
+    Route("/comments/{comment_id:int}/edit", comments.comment_edit_page, "comment_edit_page"),
+    Route("/comments/{comment_id:int}/edit", comments.comment_edit, "comment_edit", ("POST",)),
     Route(
-        "/comments/{comment_id:int}/delete", community.comment_delete, "comment_delete", ("POST",)
+        "/comments/{comment_id:int}/delete", comments.comment_delete, "comment_delete", ("POST",)
     ),
-    Route("/curate", community.curate, "curate", ("POST",)),
+    Route("/curate", curation.curate, "curate", ("POST",)),
     Route("/papers/trending", feeds.trending_page, "trending"),
     Route("/api/trending", api.api_trending, "api_trending", api=True),
     Route("/papers/feed.atom", feeds.daily_atom, "feed_atom"),
@@ -97,7 +102,7 @@ ROUTES += [
     Route("/papers/feed.bib", feeds.feed_bibtex, "feed_bibtex"),
     Route("/papers/trending.bib", feeds.trending_bibtex, "trending_bibtex"),
     Route("/papers/{arxiv_id:path}.bib", feeds.paper_bibtex, "paper_bibtex"),
-    Route("/api/papers/{arxiv_id:path}/comments", community.api_comments, "api_comments", api=True),
+    Route("/api/papers/{arxiv_id:path}/comments", comments.api_comments, "api_comments", api=True),
 ]
 
 # --- operations: health check for load balancers, Prometheus metrics ---
