@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from paperfeed.errors import InvalidId, NotFound
 from paperfeed.models import FeedEntry, FeedItem, Organization, Paper
 from paperfeed.search import QueryError, SearchUnavailable, search
+from paperfeed.search.service import MAX_LIMIT  # the Hub accepts limit 1 to 120
 from paperfeed.store import feed as feed_store
 from paperfeed.store import papers as paper_store
 from paperfeed.web import feeds, views
@@ -22,7 +23,6 @@ from paperfeed.web.context import db_of, settings_of
 
 API_DEFAULT_LIMIT = 50  # huggingface_hub documents 50 as the daily_papers default
 SEARCH_DEFAULT_LIMIT = 20
-SEARCH_MAX_LIMIT = 120  # the Hub's /api/papers/search accepts limit 1 to 120
 SEARCH_MAX_QUERY = 250  # ...and refuses longer queries
 HUB = "https://huggingface.co"
 
@@ -376,7 +376,7 @@ def search_api(
         ),
     ] = "",
     limit: Annotated[
-        int, Query(ge=1, le=SEARCH_MAX_LIMIT, description="Results per page")
+        int, Query(ge=1, le=MAX_LIMIT, description="Results per page")
     ] = SEARCH_DEFAULT_LIMIT,
     p: Page = 0,
     mode: Annotated[

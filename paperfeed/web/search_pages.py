@@ -136,7 +136,7 @@ def search_links(request: Request, params: dict[str, str]) -> feeds.FeedLinks:
 
 
 def _feed_search(request: Request) -> tuple[SearchResult, feeds.Paging]:
-    size = min(feeds.FEED_ITEMS, MAX_LIMIT)  # the search service caps one page at 100
+    size = min(feeds.FEED_ITEMS, MAX_LIMIT)  # the search service caps one page at 120
     page = feeds.feed_page(request)
     try:
         result = _run(request, limit=size, offset=page * size)
