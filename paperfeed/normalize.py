@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -177,6 +178,22 @@ def split_authors(text: str | None) -> list[str]:
     text = "".join(out)
     parts = re.split(r",\s*(?:and\s+)?|\s+and\s+", text)
     return [clean_text(p) for p in parts if clean_text(p)]
+
+
+_NOT_A_NAME = re.compile(r"^(?:et\.?\s*al\.?|others|and others|anonymous)$", re.IGNORECASE)
+
+
+def author_slug(name: str | None) -> str:
+    """The URL key of an author name: accents folded, case folded, runs of non-letters as "-"."""
+    # One key for "José García", "Jose Garcia" and "JOSÉ  GARCÍA"; CJK letters stay as they are
+    # (they are \w), and a placeholder such as "et al." has no key at all.
+    text = clean_text(name or "").strip(" .,;")
+    if not text or _NOT_A_NAME.match(text):
+        return ""
+    folded = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", text))
+    folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
+    folded = unicodedata.normalize("NFKC", folded).casefold()
+    return "-".join(re.findall(r"[^\W_]+", folded))[:120].strip("-")
 
 
 def split_categories(text: str | list[str] | None) -> list[str]:

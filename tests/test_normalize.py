@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from paperfeed import normalize
 from paperfeed.errors import InvalidId
 from paperfeed.normalize import (
     canonical_id,
@@ -139,3 +140,18 @@ def test_the_source_gate_keeps_every_field_of_a_record() -> None:
     for obj, got in ((paper, out.paper), (entry, out.entries[0])):
         for f in dataclasses.fields(obj):
             assert getattr(got, f.name) == getattr(obj, f.name), f.name
+
+
+@pytest.mark.parametrize(
+    ("name", "slug"),
+    [
+        ("José García", "jose-garcia"),
+        ("JOSÉ  GARCÍA", "jose-garcia"),
+        ("Y. LeCun", "y-lecun"),
+        ("李 飞飞", "李-飞飞"),
+        ("et al.", ""),
+        ("", ""),
+    ],
+)
+def test_author_slug_folds_accents_and_case_and_drops_placeholders(name: str, slug: str) -> None:
+    assert normalize.author_slug(name) == slug
