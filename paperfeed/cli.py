@@ -989,3 +989,44 @@ def library_import(
         for e in rep.entries:
             click.echo(f"{e.index:5d} {e.status:9s} {e.label}: {e.detail}")
     click.echo(rep.summary())
+
+
+# --- paper extras: Hub repos citing papers, summaries by the operator's model ---
+
+
+@main.command("hub-links")
+@click.argument("ids", nargs=-1)
+@click.option("--limit", type=click.IntRange(min=1), help="Most papers to ask about this run.")
+@click.pass_context
+def hub_links(ctx: click.Context, ids: tuple[str, ...], limit: int | None) -> None:
+    """Ask the Hub which models, datasets and Spaces cite papers (default: recently featured ones)."""
+    from paperfeed.hub_links import refresh_hub_links
+    from paperfeed.normalize import canonical_id
+
+    settings = settings_of(ctx)
+    chosen = [canonical_id(i) for i in ids] or None
+    rep = refresh_hub_links(settings, _open(settings), chosen, limit=limit)
+    click.echo(f"{rep.papers} paper(s) refreshed, {rep.repos} citing repo(s) counted")
+    if rep.failed:
+        click.echo(f"failed (kept for the next run): {', '.join(rep.failed)}", err=True)
+        ctx.exit(1)
+
+
+@main.command("summarize")
+@click.option("--limit", type=click.IntRange(min=1), help="Most papers to summarize this run.")
+@click.pass_context
+def summarize(ctx: click.Context, limit: int | None) -> None:
+    """Write summaries of papers that have none, with the model PAPERFEED_SUMMARIZER names."""
+    from paperfeed.errors import ConfigError
+    from paperfeed.summaries import summarize_papers
+
+    settings = settings_of(ctx)
+    if settings.summarizer.strip().lower() == "none":
+        raise ConfigError(
+            "no summarizer is configured: set PAPERFEED_SUMMARIZER=openai, "
+            "PAPERFEED_SUMMARIZER_URL and PAPERFEED_SUMMARIZER_MODEL (see docs/paper-extras.md)"
+        )
+    rep = summarize_papers(settings, _open(settings), limit=limit)
+    click.echo(f"{rep.written} summarized, {rep.unchanged} unchanged, {len(rep.failed)} failed")
+    if rep.failed:
+        ctx.exit(1)

@@ -265,6 +265,51 @@ class Settings:
         1.0,
         "Feed pages for signed-out readers come from a per-process cache, checked against the store's change marks at most this often (seconds; writes through the same process count at once); 0 turns it off.",
     )
+    # --- Hub repos citing a paper (models, datasets, Spaces) ---
+    hf_hub_url: str = setting(
+        "https://huggingface.co",
+        "Hugging Face Hub base URL: its /api/models, /api/datasets and /api/spaces listings "
+        "(filter=arxiv:<id>) and the repo links shown.",
+    )
+    schedule_hub_links: str = setting(
+        "40 */6 * * *",
+        "When the worker asks the Hub which repos cite recently featured papers (cron in UTC or "
+        "interval); empty disables.",
+    )
+    hub_links_days: int = setting(
+        14, "Papers featured within this many days get their Hub repos fetched and refreshed."
+    )
+    hub_links_refresh_days: float = setting(
+        7.0, "Days before a paper's Hub repos are asked for again."
+    )
+    hub_links_batch: int = setting(
+        40, "Most papers one hub_links run asks about (3 polite requests each, or more with pages)."
+    )
+    hub_links_keep: int = setting(
+        20, "Repos of each kind kept and shown per paper (the count covers all of them)."
+    )
+    hub_links_max_pages: int = setting(
+        5, "Listing pages of 100 read per paper and kind; past that the count is a lower bound."
+    )
+    # --- summaries written by a model the operator runs (never on a page request) ---
+    summarizer: str = setting(
+        "none",
+        "Who writes summaries of papers that have none from Hugging Face: 'none' or 'openai' "
+        "(any OpenAI-compatible chat-completions server: Ollama, llama.cpp, vLLM).",
+    )
+    summarizer_url: str = setting(
+        "", "Base URL of the chat-completions API, e.g. http://127.0.0.1:11434/v1 (Ollama)."
+    )
+    summarizer_model: str = setting("", "Model name sent to the summarizer and shown on pages.")
+    summarizer_api_key: str = setting(
+        "", "Bearer key for the summarizer, if it wants one (keep it out of the repository)."
+    )
+    summarizer_timeout: float = setting(120.0, "Seconds one summary may take.")
+    summarizer_batch: int = setting(50, "Most papers summarized per run of the summarize job.")
+    schedule_summaries: str = setting(
+        "*/30 * * * *",
+        "When the worker summarizes papers lacking a summary (only when summarizer is not 'none').",
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

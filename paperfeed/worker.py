@@ -357,3 +357,45 @@ register_job(
     schedule_setting="schedule_recommend",
     help="Refresh members' recommendations whose library changed or when new papers arrived.",
 )
+
+
+# --- paper extras: Hub repos citing featured papers, summaries by the operator's model ---
+
+
+def _hub_links(settings: Settings, db: Database) -> None:
+    from paperfeed.hub_links import refresh_hub_links
+
+    rep = refresh_hub_links(settings, db)
+    log.info(
+        "hub links: %d paper(s), %d repo(s), %d failed", rep.papers, rep.repos, len(rep.failed)
+    )
+
+
+register_job(
+    "hub_links",
+    _hub_links,
+    schedule_setting="schedule_hub_links",
+    help="Ask the Hugging Face Hub which models, datasets and Spaces cite recently featured papers.",
+)
+
+
+def _summaries(settings: Settings, db: Database) -> None:
+    from paperfeed.summaries import summarize_papers
+
+    if settings.summarizer.strip().lower() == "none":
+        return  # the default: no model configured, nothing to do and nothing to log
+    rep = summarize_papers(settings, db)
+    log.info(
+        "summaries: %d written, %d unchanged, %d failed",
+        rep.written,
+        rep.unchanged,
+        len(rep.failed),
+    )
+
+
+register_job(
+    "summarize",
+    _summaries,
+    schedule_setting="schedule_summaries",
+    help="Summarize papers lacking a summary with the configured model (PAPERFEED_SUMMARIZER).",
+)

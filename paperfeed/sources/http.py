@@ -114,9 +114,27 @@ class HttpClient:
         accept: tuple[int, ...] = (),
     ) -> httpx.Response:
         """GET a URL; statuses in `accept` are returned as-is, other failures raise UpstreamError."""
-        host = urlsplit(url).netloc
         if params is not None:
             params = {k: v for k, v in params.items() if v is not None}
+        return self._send("GET", url, params=params, accept=accept)
+
+    def post_json(
+        self, url: str, payload: Any, *, headers: Mapping[str, str] | None = None
+    ) -> httpx.Response:
+        """POST a JSON body (to a service the operator runs, such as a summarizer), retrying like GET."""
+        return self._send("POST", url, json=payload, headers=headers)
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        accept: tuple[int, ...] = (),
+    ) -> httpx.Response:
+        host = urlsplit(url).netloc
         retries = max(0, self.settings.http_retries)
         attempt = 0
         while True:
@@ -124,7 +142,9 @@ class HttpClient:
                 THROTTLE.wait(host, self.settings.http_min_interval, self._sleep)
                 try:
                     self.requests += 1
-                    resp = self._client(host).get(url, params=params)
+                    resp = self._client(host).request(
+                        method, url, params=params, json=json, headers=headers
+                    )
                     error: str | None = None
                 except httpx.TimeoutException:
                     resp, error = None, f"timed out after {self.settings.http_timeout:g} s"

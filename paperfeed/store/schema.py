@@ -367,3 +367,34 @@ mail_queue = sa.Table(
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("sent_at", sa.DateTime),
 )
+
+# --- m0018: Hub repos citing a paper, and summaries written by a configured model ---
+paper_repos = sa.Table(
+    "paper_repos",
+    metadata,
+    sa.Column("paper_id", sa.String(64), sa.ForeignKey("papers.id"), primary_key=True),
+    sa.Column("kind", sa.String(16), primary_key=True),  # model | dataset | space
+    sa.Column("position", sa.Integer, primary_key=True),
+    sa.Column("repo_id", sa.String(255), nullable=False),
+    sa.Column("data", sa.JSON, nullable=False),
+)
+
+paper_repo_counts = sa.Table(
+    "paper_repo_counts",
+    metadata,
+    sa.Column("paper_id", sa.String(64), sa.ForeignKey("papers.id"), primary_key=True),
+    sa.Column("kind", sa.String(16), primary_key=True),
+    sa.Column("total", sa.Integer, nullable=False),
+    sa.Column("complete", sa.Boolean, nullable=False),
+    sa.Column("fetched_at", sa.DateTime, nullable=False),
+)
+
+paper_summaries = sa.Table(
+    "paper_summaries",
+    metadata,
+    sa.Column("paper_id", sa.String(64), sa.ForeignKey("papers.id"), primary_key=True),
+    sa.Column("model", sa.String(255), nullable=False),
+    sa.Column("input_hash", sa.String(64), nullable=False),
+    sa.Column("summary", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)

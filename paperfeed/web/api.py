@@ -253,16 +253,38 @@ def paper(
 ) -> JSONResponse:
     """One paper by id (versions and arxiv.org URLs are accepted and resolved)."""
     view = views.paper_view(db_of(request), arxiv_id, redirect=False)
-    return JSONResponse(paper_json(view.paper, days=view.days, entry=view.entry))
+    out = paper_json(view.paper, days=view.days, entry=view.entry)
+    out.update(extras_json(view))
+    return JSONResponse(out)
+
+
+_LINKED = {"model": "Models", "dataset": "Datasets", "space": "Spaces"}
+
+
+def extras_json(view: views.PaperView) -> dict[str, Any]:
+    """What only the one-paper answer carries: citing repos (as the Hub's paper_info) and whose summary it is."""
+    out: dict[str, Any] = {}
+    if view.hub.fetched_at is not None:
+        for kind, name in _LINKED.items():
+            repos = view.hub.of(kind)
+            out[f"linked{name}"] = repos.repos
+            # numTotalSpaces is paperfeed's: the Hub's paper_info gives models' and datasets'.
+            out[f"numTotal{name}"] = repos.total
+    if view.paper.ai_summary:
+        out["aiSummaryBy"] = "huggingface"
+    elif view.summary is not None:
+        out["ai_summary"] = view.summary.summary
+        out["aiSummaryBy"] = "paperfeed"
+        out["aiSummaryModel"] = view.summary.model
+    return out
 
 
 def arxiv_repos(
     request: Request, arxiv_id: Annotated[str, Path(description="An arXiv id, e.g. 2405.18407")]
 ) -> JSONResponse:
-    """Models, datasets and Spaces citing a paper, in the Hub's shape (none harvested yet)."""
+    """Models, datasets and Spaces citing a paper, in the Hub's shape (the most liked, as last fetched)."""
     view = views.paper_view(db_of(request), arxiv_id, redirect=False)
-    assert view.paper.id
-    return JSONResponse({"models": [], "datasets": [], "spaces": []})
+    return JSONResponse({f"{kind}s": view.hub.of(kind).repos for kind in _LINKED})
 
 
 # --- /api/papers: every paper by publication date, cursor-paged ---

@@ -89,6 +89,21 @@ class HubPaper(_Links):
     arxiv: ArxivMeta
 
 
+class HubPaperDetail(HubPaper):
+    """/api/papers/{id}: a paper plus the repos citing it (once fetched) and whose summary it shows."""
+
+    linkedModels: list[dict[str, Any]] | None = None
+    numTotalModels: int | None = None
+    linkedDatasets: list[dict[str, Any]] | None = None
+    numTotalDatasets: int | None = None
+    linkedSpaces: list[dict[str, Any]] | None = None
+    numTotalSpaces: int | None = None
+    aiSummaryBy: Literal["huggingface", "paperfeed"] | None = Field(
+        None, description="who wrote ai_summary: Hugging Face, or a model run by this instance"
+    )
+    aiSummaryModel: str | None = Field(None, description="the model that wrote a paperfeed summary")
+
+
 class DailyItem(_Links):
     """One /api/daily_papers item; publishedAt is when the Hub listed it (client submitted_at)."""
 
@@ -152,7 +167,7 @@ class CommentOut(_Model):
 
 
 class LinkedRepos(_Model):
-    """Models, datasets and Spaces that cite a paper (empty until linked repos are harvested)."""
+    """Models, datasets and Spaces that cite a paper (empty until `paperfeed hub-links` asked the Hub)."""
 
     models: list[dict[str, Any]]
     datasets: list[dict[str, Any]]
@@ -174,7 +189,7 @@ MODELS: dict[str, Any] = {
     "api_papers_similar": list[SearchItem],
     "api_trending": list[TrendingItem],
     "api_comments": list[CommentOut],
-    "api_paper": HubPaper,
+    "api_paper": HubPaperDetail,
     "api_arxiv_repos": LinkedRepos,
 }
 

@@ -153,6 +153,8 @@ def paper_markdown(view: views.PaperView) -> str:
     # As the Hub's agent view: the AI summary and keywords, then the abstract, then links.
     if p.ai_summary:
         lines += ["## AI summary", "", p.ai_summary, ""]
+    elif view.summary is not None:
+        lines += [f"## AI-generated summary ({view.summary.model})", "", view.summary.summary, ""]
     if p.ai_keywords:
         lines += ["Keywords: " + ", ".join(p.ai_keywords), ""]
     lines += ["## Abstract", "", p.abstract, ""]
@@ -180,5 +182,6 @@ def paper_page(request: Request, arxiv_id: str) -> Response:
         "paper": view.paper,
         "anchor": view.days[-1] if view.days else None,
         "day_urls": [(d, period_path(request, views.day_period(d))) for d in view.days],
+        "hub_base": settings_of(request).hf_hub_url.rstrip("/"),
     }
     return render(request, "paper.html", context)

@@ -15,8 +15,12 @@ from paperfeed.models import FeedEntry, FeedItem, Paper
 from paperfeed.normalize import parse_arxiv_id
 from paperfeed.store import Database
 from paperfeed.store import feed as feed_store
+from paperfeed.store import hub_links as link_store
 from paperfeed.store import papers as paper_store
 from paperfeed.store import signals as signal_store
+from paperfeed.store import summaries as summary_store
+from paperfeed.store.hub_links import HubLinks
+from paperfeed.store.summaries import Summary
 
 MAX_API_LIMIT = 100  # the Hugging Face daily_papers API caps limit at 100 too
 
@@ -262,6 +266,8 @@ class PaperView:
     submitted_by: str | None = None
     submitted_at: datetime | None = None
     entry: FeedEntry | None = None  # the first feed entry, with the submitter's details
+    hub: HubLinks = field(default_factory=HubLinks)  # Hub repos citing the paper
+    summary: Summary | None = None  # written here by the operator's model (HF's is on the paper)
 
 
 def resolve_id(raw: str) -> str:
@@ -290,6 +296,8 @@ def paper_view(db: Database, raw_id: str, *, redirect: bool = True) -> PaperView
             )
         entries = feed_store.entries_for(conn, canonical)
         signals = signal_store.latest(conn, canonical)
+        hub = link_store.links_of(conn, canonical)
+        summary = summary_store.summary_of(conn, canonical)
     first = entries[0] if entries else None
     return PaperView(
         paper,
@@ -298,4 +306,6 @@ def paper_view(db: Database, raw_id: str, *, redirect: bool = True) -> PaperView
         submitted_by=first.submitted_by if first else None,
         submitted_at=(first.submitted_at if first else None),
         entry=first,
+        hub=hub,
+        summary=summary,
     )
