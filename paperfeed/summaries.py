@@ -47,13 +47,13 @@ def summarize_papers(
 def _summarize(db: Database, backend: Summarizer, limit: int, report: SummaryReport) -> None:
     with db.read() as conn:
         todo = summary_store.papers_lacking(conn, limit=limit)
-        known = summary_store.hashes_of(conn, [pid for pid, _, _ in todo])
-    for pid, title, abstract in todo:
+        known = summary_store.hashes_of(conn, [pid for pid, *_ in todo])
+    for pid, version, title, abstract in todo:
         digest = input_hash(backend.model, title, abstract)
         now = datetime.now(UTC).replace(tzinfo=None)
         if known.get(pid) == digest:
             with db.write() as conn:
-                summary_store.touch_summary(conn, pid, now)
+                summary_store.touch_summary(conn, pid, version)
             report.unchanged += 1
             continue
         try:
@@ -65,6 +65,6 @@ def _summarize(db: Database, backend: Summarizer, limit: int, report: SummaryRep
         # The answer only ever becomes this paper's summary text: nothing in it is acted on.
         with db.write() as conn:
             summary_store.save_summary(
-                conn, summary_store.Summary(pid, backend.model, digest, text, now)
+                conn, summary_store.Summary(pid, version, backend.model, digest, text, now)
             )
         report.written += 1

@@ -18,14 +18,17 @@ from paperfeed.ranking.trending import rank
 from paperfeed.search.sync import run_index
 from paperfeed.store import Database, open_database
 from paperfeed.store import comments as comment_store
+from paperfeed.store import hub_links as hub_store
 from paperfeed.store import library as library_store
 from paperfeed.store import papers as paper_store
 from paperfeed.store import subscriptions as sub_store
+from paperfeed.store import summaries as summary_store
 from paperfeed.store import users as user_store
 from paperfeed.store import votes as vote_store
 from paperfeed.web import auth, create_app
 
 PASSWORD = "correct horse battery staple"
+_HUB_MODEL = {"id": "org/model-a", "author": "org", "likes": 5, "downloads": 9, "private": False}
 MEMBER = "ada@example.org"
 ADMIN = "root@example.org"
 NODE_MODULES = Path(__file__).resolve().parent.parent / "node_modules"
@@ -155,6 +158,13 @@ def pages_site(tmp: Path) -> Iterator[PagesSite]:
             sections=["trending"],
             timezone="UTC",
             hour=7,
+        )
+        # --- paper extras: Hub repos citing a paper, a summary by the operator's model ---
+        when = datetime(2024, 6, 1)
+        hub_store.save_links(conn, "2405.00002", "model", [_HUB_MODEL], 3, False, when)
+        hub_store.save_links(conn, "2405.00002", "dataset", [], 0, True, when)
+        summary_store.save_summary(
+            conn, summary_store.Summary("2405.00003", 2, "tiny-llm:1b", "0" * 64, "Short.", when)
         )
     run_index(db, settings, embed=False)
     rank(db, settings, now=datetime(2024, 7, 2))

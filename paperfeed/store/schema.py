@@ -393,6 +393,7 @@ paper_summaries = sa.Table(
     "paper_summaries",
     metadata,
     sa.Column("paper_id", sa.String(64), sa.ForeignKey("papers.id"), primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
     sa.Column("model", sa.String(255), nullable=False),
     sa.Column("input_hash", sa.String(64), nullable=False),
     sa.Column("summary", sa.Text, nullable=False),

@@ -17,6 +17,7 @@ class Summary:
     """A summary written here by a model (Hugging Face's own summaries live on the paper)."""
 
     paper_id: str
+    version: int
     model: str
     input_hash: str
     summary: str
@@ -29,7 +30,7 @@ def summary_of(conn: Connection, paper_id: str) -> Summary | None:
         sa.select(paper_summaries).where(paper_summaries.c.paper_id == paper_id)
     ).first()
     return (
-        Summary(row.paper_id, row.model, row.input_hash, row.summary, row.created_at)
+        Summary(row.paper_id, row.version, row.model, row.input_hash, row.summary, row.created_at)
         if row
         else None
     )
@@ -47,12 +48,12 @@ def hashes_of(conn: Connection, paper_ids: Sequence[str]) -> dict[str, str]:
     return {pid: h for pid, h in rows}
 
 
-def touch_summary(conn: Connection, paper_id: str, when: datetime) -> None:
-    """Mark a summary as checked against the paper's latest version (its input had not changed)."""
+def touch_summary(conn: Connection, paper_id: str, version: int) -> None:
+    """Mark a summary as checked against a newer version of its paper (the input had not changed)."""
     conn.execute(
         sa.update(paper_summaries)
         .where(paper_summaries.c.paper_id == paper_id)
-        .values(created_at=when)
+        .values(version=version)
     )
 
 
@@ -62,6 +63,7 @@ def save_summary(conn: Connection, s: Summary) -> None:
     conn.execute(
         sa.insert(paper_summaries).values(
             paper_id=s.paper_id,
+            version=s.version,
             model=s.model,
             input_hash=s.input_hash,
             summary=s.summary,
@@ -70,21 +72,21 @@ def save_summary(conn: Connection, s: Summary) -> None:
     )
 
 
-def papers_lacking(conn: Connection, *, limit: int) -> list[tuple[str, str, str]]:
-    """(id, title, abstract) of visible papers with no HF summary whose summary here is missing or predates their latest version."""
+def papers_lacking(conn: Connection, *, limit: int) -> list[tuple[str, int, str, str]]:
+    """(id, version, title, abstract) of visible papers with no HF summary whose summary here is missing or of an older version."""
     rows = conn.execute(
-        sa.select(papers.c.id, papers.c.title, papers.c.abstract)
+        sa.select(papers.c.id, papers.c.version, papers.c.title, papers.c.abstract)
         .outerjoin(paper_summaries, paper_summaries.c.paper_id == papers.c.id)
         .where(
             papers.c.hidden.is_(False),
             sa.or_(papers.c.ai_summary.is_(None), papers.c.ai_summary == ""),
             sa.or_(
                 paper_summaries.c.paper_id.is_(None),
-                paper_summaries.c.created_at < papers.c.updated,
+                paper_summaries.c.version < papers.c.version,
             ),
             papers.c.abstract != "",
         )
         .order_by(papers.c.published.desc().nulls_last(), papers.c.id.desc())
         .limit(limit)
     )
-    return [(r.id, r.title, r.abstract) for r in rows]
+    return [(r.id, r.version, r.title, r.abstract) for r in rows]

@@ -33,6 +33,7 @@ def upgrade(conn: Connection, dialect: str) -> None:
         "paper_summaries",
         m,
         sa.Column("paper_id", sa.String(64), sa.ForeignKey("papers.id"), primary_key=True),
+        sa.Column("version", sa.Integer, nullable=False),  # the paper version summarized
         sa.Column("model", sa.String(255), nullable=False),
         sa.Column("input_hash", sa.String(64), nullable=False),  # model, prompt, title, abstract
         sa.Column("summary", sa.Text, nullable=False),
