@@ -45,7 +45,7 @@ def parse_item(item: Any) -> dict[str, Any] | None:
     if not isinstance(item, dict):
         return None
     repo_id = item.get("id") or item.get("modelId")
-    if not isinstance(repo_id, str) or not _REPO_ID.match(repo_id):
+    if not isinstance(repo_id, str) or not _REPO_ID.match(repo_id) or ".." in repo_id:
         return None
     if item.get("private") is True:
         return None
