@@ -95,6 +95,7 @@ class PagesSite:
             *shared,
             "/settings",
             "/settings/digests",
+            "/settings/chat",
             "/submit",
             "/library",
             f"/library/{self.collection_id}",
