@@ -266,6 +266,13 @@ class Settings:
         "Feed pages for signed-out readers come from a per-process cache, checked against the store's change marks at most this often (seconds; writes through the same process count at once); 0 turns it off.",
     )
 
+    # --- authors: pages and authorship claims ---
+    orcid_api_url: str = setting(
+        "https://pub.orcid.org",
+        "ORCID public API base URL; a claim with an ORCID iD is confirmed when {url}/v3.0/{iD}/works lists the paper's arXiv id or DOI.",
+    )
+    author_page_size: int = setting(20, "Papers per page on author and organization pages.")
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Read PAPERFEED_* variables, apply explicit overrides, and validate types."""

@@ -112,6 +112,7 @@ class HttpClient:
         params: Mapping[str, Any] | None = None,
         *,
         accept: tuple[int, ...] = (),
+        headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         """GET a URL; statuses in `accept` are returned as-is, other failures raise UpstreamError."""
         host = urlsplit(url).netloc
@@ -124,7 +125,7 @@ class HttpClient:
                 THROTTLE.wait(host, self.settings.http_min_interval, self._sleep)
                 try:
                     self.requests += 1
-                    resp = self._client(host).get(url, params=params)
+                    resp = self._client(host).get(url, params=params, headers=headers)
                     error: str | None = None
                 except httpx.TimeoutException:
                     resp, error = None, f"timed out after {self.settings.http_timeout:g} s"

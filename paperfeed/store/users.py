@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection
 
 from paperfeed.errors import Conflict, InvalidInput
 from paperfeed.models import User
+from paperfeed.store import claims as claim_store
 from paperfeed.store import mailqueue
 from paperfeed.store.schema import (
     auth_tokens,
@@ -258,6 +259,7 @@ def delete_user(conn: Connection, user_id: int) -> bool:
         .values(submitted_by=None)
     )
     _delete_digests(conn, user_id, user.email)
+    claim_store.delete_for_user(conn, user_id)  # authors: claims go with the account
     mailqueue.delete_to(conn, user.email)  # a queued sign-in link must not outlive the account
     conn.execute(sa.delete(votes).where(votes.c.user_id == user_id))
     conn.execute(sa.delete(comments).where(comments.c.user_id == user_id))
