@@ -148,8 +148,9 @@ def delete_claim(conn: Connection, claim_id: int) -> None:
 def confirmed_members(conn: Connection, paper_id: str) -> list[int]:
     """User ids of the paper's confirmed authors."""
     q = (
-        sa.select(sa.distinct(author_claims.c.user_id))
+        sa.select(author_claims.c.user_id)
         .where(author_claims.c.paper_id == paper_id, author_claims.c.status == CONFIRMED)
+        .distinct()
         .order_by(author_claims.c.user_id)
     )
     return [int(r[0]) for r in conn.execute(q)]
