@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from datetime import datetime
 
 import pytest
@@ -18,6 +17,7 @@ from paperfeed.store import comments as comment_store
 from paperfeed.store import feed as feed_store
 from paperfeed.store import papers as paper_store
 from paperfeed.store import users as user_store
+from paperfeed.store.migrations import m0012_authors
 from paperfeed.store.schema import author_claims, paper_authors
 
 NOW = datetime(2026, 11, 30, 12)
@@ -59,13 +59,14 @@ def test_upsert_indexes_authors_and_follows_a_changed_list(db: Database) -> None
     assert len(_index(db, p.id)) == 3
 
 
-def test_migration_backfills_papers_stored_before_it(db: Database) -> None:
+def test_migration_backfills_papers_stored_before_it(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
     add_author_papers(db)
+    monkeypatch.setattr(m0012_authors, "_BATCH", 3)  # several keyset rounds over eight papers
     with db.write() as conn:
         conn.execute(sa.delete(paper_authors))
-        m = importlib.import_module("paperfeed.store.migrations.m0012_authors")
-        m._BATCH = 3  # several keyset rounds over eight papers
-        m._backfill(conn, paper_authors)
+        m0012_authors._backfill(conn, paper_authors)
         total = conn.execute(sa.select(sa.func.count()).select_from(paper_authors)).scalar_one()
     assert total == sum(len(p.authors) for p in PAPERS)
     assert [s for _, _, s in _index(db, "2611.00004")] == ["wei-wang", "ivan-petrov"]
