@@ -104,3 +104,15 @@ def test_organization_page_and_json(client: TestClient) -> None:
     missing = client.get("/orgs/no-such-lab")
     assert missing.status_code == 404 and "no organization called" in missing.text
     assert client.get("/api/orgs/no-such-lab").status_code == 404
+
+
+def test_author_and_org_pages_advertise_atom_feeds(client: TestClient) -> None:
+    page = client.get("/authors/wei-wang").text
+    assert '<link rel="alternate" type="application/atom+xml"' in page
+    assert 'href="/authors/wei-wang/feed.atom"' in page
+    feed = client.get("/authors/wei-wang/feed.atom", params={"person": "2611.00004"})
+    assert feed.status_code == 200 and feed.headers["content-type"].startswith("application/atom")
+    assert "2611.00005" in feed.text and "2611.00001" not in feed.text
+    org = client.get("/orgs/example-lab/feed.atom")
+    assert org.status_code == 200 and "2611.00007" in org.text
+    assert client.get("/authors/nobody-at-all/feed.atom").status_code == 404

@@ -14,7 +14,7 @@ from paperfeed.normalize import author_slug
 from paperfeed.service import authors as service
 from paperfeed.service import claims as claim_service
 from paperfeed.store import claims as claim_store
-from paperfeed.web import api, views
+from paperfeed.web import api, feeds, views
 from paperfeed.web.context import (
     cards_to_fetch,
     db_of,
@@ -91,6 +91,9 @@ def author_page(request: Request, slug: str) -> Response:
         "follow_kind": "author",
         "follow_target": slug,
         "follow_label": page.name,
+        "feeds": feeds.FeedLinks(
+            f"Papers by {page.name}", path_for(request, "author_atom", slug=slug)
+        ),
     }
     return render(request, "author.html", context, cards=[p.id for p in page.papers])
 
@@ -152,6 +155,10 @@ def org_page(request: Request, org_name: str) -> Response:
         "follow_kind": "org",
         "follow_target": page.organization.name,
         "follow_label": page.organization.fullname or page.organization.name,
+        "feeds": feeds.FeedLinks(
+            f"Papers from {page.organization.fullname or page.organization.name}",
+            path_for(request, "org_atom", org_name=page.organization.name),
+        ),
     }
     return render(request, "org.html", context, cards=[p.id for p in page.papers])
 
@@ -173,6 +180,34 @@ def org_api(
         "papers": [api.paper_json(x) for x in page.papers],
     }
     return api.paged_json(request, body, total=page.total, page=p, size=limit)
+
+
+def author_atom(request: Request, slug: str) -> Response:
+    """An Atom feed of an author's newest papers here (of one person with ?person=)."""
+    person = request.query_params.get("person") or None
+    size = settings_of(request).author_page_size
+    page = service.author_page(
+        db_of(request), service.canonical_slug(slug) or slug, person=person, size=size
+    )
+    return feeds.atom_response(
+        request,
+        title=f"{settings_of(request).site_name} – papers by {page.name}",
+        html_path=_person_path(request, page.slug, page.person.key if page.person else None),
+        papers=[(p, None, None) for p in page.papers],
+    )
+
+
+def org_atom(request: Request, org_name: str) -> Response:
+    """An Atom feed of an organization's newest papers here."""
+    size = settings_of(request).author_page_size
+    page = service.org_page(db_of(request), org_name, size=size)
+    name = page.organization.fullname or page.organization.name
+    return feeds.atom_response(
+        request,
+        title=f"{settings_of(request).site_name} – papers from {name}",
+        html_path=path_for(request, "org", org_name=page.organization.name),
+        papers=[(p, None, None) for p in page.papers],
+    )
 
 
 # --- template globals: author links, claim badges -------------------------------------------

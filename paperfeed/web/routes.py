@@ -167,6 +167,8 @@ ROUTES += [
 
 # --- authors: author and organization pages, authorship claims, an author's paper links ---
 ROUTES += [
+    Route("/authors/{slug}/feed.atom", authors.author_atom, "author_atom"),
+    Route("/orgs/{org_name}/feed.atom", authors.org_atom, "org_atom"),
     Route("/authors/{slug}", authors.author_page, "author"),
     Route("/api/authors/{slug}", authors.author_api, "api_author", api=True),
     Route("/orgs/{org_name}", authors.org_page, "org"),
