@@ -342,6 +342,13 @@ class Settings:
         "When the worker summarizes papers lacking a summary (only when summarizer is not 'none').",
     )
 
+    # --- authors: pages and authorship claims ---
+    orcid_api_url: str = setting(
+        "https://pub.orcid.org",
+        "ORCID public API base URL; a claim with an ORCID iD is confirmed when {url}/v3.0/{iD}/works lists the paper's arXiv id or DOI.",
+    )
+    author_page_size: int = setting(20, "Papers per page on author and organization pages.")
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Read PAPERFEED_* variables, apply explicit overrides, and validate types."""

@@ -203,3 +203,24 @@ class TrendingScore:
     votes_24h: int
     stars_gained: float
     computed_at: datetime
+
+
+# --- authors: authorship claims ---
+@dataclass(slots=True)
+class AuthorClaim:
+    """A member's claim to be the author at one position of a paper's author list."""
+
+    id: int
+    paper_id: str
+    position: int
+    user_id: int
+    name: str  # the author name as listed on the paper
+    slug: str
+    status: str  # pending | confirmed | rejected
+    created_at: datetime
+    orcid: str | None = None
+    evidence: str | None = None  # why it was confirmed, or what the ORCID check found
+    decided_at: datetime | None = None
+    decided_by: int | None = None
+    username: str = ""  # the claimant's, for pages
+    display_name: str = ""

@@ -180,6 +180,8 @@ def split_authors(text: str | None) -> list[str]:
     return [clean_text(p) for p in parts if clean_text(p)]
 
 
+_AFFILIATION = re.compile(r"\s*\([^()]*\)")
+_TRAILING_ET_AL = re.compile(r"[\s,;]+(?:et(?:\.\s*|\s+)al\.?|and\s+others)\s*$", re.IGNORECASE)
 _NOT_A_NAME = re.compile(r"^(?:et\.?\s*al\.?|others|and others|anonymous)$", re.IGNORECASE)
 
 
@@ -187,13 +189,17 @@ def author_slug(name: str | None) -> str:
     """The URL key of an author name: accents folded, case folded, runs of non-letters as "-"."""
     # One key for "José García", "Jose Garcia" and "JOSÉ  GARCÍA"; CJK letters stay as they are
     # (they are \w), and a placeholder such as "et al." has no key at all.
-    text = clean_text(name or "").strip(" .,;")
+    # "Smith et al." names Smith; "Wei Wang (Google)" carries an affiliation, not a name part.
+    text = _AFFILIATION.sub(" ", clean_text(name or ""))
+    text = _TRAILING_ET_AL.sub("", text).strip(" .,;")
     if not text or _NOT_A_NAME.match(text):
         return ""
     folded = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", text))
     folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
     folded = unicodedata.normalize("NFKC", folded).casefold()
-    return "-".join(re.findall(r"[^\W_]+", folded))[:120].strip("-")
+    slug = "-".join(re.findall(r"[^\W_]+", folded))[:120].strip("-")
+    # "Others!" or "ET-AL" fold to a placeholder too: checked again so a slug is its own slug.
+    return "" if _NOT_A_NAME.match(slug.replace("-", " ")) else slug
 
 
 def split_categories(text: str | list[str] | None) -> list[str]:

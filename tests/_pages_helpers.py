@@ -14,9 +14,11 @@ from _web_helpers import seed
 from fastapi.testclient import TestClient
 
 from paperfeed.config import Settings
+from paperfeed.models import Organization
 from paperfeed.ranking.trending import rank
 from paperfeed.search.sync import run_index
 from paperfeed.store import Database, open_database
+from paperfeed.store import claims as claim_store
 from paperfeed.store import comments as comment_store
 from paperfeed.store import hub_links as hub_store
 from paperfeed.store import library as library_store
@@ -78,6 +80,10 @@ class PagesSite:
             f"/subscription/{self.subscription_token}",
             f"/unsubscribe/{self.subscription_token}",
             "/subscribe/confirm/not-a-token",
+            # --- authors: author and organization pages ---
+            "/authors/ada-lovelace",
+            "/authors/ada-lovelace?person=2405.00001",
+            "/orgs/example-lab",
         ]
         visitor = [
             *shared,
@@ -90,6 +96,8 @@ class PagesSite:
             SitePage("visitor", "/papers/date/2024-05-28", 404),
             SitePage("visitor", "/search?q=x&mode=bogus", 400),
             SitePage("visitor", "/papers/date?day=2024-13-45", 400),
+            SitePage("visitor", "/authors/nobody-here", 404),
+            SitePage("visitor", "/orgs/no-such-lab", 404),
         ]
         member = [
             *shared,
@@ -102,8 +110,10 @@ class PagesSite:
             f"/library/{self.collection_id}/similar",
             "/for-you",
             f"/comments/{self.comment_id}/edit",
+            "/claims",
+            "/claims/new?paper=2405.00003&position=0",
         ]
-        admin = ["/admin/status", "/papers/2405.00003"]
+        admin = ["/admin/status", "/papers/2405.00003", "/claims"]
         out: list[SitePage] = []
         for who, paths in (("visitor", visitor), ("member", member), ("admin", admin)):
             out += [
@@ -166,6 +176,33 @@ def pages_site(tmp: Path) -> Iterator[PagesSite]:
         hub_store.save_links(conn, "2405.00002", "dataset", [], 0, True, when)
         summary_store.save_summary(
             conn, summary_store.Summary("2405.00003", 2, "tiny-llm:1b", "0" * 64, "Short.", when)
+        )
+    with db.write() as conn:  # authors: an organization, a confirmed and a pending claim
+        lab = paper_store.get_paper(conn, "2405.00001")
+        assert lab is not None
+        lab.organization = Organization("lab-id", "example-lab", "Example Lab")
+        paper_store.upsert_papers(conn, [lab])
+        at = datetime(2024, 6, 1)
+        confirmed = claim_store.add_claim(
+            conn,
+            paper_id="2405.00003",
+            position=2,
+            user_id=member,
+            name="Ada Lovelace",
+            slug="ada-lovelace",
+            orcid=None,
+            at=at,
+        )
+        claim_store.decide(conn, confirmed, "confirmed", at=at, evidence="confirmed by curator")
+        claim_store.add_claim(
+            conn,
+            paper_id="2405.00002",
+            position=2,
+            user_id=member,
+            name="Ada Lovelace",
+            slug="ada-lovelace",
+            orcid="0000-0002-1825-0097",
+            at=at,
         )
     run_index(db, settings, embed=False)
     rank(db, settings, now=datetime(2024, 7, 2))

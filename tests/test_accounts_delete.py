@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -12,6 +12,7 @@ from _digest_helpers import add_papers, add_subscriber
 
 from paperfeed.store import Database, mailqueue
 from paperfeed.store import chat as chat_store
+from paperfeed.store import claims as claim_store
 from paperfeed.store import comments as comment_store
 from paperfeed.store import library as lib
 from paperfeed.store import outbox as store_outbox
@@ -87,6 +88,17 @@ def test_deletion_leaves_no_row_that_acts_for_or_mails_the_member(db: Database) 
             method="model",
             positives=1,
             negatives=0,
+        )
+    with db.write() as conn:  # authors: an authorship claim goes with the account
+        claim_store.add_claim(
+            conn,
+            paper_id=ids[0],
+            position=0,
+            user_id=u.id,
+            name="Author 0",
+            slug="author-0",
+            orcid=None,
+            at=datetime(2026, 11, 27),
         )
     # Every table that names a member must be exercised here, so a new one cannot be forgotten
     # by deletion: add rows for it above and make delete_user remove them.

@@ -24,9 +24,9 @@ def test_feed_cards_carry_submitter_comments_stars_keywords_and_author_links(
         # GitHub stars come from the latest signal (one batched look-up for the page).
         assert 'Code <span aria-hidden="true">★</span> 321' in card
         assert re.search(r'href="/papers/2405\.00002#comments-h">.*0<span', card, re.S)
-        # AI keywords and authors link to searches.
+        # AI keywords link to searches, authors to their author pages.
         assert 'href="/search?q=%22scaling+laws%22">scaling laws</a>' in card
-        assert 'href="/search?q=author%3A%22Ada+Lovelace%22">Ada Lovelace</a>' in card
+        assert 'href="/authors/ada-lovelace">Ada Lovelace</a>' in card
         # Comment counts follow the member comments (the seeded comment on 2405.00003).
         day = client.get("/papers/date/2024-05-29").text
         assert re.search(r'href="/papers/2405\.00003#comments-h">.*?1<span', day, re.S)

@@ -155,3 +155,32 @@ def test_the_source_gate_keeps_every_field_of_a_record() -> None:
 )
 def test_author_slug_folds_accents_and_case_and_drops_placeholders(name: str, slug: str) -> None:
     assert normalize.author_slug(name) == slug
+
+
+# --- authors: slugs of odd names, and a slug is its own slug (author URLs never redirect twice) ---
+@pytest.mark.parametrize(
+    ("name", "slug"),
+    [
+        ("A. N. Other et al.", "a-n-other"),
+        ("Smith et.al.", "smith"),
+        ("Mary Etal", "mary-etal"),
+        ("Wei Wang (Google)", "wei-wang"),
+        ("(Google)", ""),
+        ("Ｊｏｓé", "jose"),
+        ("Y.", "y"),
+    ],
+)
+def test_author_slug_of_odd_names(name: str, slug: str) -> None:
+    assert normalize.author_slug(name) == slug
+
+
+@given(st.text(max_size=60))
+def test_author_slug_is_idempotent_and_path_safe(name: str) -> None:
+    slug = normalize.author_slug(name)
+    assert normalize.author_slug(slug) == slug
+    assert "/" not in slug and "?" not in slug and len(slug) <= 120
+
+
+@pytest.mark.parametrize("name", ["Others!", "ET-AL", "et al.", "Anonymous;"])
+def test_author_slug_drops_placeholders_after_folding(name: str) -> None:
+    assert normalize.author_slug(name) == ""

@@ -152,9 +152,9 @@ def test_paper_page_shows_everything(client: TestClient) -> None:
     html = r.text
     assert "Scaling Laws Revisited" in html
     for name in ("Author 1 A", "Author 1 B", "Ada Lovelace"):
-        # Each author links to a search for their papers.
+        # Each author links to their author page.
         assert f">{name}</a></li>" in html
-    assert 'href="/search?q=author%3A%22Author+1+A%22"' in html
+    assert 'href="/authors/author-1-a"' in html
     assert 'href="https://arxiv.org/abs/2405.00002"' in html
     assert 'href="https://arxiv.org/pdf/2405.00002"' in html
     assert 'href="https://github.com/example/repo"' in html and "★ 321" in html

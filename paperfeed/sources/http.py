@@ -112,11 +112,12 @@ class HttpClient:
         params: Mapping[str, Any] | None = None,
         *,
         accept: tuple[int, ...] = (),
+        headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         """GET a URL; statuses in `accept` are returned as-is, other failures raise UpstreamError."""
         if params is not None:
             params = {k: v for k, v in params.items() if v is not None}
-        return self._send("GET", url, params=params, accept=accept)
+        return self._send("GET", url, params=params, accept=accept, headers=headers)
 
     def post_json(
         self, url: str, payload: Any, *, headers: Mapping[str, str] | None = None

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from paperfeed.models import FeedEntry, FeedItem
+from paperfeed.store import claims as claim_store
 from paperfeed.store.db import insert_for
 from paperfeed.store.papers import paper_columns, paper_from_row
 from paperfeed.store.schema import feed_entries, papers, upvotes_expr
@@ -60,7 +61,12 @@ _ENTRY_FIELDS = (
 
 def item_columns() -> list[Any]:
     """The paper and feed-entry columns that item_from_row needs (select from papers, join)."""
-    return [*paper_columns(), *(feed_entries.c[f] for f in _ENTRY_FIELDS)]
+    cols: list[Any] = [feed_entries.c[f] for f in _ENTRY_FIELDS if f != "author_participating"]
+    # authors: the Hub's flag, or a confirmed author commenting here on their paper.
+    joined = sa.or_(
+        feed_entries.c.author_participating == sa.true(), claim_store.participating(papers.c.id)
+    )
+    return [*paper_columns(), *cols, joined.label("author_participating")]
 
 
 def item_from_row(r: Any) -> FeedItem:

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection
 
 from paperfeed.models import Paper, UpsertCounts
 from paperfeed.normalize import InvalidRecord, has_invalid
+from paperfeed.store.authors import replace_authors
 from paperfeed.store.organizations import (
     organization_columns,
     organization_from_row,
@@ -158,6 +159,11 @@ def upsert_papers(conn: Connection, batch: Sequence[Paper]) -> UpsertCounts:
             change.update(rev=rev, modified_at=now)
             rev += 1
             conn.execute(sa.update(papers).where(papers.c.id == pid).values(**change))
+    # authors: the authorship index follows every new or changed author list.
+    listed = {v["id"]: v["authors"] for v in inserts}
+    listed.update((pid, change["authors"]) for pid, change in updates if "authors" in change)
+    if listed:
+        replace_authors(conn, listed)
     counts.new += len(inserts)
     counts.updated += len(updates)
     return counts
@@ -311,3 +317,16 @@ def newest_published(
         )
     q = q.order_by(papers.c.published.desc(), papers.c.id.desc()).limit(limit)
     return [paper_from_row(r) for r in conn.execute(q)]
+
+
+def set_links(
+    conn: Connection, paper_id: str, *, github_repo: str | None, project_page: str | None
+) -> bool:
+    """Replace a paper's GitHub and project links (None clears one); True when it exists."""
+    rev = next_revs(conn, 1)
+    res = conn.execute(
+        sa.update(papers)
+        .where(papers.c.id == paper_id)
+        .values(github_repo=github_repo, project_page=project_page, rev=rev, modified_at=_now())
+    )
+    return bool(res.rowcount)

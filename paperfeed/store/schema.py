@@ -433,3 +433,31 @@ chat_outbox = sa.Table(
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("sent_at", sa.DateTime),
 )
+
+# --- authors (m0012): who wrote what, by author_slug, and members' authorship claims ---
+paper_authors = sa.Table(
+    "paper_authors",
+    metadata,
+    sa.Column("paper_id", sa.String(64), sa.ForeignKey("papers.id"), primary_key=True),
+    sa.Column("position", sa.Integer, primary_key=True),  # 0-based, as in papers.authors
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("slug", sa.String(120), nullable=False),  # normalize.author_slug; "" = et al.
+    sa.Index("ix_paper_authors_slug", "slug", "paper_id"),
+)
+
+author_claims = sa.Table(
+    "author_claims",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("paper_id", sa.String(64), sa.ForeignKey("papers.id"), nullable=False),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("slug", sa.String(120), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # pending | confirmed | rejected
+    sa.Column("orcid", sa.String(19)),
+    sa.Column("evidence", sa.Text),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("decided_at", sa.DateTime),
+    sa.Column("decided_by", sa.Integer),  # the curator's users.id; NULL when ORCID decided
+)

@@ -16,6 +16,7 @@ from paperfeed.errors import InvalidId, NotFound
 from paperfeed.models import FeedEntry, FeedItem, Organization, Paper
 from paperfeed.search import QueryError, SearchUnavailable, search
 from paperfeed.search.service import MAX_LIMIT  # the Hub accepts limit 1 to 120
+from paperfeed.service import claims as claim_service
 from paperfeed.store import feed as feed_store
 from paperfeed.store import papers as paper_store
 from paperfeed.web import feeds, views
@@ -185,6 +186,9 @@ def _paged(
     return JSONResponse(body, headers=headers)
 
 
+paged_json = _paged  # the same paging headers for the API modules outside this one (authors)
+
+
 def daily_papers(
     request: Request,
     date: Annotated[
@@ -254,6 +258,11 @@ def paper(
     """One paper by id (versions and arxiv.org URLs are accepted and resolved)."""
     view = views.paper_view(db_of(request), arxiv_id, redirect=False)
     out = paper_json(view.paper, days=view.days, entry=view.entry)
+    # authors: the Hub's flag, or a confirmed author of the paper commenting on it here.
+    hub = bool(view.entry and view.entry.author_participating)
+    out["isAuthorParticipating"] = hub or claim_service.author_participating(
+        db_of(request), view.paper.id
+    )
     out.update(extras_json(view))
     return JSONResponse(out)
 

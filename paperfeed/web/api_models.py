@@ -86,6 +86,9 @@ class HubPaper(_Links):
     discussionId: str | None = None
     submittedOnDailyAt: str | None = None
     submittedOnDailyBy: HubUser | None = None
+    isAuthorParticipating: bool | None = Field(
+        None, description="/api/papers/{id}: a confirmed author commented here (or the Hub says so)"
+    )
     arxiv: ArxivMeta
 
 

@@ -36,6 +36,12 @@ NOTICES = {
     "library-hidden": "You will not be shown this paper again.",
     "library-shown": "The paper may be recommended again.",
     "library-deleted": "The collection was deleted.",
+    # --- authors: claims ---
+    "claim-confirmed": "Your claim is confirmed by your ORCID record: the badge shows now.",
+    "claim-pending": "Your claim waits for a curator (see the note below it).",
+    "claim-withdrawn": "Your claim was withdrawn.",
+    "claim-decided": "The claim is decided.",
+    "links-saved": "The paper's links are saved.",
 }
 
 

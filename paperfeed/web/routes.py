@@ -13,6 +13,8 @@ from paperfeed.web import (
     accounts,
     api,
     api_models,
+    authors,
+    claims,
     comments,
     community,
     curation,
@@ -164,6 +166,21 @@ ROUTES += [
     ),
 ]
 
+# --- authors: author and organization pages, authorship claims, an author's paper links ---
+ROUTES += [
+    Route("/authors/{slug}/feed.atom", authors.author_atom, "author_atom"),
+    Route("/orgs/{org_name}/feed.atom", authors.org_atom, "org_atom"),
+    Route("/authors/{slug}", authors.author_page, "author"),
+    Route("/api/authors/{slug}", authors.author_api, "api_author", api=True),
+    Route("/orgs/{org_name}", authors.org_page, "org"),
+    Route("/api/orgs/{org_name}", authors.org_api, "api_org", api=True),
+    Route("/claims", claims.claims_page, "claims"),
+    Route("/claims", claims.claim_post, "claim_post", ("POST",)),
+    Route("/claims/new", claims.claim_page, "claim_new"),
+    Route("/claims/links", claims.links_post, "claim_links", ("POST",)),
+    Route("/claims/{claim_id:int}", claims.claim_action, "claim_action", ("POST",)),
+]
+
 # Paper ids may contain a slash (hep-th/9901001), so these match any path: keep them last.
 CATCH_ALL: list[Route] = [
     Route("/api/papers/{arxiv_id:path}", api.paper, "api_paper", api=True),
@@ -204,6 +221,7 @@ def register(app: FastAPI, routes: list[Route] | None = None) -> None:
                 response_class=JSONResponse if r.api else HTMLResponse,
             )
     community.install(app)  # community: template globals, error pages, CSRF cookie
+    authors.install()  # authors: author links and claim badges in templates
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
