@@ -989,3 +989,23 @@ def library_import(
         for e in rep.entries:
             click.echo(f"{e.index:5d} {e.status:9s} {e.label}: {e.detail}")
     click.echo(rep.summary())
+
+
+# --- full text from arXiv's HTML ---
+
+
+@main.command("fulltext")
+@click.option("--ids", "ids", multiple=True, help="Paper ids to fetch (again); repeatable.")
+@click.option("--limit", type=int, default=None, help="Papers this run (default: fulltext_batch).")
+@click.pass_context
+def fulltext_cmd(ctx: click.Context, ids: tuple[str, ...], limit: int | None) -> None:
+    """Fetch arXiv's HTML of new papers (or --ids) and store sections and references."""
+    from paperfeed.fulltext import fetch_fulltexts
+
+    settings = settings_of(ctx)
+    db = _open(settings)
+    wanted = [i.strip() for part in ids for i in part.split(",") if i.strip()]
+    summary = fetch_fulltexts(db, settings, ids=wanted or None, limit=limit)
+    for line in summary.errors:
+        click.echo(line, err=True)
+    click.echo(summary.line() + "; run `paperfeed index` to search the new text", err=True)

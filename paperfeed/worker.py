@@ -357,3 +357,20 @@ register_job(
     schedule_setting="schedule_recommend",
     help="Refresh members' recommendations whose library changed or when new papers arrived.",
 )
+
+
+# --- full text from arXiv's HTML ---
+
+
+def _fulltext(settings: Settings, db: Database) -> None:
+    from paperfeed.fulltext import run_job as fetch_batch
+
+    fetch_batch(settings, db)
+
+
+register_job(
+    "fulltext",
+    _fulltext,
+    schedule_setting="schedule_fulltext",
+    help="Fetch arXiv's HTML of new papers (when fulltext_enabled) for sections and references.",
+)
