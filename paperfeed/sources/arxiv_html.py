@@ -13,7 +13,7 @@ from lxml import etree
 
 from paperfeed.errors import InvalidId
 from paperfeed.models import FullText, Reference, TextSection
-from paperfeed.normalize import parse_arxiv_id
+from paperfeed.normalize import parse_arxiv_id, strip_invalid
 
 # LaTeXML's own number for each heading level; paragraphs (ltx_paragraph) are the deepest.
 _LEVELS = {
@@ -45,6 +45,7 @@ _ARXIV_TEXT = re.compile(
 )
 _DOI = re.compile(r"\b(10\.\d{4,9}/[^\s\"<>]+)")
 _SPACE = re.compile(r"\s+")
+_XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")
 
 
 def _classes(el: Any) -> set[str]:
@@ -164,9 +165,9 @@ def _blocks(el: Any, out_html: list[str], out_text: list[str]) -> None:
         if cls & {"ltx_equation", "ltx_equationgroup"}:
             maths = child.xpath(".//*[local-name()='math']")
             if maths:
-                out_html.append(
-                    '<p class="ft-equation">' + " ".join(_math_html(m) for m in maths) + "</p>"
-                )
+                # A wide display equation scrolls sideways: tabindex lets keyboards scroll it too.
+                eq = " ".join(_math_html(m) for m in maths)
+                out_html.append(f'<p class="ft-equation" tabindex="0">{eq}</p>')
                 out_text.append(" ".join(_math_text(m) for m in maths))
             continue
         if tag in {"ul", "ol"}:
@@ -287,10 +288,25 @@ def _title(root: Any) -> str:
     return ""
 
 
+def _decoded(content: bytes | str) -> str:
+    """The page as text: UTF-8 (what LaTeXML writes, often without saying so), minus bad code points."""
+    if isinstance(content, bytes):
+        try:
+            content = content.decode("utf-8")
+        except UnicodeDecodeError:
+            content = content.decode("cp1252", errors="replace")
+    # lxml refuses text that still declares its encoding; what stored text may not hold goes too.
+    content = _XML_DECL.sub("", content, count=1)
+    return strip_invalid(content)
+
+
 def parse(content: bytes | str) -> FullText | None:
     """Parse a LaTeXML page; None when it holds no paper (a failed conversion, an empty page)."""
+    text = _decoded(content)
+    if not text.strip():
+        return None
     try:
-        root = lxml.html.document_fromstring(content)
+        root = lxml.html.document_fromstring(text)
     except (etree.ParserError, ValueError):
         return None
     doc = root.xpath("//*[contains(concat(' ', @class, ' '), ' ltx_document ')]")

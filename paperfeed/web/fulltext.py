@@ -45,6 +45,20 @@ class FullTextView:
         return self.stored.sections
 
     @property
+    def headed(self) -> list[tuple[TextSection, int]]:
+        """The sections with their heading rank (h3 for a section), never skipping a rank.
+
+        LaTeXML puts a \\paragraph straight under a \\section, which would jump from h3 to h6.
+        """
+        out: list[tuple[TextSection, int]] = []
+        prev = 2  # the "Full text" heading is an h2
+        for s in self.sections:
+            rank = min(s.level + 2, prev + 1, 6)
+            out.append((s, rank))
+            prev = rank
+        return out
+
+    @property
     def has_text(self) -> bool:
         """True when a full text is stored (shown or not)."""
         return self.stored is not None and self.stored.status == "ok"
@@ -99,8 +113,8 @@ def markdown(request: Request, paper: Paper) -> str:
             f"read it at {view.arxiv_html}\n"
         )
     lines = ["## Full text", ""]
-    for s in view.sections:
-        lines += ["#" * min(6, s.level + 2) + " " + s.label, ""]
+    for s, rank in view.headed:
+        lines += ["#" * rank + " " + s.label, ""]
         if s.text:
             lines += [s.text, ""]
     if view.references:
