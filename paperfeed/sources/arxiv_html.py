@@ -290,14 +290,15 @@ def _title(root: Any) -> str:
 
 def _decoded(content: bytes | str) -> str:
     """The page as text: UTF-8 (what LaTeXML writes, often without saying so), minus bad code points."""
-    if isinstance(content, bytes):
+    if isinstance(content, str):
+        text = content
+    else:
         try:
-            content = content.decode("utf-8")
+            text = content.decode("utf-8")
         except UnicodeDecodeError:
-            content = content.decode("cp1252", errors="replace")
+            text = content.decode("cp1252", errors="replace")
     # lxml refuses text that still declares its encoding; what stored text may not hold goes too.
-    content = _XML_DECL.sub("", content, count=1)
-    return strip_invalid(content)
+    return strip_invalid(_XML_DECL.sub("", text, count=1))
 
 
 def parse(content: bytes | str) -> FullText | None:
