@@ -23,6 +23,7 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
 from paperfeed.cli import main
+from paperfeed.config import Settings
 from paperfeed.fulltext import fetch_fulltexts, run_job
 from paperfeed.harvest import harvest
 from paperfeed.licenses import allows_full_text
@@ -391,3 +392,31 @@ def test_every_fixture_round_trips_through_the_store(sqlite_db: Database, name: 
     with sqlite_db.read() as conn:
         got = store.get(conn, "2401.00001")
         assert got is not None and got.sections == ft.sections
+
+
+def test_an_index_built_before_the_body_field_is_rebuilt(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
+    import tantivy
+
+    from paperfeed.search.sync import Layout, search_dir, sync_lexical
+
+    settings = Settings(database_url=sqlite_db.url, data_dir=str(tmp_path), embed_model="hash")
+    layout = Layout(search_dir(settings))
+    old = layout.lexical_root / "g1"
+    old.mkdir(parents=True)
+    sb = tantivy.SchemaBuilder()  # an older paperfeed's schema: no body field
+    for name in ("id", "title", "abstract", "authors"):
+        sb.add_text_field(name, stored=True)
+    tantivy.Index(sb.build(), path=str(old))
+    layout.current.write_text("g1")
+    layout.lexical_meta("g1").write_text('{"rev": 0}')
+    with sqlite_db.write() as conn:
+        paper_store.upsert_papers(conn, [_paper("2401.00001")])
+        ft = parse(page(SERVED))
+        assert ft is not None
+        store.save(conn, "2401.00001", "u", ft)
+    sync_lexical(sqlite_db, layout)
+    assert layout.lexical_generation() not in (None, "g1")
+    res = search(sqlite_db, settings, BODY_PHRASE, mode="lexical")
+    assert [p.id for p in res.papers] == ["2401.00001"]
