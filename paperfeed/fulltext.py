@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from paperfeed.config import Settings
 from paperfeed.errors import UpstreamError
+from paperfeed.models import Paper
 from paperfeed.normalize import is_arxiv_id
 from paperfeed.sources import arxiv_html
 from paperfeed.sources.http import HttpClient
@@ -47,12 +48,15 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def _missing(db: Database, pid: str, url: str, reason: str, summary: FetchSummary) -> None:
+def _missing(db: Database, paper: Paper, url: str, reason: str, summary: FetchSummary) -> None:
+    pid = paper.id
     with db.write() as conn:
-        attempts = store.get(conn, pid)
-        n = (attempts.attempts if attempts and attempts.status == "missing" else 0) + 1
+        old = store.get(conn, pid)
+        n = (old.attempts if old and old.status == "missing" else 0) + 1
         retry = _now() + MISSING_RETRY * n if n < MISSING_ATTEMPTS else None
-        store.record_failure(conn, pid, url, status="missing", error=reason, retry_at=retry)
+        store.record_failure(
+            conn, pid, url, status="missing", error=reason, retry_at=retry, version=paper.version
+        )
     summary.missing += 1
 
 
@@ -67,7 +71,7 @@ def fetch_one(
         return
     url = arxiv_html.html_url(settings.arxiv_html_url, pid, paper.version)
     if not is_arxiv_id(pid):
-        _missing(db, pid, url, "not an arXiv paper: arXiv serves no HTML for it", summary)
+        _missing(db, paper, url, "not an arXiv paper: arXiv serves no HTML for it", summary)
         return
     try:
         resp = client.get(url, accept=(404, 410))
@@ -76,19 +80,27 @@ def fetch_one(
             old = store.get(conn, pid)
             n = old.attempts if old and old.status == "failed" else 0
             retry = _now() + min(FAILED_RETRY * (2**n), timedelta(days=7))
-            store.record_failure(conn, pid, url, status="failed", error=str(exc), retry_at=retry)
+            store.record_failure(
+                conn,
+                pid,
+                url,
+                status="failed",
+                error=str(exc),
+                retry_at=retry,
+                version=paper.version,
+            )
         summary.failed += 1
         summary.errors.append(f"{pid}: {exc}")
         return
     if resp.status_code in (404, 410):
-        _missing(db, pid, url, f"HTTP {resp.status_code}: arXiv has no HTML for it", summary)
+        _missing(db, paper, url, f"HTTP {resp.status_code}: arXiv has no HTML for it", summary)
         return
     parsed = arxiv_html.parse(resp.content)
     if parsed is None:
-        _missing(db, pid, url, "the HTML holds no paper (a failed LaTeX conversion)", summary)
+        _missing(db, paper, url, "the HTML holds no paper (a failed LaTeX conversion)", summary)
         return
     with db.write() as conn:
-        changed = store.save(conn, pid, url, parsed)
+        changed = store.save(conn, pid, url, parsed, version=paper.version)
     summary.fetched += 1
     summary.unchanged += 0 if changed else 1
 

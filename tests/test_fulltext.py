@@ -249,6 +249,29 @@ def test_failures_are_recorded_and_retried_later(db: Database) -> None:
         assert n == 2
         assert store.due(conn, limit=10, now=now + timedelta(days=30)) == ["2401.00001"]
         assert store.status_counts(conn) == {"failed": 1}
+        ft = parse(page(OLD_STYLE))
+        assert ft is not None
+        store.save(conn, "2401.00001", "u", ft, version=1)
+        assert store.due(conn, limit=10) == []
+        # A new arXiv version is fetched again.
+        paper_store.upsert_papers(conn, [_paper("2401.00001", version=2)])
+        assert store.due(conn, limit=10) == ["2401.00001"]
+        store.save(conn, "2401.00001", "u", ft, version=2)
+        assert store.due(conn, limit=10) == []
+
+
+def test_hostile_full_text_never_reaches_the_page(sqlite_db: Database, tmp_path: Path) -> None:
+    ft = parse(HOSTILE)
+    assert ft is not None
+    settings = Settings(database_url=sqlite_db.url, data_dir=str(tmp_path))
+    with sqlite_db.write() as conn:
+        paper_store.upsert_papers(conn, [_paper("2401.00001", license=CC_BY)])
+        store.save(conn, "2401.00001", "u", ft)
+    text = TestClient(create_app(settings, sqlite_db)).get("/papers/2401.00001").text
+    text = text.replace("&lt;script&gt;alert(4)&lt;/script&gt;", "")  # the paper's own text
+    assert "Intro" in text and "styled" in text  # the section is shown ...
+    for bad in ("alert(", "onclick", "onmouseover", "onerror", "javascript:", "<iframe"):
+        assert bad not in text, bad  # ... without anything hostile
 
 
 # --- the fetch job, through a loopback server serving the recorded pages ---

@@ -80,6 +80,8 @@ def _skipped(el: Any) -> bool:
 def _math_html(el: Any) -> str:
     """A <math> element rebuilt from presentation MathML elements and attributes only."""
     tag = _local(el.tag)
+    if not isinstance(el.tag, str) or _skipped(el):
+        return ""
     if tag == "semantics":
         kids = [k for k in el if _local(k.tag) not in {"annotation", "annotation-xml"}]
         inner = "".join(_math_html(k) for k in kids)

@@ -49,13 +49,23 @@ def _touch_paper(conn: Connection, paper_id: str) -> None:
 def due(
     conn: Connection, *, limit: int, now: datetime | None = None, max_attempts: int = 8
 ) -> list[str]:
-    """Visible papers to fetch: never tried (newest first), then retries whose time has come."""
+    """Visible papers to fetch: never tried or newer than the version fetched (newest first), then
+    retries whose time has come."""
     now = now or _now()
     j = papers.outerjoin(fulltexts, fulltexts.c.paper_id == papers.c.id)
     fresh = (
         sa.select(papers.c.id)
         .select_from(j)
-        .where(papers.c.hidden == sa.false(), fulltexts.c.paper_id.is_(None))
+        .where(
+            papers.c.hidden == sa.false(),
+            sa.or_(
+                fulltexts.c.paper_id.is_(None),
+                # A new arXiv version gets a new rendering (unless its fetch is failing now).
+                sa.and_(
+                    fulltexts.c.paper_version < papers.c.version, fulltexts.c.status != "failed"
+                ),
+            ),
+        )
         .order_by(papers.c.published.desc().nulls_last(), papers.c.id.desc())
         .limit(limit)
     )
@@ -83,7 +93,9 @@ def _attempts(conn: Connection, paper_id: str) -> int:
     return int(conn.execute(q).scalar() or 0)
 
 
-def save(conn: Connection, paper_id: str, source_url: str, ft: FullText) -> bool:
+def save(
+    conn: Connection, paper_id: str, source_url: str, ft: FullText, *, version: int = 1
+) -> bool:
     """Store a parsed full text and its references (replacing older ones); True when it changed."""
     old = conn.execute(
         sa.select(fulltexts.c.content_hash, fulltexts.c.status).where(
@@ -97,6 +109,7 @@ def save(conn: Connection, paper_id: str, source_url: str, ft: FullText) -> bool
             paper_id=paper_id,
             status="ok",
             source_url=source_url,
+            paper_version=version,
             fetched_at=_now(),
             attempts=0,
             retry_at=None,
@@ -138,6 +151,7 @@ def record_failure(
     status: str,
     error: str,
     retry_at: datetime | None,
+    version: int = 1,
 ) -> int:
     """Record a fetch that found no full text ('missing') or failed ('failed'); returns attempts."""
     attempts = _attempts(conn, paper_id) + 1
@@ -158,6 +172,7 @@ def record_failure(
             paper_id=paper_id,
             status=status,
             source_url=source_url,
+            paper_version=version,
             fetched_at=_now(),
             attempts=attempts,
             retry_at=retry_at,

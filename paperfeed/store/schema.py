@@ -375,6 +375,7 @@ fulltexts = sa.Table(
     sa.Column("paper_id", sa.String(64), primary_key=True),  # papers.id
     sa.Column("status", sa.String(16), nullable=False),  # ok | missing | failed
     sa.Column("source_url", sa.Text, nullable=False),
+    sa.Column("paper_version", sa.Integer, nullable=False),  # the version fetched
     sa.Column("fetched_at", sa.DateTime, nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False),  # fetches since the last success
     sa.Column("retry_at", sa.DateTime),  # when a missing or failed one is tried again

@@ -15,6 +15,7 @@ def upgrade(conn: Connection, dialect: str) -> None:
         sa.Column("paper_id", sa.String(64), primary_key=True),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("source_url", sa.Text, nullable=False),
+        sa.Column("paper_version", sa.Integer, nullable=False),
         sa.Column("fetched_at", sa.DateTime, nullable=False),
         sa.Column("attempts", sa.Integer, nullable=False),
         sa.Column("retry_at", sa.DateTime),
