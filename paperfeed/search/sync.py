@@ -28,7 +28,7 @@ from paperfeed.store import vectors as store_vectors
 from paperfeed.store.db import Database
 
 LEXICAL_BATCH = 5000  # papers per Tantivy commit: a crash redoes at most this many
-BODY_CHUNK = 200  # papers whose full text is read at once (~100 KB each at most in memory)
+BODY_CHUNK = 200  # papers whose full text is read at once (60-300 KB of stored JSON each)
 VECTOR_BATCH = 5000  # vectors read from the store per round trip
 ANN_SAVE_EVERY = 100_000  # vectors added between intermediate saves of the ANN file
 EMBED_CHUNK = 256  # papers embedded per store write: a crash re-embeds at most this many
