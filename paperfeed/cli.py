@@ -1008,4 +1008,9 @@ def fulltext_cmd(ctx: click.Context, ids: tuple[str, ...], limit: int | None) ->
     summary = fetch_fulltexts(db, settings, ids=wanted or None, limit=limit)
     for line in summary.errors:
         click.echo(line, err=True)
+    from paperfeed.store.fulltexts import status_counts
+
+    with db.read() as conn:
+        held = ", ".join(f"{n} {status}" for status, n in sorted(status_counts(conn).items()))
     click.echo(summary.line() + "; run `paperfeed index` to search the new text", err=True)
+    click.echo(f"papers by full-text status: {held or 'none fetched yet'}", err=True)

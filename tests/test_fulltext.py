@@ -400,6 +400,7 @@ def test_server_errors_are_retried_later_and_the_cli_reports(
     out = CliRunner().invoke(main, ["fulltext", "--ids", "2501.11120"], env=env)
     assert out.exit_code == 0, out.output
     assert "full text: 1 stored" in out.output
+    assert "papers by full-text status: 1 ok" in out.output
     with db.read() as conn:
         got = store.get(conn, "2501.11120")
         assert got is not None and got.status == "ok" and got.attempts == 0
