@@ -1030,3 +1030,28 @@ def summarize(ctx: click.Context, limit: int | None) -> None:
     click.echo(f"{rep.written} summarized, {rep.unchanged} unchanged, {len(rep.failed)} failed")
     if rep.failed:
         ctx.exit(1)
+
+
+# --- full text from arXiv's HTML ---
+
+
+@main.command("fulltext")
+@click.option("--ids", "ids", multiple=True, help="Paper ids to fetch (again); repeatable.")
+@click.option("--limit", type=int, default=None, help="Papers this run (default: fulltext_batch).")
+@click.pass_context
+def fulltext_cmd(ctx: click.Context, ids: tuple[str, ...], limit: int | None) -> None:
+    """Fetch arXiv's HTML of new papers (or --ids) and store sections and references."""
+    from paperfeed.fulltext import fetch_fulltexts
+
+    settings = settings_of(ctx)
+    db = _open(settings)
+    wanted = [i.strip() for part in ids for i in part.split(",") if i.strip()]
+    summary = fetch_fulltexts(db, settings, ids=wanted or None, limit=limit)
+    for line in summary.errors:
+        click.echo(line, err=True)
+    from paperfeed.store.fulltexts import status_counts
+
+    with db.read() as conn:
+        held = ", ".join(f"{n} {status}" for status, n in sorted(status_counts(conn).items()))
+    click.echo(summary.line() + "; run `paperfeed index` to search the new text", err=True)
+    click.echo(f"papers by full-text status: {held or 'none fetched yet'}", err=True)

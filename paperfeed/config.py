@@ -349,6 +349,24 @@ class Settings:
     )
     author_page_size: int = setting(20, "Papers per page on author and organization pages.")
 
+    # --- full text from arXiv's HTML ---
+    fulltext_enabled: bool = setting(
+        False,
+        "Fetch arXiv's HTML rendering of new papers (worker job and `paperfeed fulltext`) for "
+        "sections, full-text search, references and cited-by.",
+    )
+    arxiv_html_url: str = setting(
+        "https://arxiv.org/html", "Base URL of arXiv's HTML renderings (<base>/<id>v<version>)."
+    )
+    fulltext_batch: int = setting(
+        50, "Papers whose HTML one run of the full-text job fetches (3 s apart, so 50 take ~3 min)."
+    )
+    schedule_fulltext: str = setting(
+        "30m",
+        "When the worker fetches full texts, if PAPERFEED_FULLTEXT_ENABLED is on (cron in UTC or "
+        "interval); empty disables.",
+    )
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Read PAPERFEED_* variables, apply explicit overrides, and validate types."""

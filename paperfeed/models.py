@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -224,3 +225,83 @@ class AuthorClaim:
     decided_by: int | None = None
     username: str = ""  # the claimant's, for pages
     display_name: str = ""
+
+
+# --- full text from arXiv's HTML ---
+
+
+@dataclass(frozen=True, slots=True)
+class TextSection:
+    """One heading of a paper and the text under it (not its subsections')."""
+
+    anchor: str  # the fragment id arXiv's page uses (S3.SS1), stable for links
+    number: str  # "3.1", "A", or "" for unnumbered headings
+    title: str  # plain text, math as its TeX
+    level: int  # 1 section or appendix, 2 subsection, 3 subsubsection, 4 paragraph
+    html: str  # rebuilt safe HTML: paragraphs, MathML, lists, captions; never the upstream markup
+    text: str  # plain text for search and Markdown, math as $TeX$
+
+    @property
+    def label(self) -> str:
+        """Number and title as the table of contents shows them."""
+        return f"{self.number} {self.title}".strip()
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """One bibliography entry and the identifiers it names."""
+
+    position: int  # 1-based place in the bibliography
+    text: str
+    arxiv_id: str | None = None
+    doi: str | None = None
+    url: str | None = None  # the first other http(s) link
+
+
+@dataclass(slots=True)
+class FullText:
+    """A parsed paper: its title, sections in reading order, and bibliography."""
+
+    title: str
+    sections: list[TextSection] = field(default_factory=list)
+    references: list[Reference] = field(default_factory=list)
+
+    @property
+    def body_text(self) -> str:
+        """All section text, for hashing and search."""
+        return "\n\n".join(f"{s.label}\n{s.text}" for s in self.sections)
+
+    @property
+    def content_hash(self) -> str:
+        """A short hash of what was parsed, to tell a changed rendering from a refetch."""
+        refs = "\n".join(r.text for r in self.references)
+        return hashlib.sha256(f"{self.title}\n{self.body_text}\n{refs}".encode()).hexdigest()[:32]
+
+
+@dataclass(slots=True)
+class StoredFullText:
+    """What the store holds about a paper's full text: the fetch outcome and, when ok, the text."""
+
+    paper_id: str
+    status: str  # ok | missing (no HTML, or a failed conversion) | failed (network, 5xx)
+    source_url: str
+    fetched_at: datetime
+    attempts: int
+    retry_at: datetime | None
+    error: str | None
+    content_hash: str | None
+    title: str | None
+    sections: list[TextSection] = field(default_factory=list)
+    num_references: int = 0
+
+
+@dataclass(slots=True, frozen=True)
+class StoredReference:
+    """A bibliography entry as stored, with the local paper it resolved to (if any)."""
+
+    position: int
+    text: str
+    arxiv_id: str | None
+    doi: str | None
+    url: str | None
+    cited_id: str | None

@@ -418,3 +418,19 @@ register_job(
     schedule_setting="schedule_summaries",
     help="Summarize papers lacking a summary with the configured model (PAPERFEED_SUMMARIZER).",
 )
+
+# --- full text from arXiv's HTML ---
+
+
+def _fulltext(settings: Settings, db: Database) -> None:
+    from paperfeed.fulltext import run_job as fetch_batch
+
+    fetch_batch(settings, db)
+
+
+register_job(
+    "fulltext",
+    _fulltext,
+    schedule_setting="schedule_fulltext",
+    help="Fetch arXiv's HTML of new papers (when fulltext_enabled) for sections and references.",
+)

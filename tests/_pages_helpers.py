@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,12 +16,17 @@ from fastapi.testclient import TestClient
 
 from paperfeed.config import Settings
 from paperfeed.models import Organization
+
+from paperfeed.models import FullText, Reference
 from paperfeed.ranking.trending import rank
 from paperfeed.search.sync import run_index
+from paperfeed.sources.arxiv_html import parse as parse_html
 from paperfeed.store import Database, open_database
 from paperfeed.store import claims as claim_store
 from paperfeed.store import comments as comment_store
 from paperfeed.store import hub_links as hub_store
+
+from paperfeed.store import fulltexts as fulltext_store
 from paperfeed.store import library as library_store
 from paperfeed.store import papers as paper_store
 from paperfeed.store import subscriptions as sub_store
@@ -114,6 +120,10 @@ class PagesSite:
             "/claims/new?paper=2405.00003&position=0",
         ]
         admin = ["/admin/status", "/papers/2405.00003", "/claims"]
+
+        admin = ["/admin/status", "/papers/2405.00003"]
+        # --- full text: a licence that hides the text, a search matching only a body ---
+        visitor += ["/papers/2405.00005", "/search?q=manipulator&mode=lexical"]
         out: list[SitePage] = []
         for who, paths in (("visitor", visitor), ("member", member), ("admin", admin)):
             out += [
@@ -121,6 +131,27 @@ class PagesSite:
                 for p in paths
             ]
         return out
+
+
+def _add_full_texts(db: Database) -> None:
+    """Full texts: arXiv's 2025 page on a CC BY paper, heavy math on another, one not shown."""
+    html = Path(__file__).resolve().parent / "fixtures" / "arxiv_html"
+
+    def parsed(name: str) -> FullText:
+        ft = parse_html(gzip.decompress((html / name).read_bytes()))
+        assert ft is not None
+        return ft
+
+    cites = FullText("Citing", [], [Reference(1, "A paper here, arXiv:2405.00003.", "2405.00003")])
+    with db.write() as conn:
+        p = paper_store.get_paper(conn, "2405.00005")
+        assert p is not None
+        p.license = "http://arxiv.org/licenses/nonexclusive-distrib/1.0/"
+        paper_store.upsert_papers(conn, [p])
+        fulltext_store.save(conn, "2405.00003", "u", parsed("arxiv.org_html_2501.11120v1.html.gz"))
+        fulltext_store.save(conn, "2405.00002", "u", parsed("arxmliv_latexml_0903.1000.html.gz"))
+        fulltext_store.save(conn, "2405.00005", "u", parsed("arxmliv_latexml_1307.8133.html.gz"))
+        fulltext_store.save(conn, "2405.00001", "u", cites)
 
 
 def _user(db: Database, email: str, name: str, role: str = "member") -> int:
@@ -204,6 +235,8 @@ def pages_site(tmp: Path) -> Iterator[PagesSite]:
             orcid="0000-0002-1825-0097",
             at=at,
         )
+
+    _add_full_texts(db)
     run_index(db, settings, embed=False)
     rank(db, settings, now=datetime(2024, 7, 2))
     try:

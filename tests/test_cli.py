@@ -109,6 +109,7 @@ DATABASE_COMMANDS = {
     "recommend": ["recommend", "--all"],
     "library import": ["library", "import", "{file}", "--user", "a@example.org"],
     "hub-links": ["hub-links", "2401.01234"],
+    "fulltext": ["fulltext", "--limit", "1"],
 }
 NO_DATABASE = {"settings", "restore"}  # restore reads its backup file before it connects
 # Refused before connecting unless configured (tests/test_summaries.py checks the message).

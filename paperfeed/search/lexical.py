@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import html
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -24,6 +24,15 @@ BOOSTS = {"title": 3.0, "abstract": 1.0, "authors": 0.5}
 SNIPPET_CHARS = 320
 WRITER_HEAP = 128_000_000  # bytes; Tantivy's default, enough for 10k-document batches
 SORTS = ("relevance", "date", "upvotes")
+
+# --- full text: the body of papers whose HTML was fetched, one value per section ---
+# Matched like the abstract but weighted lower: a 10,000-word body mentions far more in passing.
+BODY_FIELD = "body"
+BODY_BOOST = 0.3
+TEXT_FIELDS = [*TEXT_FIELDS, BODY_FIELD]
+BOOSTS = {**BOOSTS, BODY_FIELD: BODY_BOOST}
+Body = list[tuple[str, str]]  # (section label, section text) pairs of one paper
+# --- end full text ---
 
 
 def paper_key(paper_id: str) -> int:
@@ -46,11 +55,12 @@ def build_schema() -> tantivy.Schema:
     sb.add_text_field("cats", tokenizer_name="raw")  # 'cs.cl' and its archive 'cs'
     sb.add_integer_field("day", indexed=True, fast=True)  # YYYYMMDD of first version
     sb.add_integer_field("upvotes", indexed=False, fast=True)
+    sb.add_text_field(BODY_FIELD, stored=False, tokenizer_name="en_stem")  # full text
     return sb.build()
 
 
-def document(p: Paper) -> tantivy.Document:
-    """The Tantivy document for a paper."""
+def document(p: Paper, body: Body | None = None) -> tantivy.Document:
+    """The Tantivy document for a paper, with its full text's sections when it has them."""
     doc = tantivy.Document()
     doc.add_text("id", p.id)
     doc.add_unsigned("key", paper_key(p.id))
@@ -69,6 +79,8 @@ def document(p: Paper) -> tantivy.Document:
     # Without a version date the id still dates the paper to its month (date filters, sorting).
     doc.add_integer("day", _day(p.published or p.updated or id_month(p.id)))
     doc.add_integer("upvotes", int(p.upvotes))
+    for _, text in body or ():
+        doc.add_text(BODY_FIELD, text)
     return doc
 
 
@@ -100,6 +112,14 @@ class LexicalIndex:
         """See the latest commit (readers call this when the indexer has committed)."""
         self.index.reload()
 
+    def has_fields(self, names: Sequence[str]) -> bool:
+        """True when the index on disk has these text fields (an older build may lack one)."""
+        try:
+            self.index.parse_query("x", list(names))
+        except ValueError:
+            return False
+        return True
+
     @property
     def num_docs(self) -> int:
         """How many papers are indexed."""
@@ -118,13 +138,18 @@ class LexicalIndex:
             ) from None
 
     @staticmethod
-    def apply(writer: tantivy.IndexWriter, changes: Iterable[tuple[Paper, bool]]) -> int:
+    def apply(
+        writer: tantivy.IndexWriter,
+        changes: Iterable[tuple[Paper, bool]],
+        bodies: Mapping[str, Body] | None = None,
+    ) -> int:
         """Replace or (when hidden) delete each paper's document; returns how many were added."""
         added = 0
+        bodies = bodies or {}
         for paper, hidden in changes:
             writer.delete_documents_by_term("id", paper.id)
             if not hidden:
-                writer.add_document(document(paper))
+                writer.add_document(document(paper, bodies.get(paper.id)))
                 added += 1
         return added
 
@@ -304,6 +329,27 @@ class LexicalIndex:
         res = searcher.search(query, limit + 1, count=False)
         hits = [Hit(searcher.doc(addr)["id"][0], float(score)) for score, addr in res.hits]
         return [h for h in hits if h.paper_id != paper_id][:limit]
+
+    def body_snippets(self, q: Query, bodies: Mapping[str, Body]) -> dict[str, tuple[str, str]]:
+        """For each paper, the section whose text matches q best: (section label, safe HTML)."""
+        tq = self._text_query(q)
+        if tq is None or not bodies:
+            return {}
+        gen = tantivy.SnippetGenerator.create(self.index.searcher(), tq, self.schema, BODY_FIELD)
+        gen.set_max_num_chars(SNIPPET_CHARS)
+        out: dict[str, tuple[str, str]] = {}
+        for pid, sections in bodies.items():
+            best: tuple[int, str, str] | None = None
+            for label, text in sections:
+                doc = tantivy.Document()
+                doc.add_text(BODY_FIELD, text)
+                snip = gen.snippet_from_doc(doc)
+                marks = len(snip.highlighted())
+                if marks and (best is None or marks > best[0]):
+                    best = (marks, label, _mark(snip.to_html()))
+            if best is not None:
+                out[pid] = (best[1], best[2])
+        return out
 
     def contains(self, paper_id: str) -> bool:
         """True when the paper is indexed."""

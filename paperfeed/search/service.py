@@ -19,6 +19,7 @@ from paperfeed.search.lexical import SORTS, LexicalIndex, paper_key
 from paperfeed.search.query import Query, QueryError, parse, words
 from paperfeed.search.sync import EmbedProgress, Layout, _read_json, read_progress, search_dir
 from paperfeed.search.vectors import VectorIndex, from_bytes
+from paperfeed.store import fulltexts as store_fulltexts
 from paperfeed.store import papers as store_papers
 from paperfeed.store import vectors as store_vectors
 from paperfeed.store.db import Database
@@ -49,6 +50,8 @@ class SearchResult:
     redirect_id: str | None = None  # the query was an arXiv id: go to this paper
     limit: int = 10
     offset: int = 0
+    # id -> (section label, safe HTML with <mark>) for hits that matched only in the full text
+    body_snippets: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 class SearchEngine:
@@ -268,12 +271,26 @@ def search(
             res.hits = _keyed_to_ids(eng, fused[offset : offset + limit])
         res.snippets, res.titles = lex.snippets_for(q, [h.paper_id for h in res.hits])
 
+    res.body_snippets = _body_snippets(db, lex, q, res)
     with db.read() as conn:
         found = store_papers.get_papers(conn, [h.paper_id for h in res.hits])
     # The store is the truth: a paper hidden since the last index run is not shown.
     res.hits = [h for h in res.hits if h.paper_id in found]
     res.papers = [found[h.paper_id] for h in res.hits]
     return res
+
+
+def _body_snippets(
+    db: Database, lex: LexicalIndex, q: Query, res: SearchResult
+) -> dict[str, tuple[str, str]]:
+    """The best-matching section of each hit whose title and abstract show no match."""
+    need = [h.paper_id for h in res.hits if h.paper_id not in res.snippets | res.titles]
+    if not need or not q.has_text:
+        return {}
+    with db.read() as conn:
+        found = store_fulltexts.sections_of(conn, need)
+    bodies = {pid: [(s.label, s.text) for s in secs if s.text] for pid, secs in found.items()}
+    return lex.body_snippets(q, bodies)
 
 
 def similar(db: Database, settings: Settings, paper_id: str, k: int = 10) -> list[Hit]:

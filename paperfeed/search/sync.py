@@ -20,13 +20,15 @@ import numpy as np
 from paperfeed.config import Settings
 from paperfeed.errors import PaperfeedError
 from paperfeed.search.embed import Embedder, get_embedder, paper_text, text_hash
-from paperfeed.search.lexical import LexicalIndex, paper_key
+from paperfeed.search.lexical import TEXT_FIELDS, Body, LexicalIndex, paper_key
 from paperfeed.search.vectors import VectorIndex, from_bytes, to_bytes
+from paperfeed.store import fulltexts as store_fulltexts
 from paperfeed.store import papers as store_papers
 from paperfeed.store import vectors as store_vectors
 from paperfeed.store.db import Database
 
 LEXICAL_BATCH = 5000  # papers per Tantivy commit: a crash redoes at most this many
+BODY_CHUNK = 200  # papers whose full text is read at once (60-300 KB of stored JSON each)
 VECTOR_BATCH = 5000  # vectors read from the store per round trip
 ANN_SAVE_EVERY = 100_000  # vectors added between intermediate saves of the ANN file
 EMBED_CHUNK = 256  # papers embedded per store write: a crash re-embeds at most this many
@@ -162,10 +164,18 @@ def _tracked(layout: Layout, inner: Progress | None) -> Progress:
     return update
 
 
+def _bodies(conn: Any, paper_ids: list[str]) -> dict[str, Body]:
+    """The full-text sections of these papers as (label, text) pairs, for the body field."""
+    found = store_fulltexts.sections_of(conn, paper_ids)
+    return {pid: [(s.label, s.text) for s in secs if s.text] for pid, secs in found.items()}
+
+
 def sync_lexical(db: Database, layout: Layout, *, rebuild: bool = False) -> tuple[int, int, int]:
     """Bring the Tantivy index up to the store's paper watermark; returns (rev, changed, docs)."""
     layout.lexical_root.mkdir(parents=True, exist_ok=True)
     gen = None if rebuild else layout.lexical_generation()
+    if gen is not None and not LexicalIndex(layout.lexical_root / gen).has_fields(TEXT_FIELDS):
+        gen = None  # built before a text field existed (the full-text body): build anew
     fresh = gen is None
     if gen is None:
         # A new generation is invisible to readers until complete; a build that crashed
@@ -188,7 +198,11 @@ def sync_lexical(db: Database, layout: Layout, *, rebuild: bool = False) -> tupl
                 rows = store_papers.changed_since(conn, rev, limit=LEXICAL_BATCH)
             if not rows:
                 break
-            ix.apply(writer, [(p, hidden) for _, p, hidden in rows])
+            for i in range(0, len(rows), BODY_CHUNK):
+                part = rows[i : i + BODY_CHUNK]
+                with db.read() as conn:
+                    bodies = _bodies(conn, [p.id for _, p, hidden in part if not hidden])
+                ix.apply(writer, [(p, hidden) for _, p, hidden in part], bodies)
             writer.commit()
             # The watermark moves only after Tantivy committed: a crash in between redoes the
             # batch, and replacing a paper's document is idempotent.

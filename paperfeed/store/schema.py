@@ -461,3 +461,36 @@ author_claims = sa.Table(
     sa.Column("decided_at", sa.DateTime),
     sa.Column("decided_by", sa.Integer),  # the curator's users.id; NULL when ORCID decided
 )
+
+# --- full text from arXiv's HTML (m0016) ---
+fulltexts = sa.Table(
+    "fulltexts",
+    metadata,
+    sa.Column("paper_id", sa.String(64), primary_key=True),  # papers.id
+    sa.Column("status", sa.String(16), nullable=False),  # ok | missing | failed
+    sa.Column("source_url", sa.Text, nullable=False),
+    sa.Column("paper_version", sa.Integer, nullable=False),  # the version fetched
+    sa.Column("fetched_at", sa.DateTime, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),  # fetches since the last success
+    sa.Column("retry_at", sa.DateTime),  # when a missing or failed one is tried again
+    sa.Column("error", sa.Text),
+    sa.Column("content_hash", sa.String(64)),
+    sa.Column("title", sa.Text),
+    sa.Column("sections", sa.JSON),  # [{anchor, number, title, level, html, text}]
+    sa.Column("num_references", sa.Integer, nullable=False),
+    sa.Index("ix_fulltexts_due", "status", "retry_at"),
+)
+paper_references = sa.Table(
+    "paper_references",
+    metadata,
+    sa.Column("paper_id", sa.String(64), primary_key=True),  # the citing paper
+    sa.Column("position", sa.Integer, primary_key=True),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("arxiv_id", sa.String(64)),
+    sa.Column("doi", sa.String(255)),
+    sa.Column("url", sa.Text),
+    sa.Column("cited_id", sa.String(64)),  # the local paper it names, once it is in the store
+    sa.Index("ix_paper_references_cited", "cited_id", "paper_id"),
+    sa.Index("ix_paper_references_arxiv", "arxiv_id"),
+    sa.Index("ix_paper_references_doi", "doi"),
+)

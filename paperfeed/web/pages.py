@@ -10,7 +10,7 @@ from fastapi.responses import PlainTextResponse, RedirectResponse
 from starlette.responses import Response
 
 from paperfeed.errors import NotFound
-from paperfeed.web import feeds, views
+from paperfeed.web import feeds, fulltext, views
 from paperfeed.web.context import db_of, path_for, render, settings_of
 from paperfeed.web.pagecache import visitor_page
 
@@ -169,7 +169,8 @@ def paper_page(request: Request, arxiv_id: str) -> Response:
     """One paper: full abstract, all authors, links, categories, dates and upvotes."""
     if arxiv_id.endswith(".md"):
         md = views.paper_view(db_of(request), arxiv_id.removesuffix(".md"), redirect=False)
-        return PlainTextResponse(paper_markdown(md), media_type="text/markdown; charset=utf-8")
+        text = paper_markdown(md) + fulltext.markdown(request, md.paper)  # full text, if stored
+        return PlainTextResponse(text, media_type="text/markdown; charset=utf-8")
     try:
         view = views.paper_view(db_of(request), arxiv_id)
     except views.CanonicalRedirect as redirect:
