@@ -15,18 +15,15 @@ from _web_helpers import seed
 from fastapi.testclient import TestClient
 
 from paperfeed.config import Settings
-from paperfeed.models import Organization
-
-from paperfeed.models import FullText, Reference
+from paperfeed.models import FullText, Organization, Reference
 from paperfeed.ranking.trending import rank
 from paperfeed.search.sync import run_index
 from paperfeed.sources.arxiv_html import parse as parse_html
 from paperfeed.store import Database, open_database
 from paperfeed.store import claims as claim_store
 from paperfeed.store import comments as comment_store
-from paperfeed.store import hub_links as hub_store
-
 from paperfeed.store import fulltexts as fulltext_store
+from paperfeed.store import hub_links as hub_store
 from paperfeed.store import library as library_store
 from paperfeed.store import papers as paper_store
 from paperfeed.store import subscriptions as sub_store
