@@ -9,14 +9,15 @@ Maximal marginal relevance then keeps the list from repeating one idea.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from paperfeed.search.embed import Embedder, TokenStates, paper_text, token_states
 
+VERSION = "kw1"  # stored with each run: bump it when extraction changes, to extract again
 MAX_WORDS = 4
 DEFAULT_COUNT = 10
 # Weights of the score's parts, tuned on papers 1000-1399 of bench/keywords.py's slice (the
@@ -135,7 +136,13 @@ def _runs(text: str) -> list[list[_Word]]:
             cur = []
         raw = m.group(0).rstrip(".'’/")
         low = raw.lower()
-        bad = low in STOP or "/" in low or "@" in low or _NUMBER.match(low) is not None or len(low) < 2
+        bad = (
+            low in STOP
+            or "/" in low
+            or "@" in low
+            or _NUMBER.match(low) is not None
+            or len(low) < 2
+        )
         cur.append(_Word(raw, low, m.start(), m.start() + len(raw), bad))
         last = m.start() + len(raw)
         if m.end() != last:  # a trailing dot or slash ended a sentence or a pair
@@ -241,9 +248,7 @@ def _candidate_vectors(
     return out / norms, seen
 
 
-def _rank(
-    cands: list[_Candidate], rel: np.ndarray, vecs: np.ndarray, count: int
-) -> list[Keyword]:
+def _rank(cands: list[_Candidate], rel: np.ndarray, vecs: np.ndarray, count: int) -> list[Keyword]:
     """Pick up to count phrases by maximal marginal relevance, never one inside a picked one."""
     order = list(np.argsort(-rel))[: max(count * 6, 30)]
     picked: list[int] = []
