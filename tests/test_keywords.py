@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -13,7 +14,7 @@ from paperfeed.search.embed import HashEmbedder, get_embedder
 from paperfeed.search.sync import run_index
 from paperfeed.store import Database
 from paperfeed.store import keywords as store_keywords
-from paperfeed.store.papers import upsert_papers
+from paperfeed.store.papers import get_papers, upsert_papers
 
 SAMPLE = json.loads((Path(__file__).parent / "fixtures" / "hf_keywords_sample.json").read_text())
 
@@ -91,3 +92,31 @@ def test_run_index_extracts_incrementally(db: Database, tmp_path: Path) -> None:
     with db.read() as conn:
         got = store_keywords.keywords_for(conn, [changed.id])[changed.id]
     assert [k.keyword for k in got if k.source == "hf"] == ["quantum error correction"]
+
+
+def test_papers_read_with_their_local_keywords_in_rank_order(db: Database) -> None:
+    load(db)
+    pid = PAPERS[0].id
+    phrases = [(f"phrase {i}", 1.0 - i / 20) for i in range(12)]
+    with db.write() as conn:
+        store_keywords.save_keywords(conn, pid, "local", phrases)
+    with db.read() as conn:
+        p = get_papers(conn, [pid])[pid]
+    assert p.local_keywords == [k for k, _ in phrases]
+
+
+def test_cards_and_paper_page_link_local_keywords(db: Database, tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from paperfeed.web.app import create_app
+
+    load(db)
+    s = settings_for(db, tmp_path)
+    run_index(db, s)
+    pid = next(p.id for p in PAPERS if not p.ai_keywords)
+    with db.read() as conn:
+        first = store_keywords.keywords_for(conn, [pid])[pid][0].keyword
+    client = TestClient(create_app(s, db=db))
+    page = client.get(f"/papers/{pid}").text
+    assert "Keywords extracted by paperfeed" in page
+    assert html.escape(first) in page and "/search?" in page
