@@ -120,3 +120,13 @@ def test_cards_and_paper_page_link_local_keywords(db: Database, tmp_path: Path) 
     page = client.get(f"/papers/{pid}").text
     assert "Keywords extracted by paperfeed" in page
     assert html.escape(first) in page and "/search?" in page
+
+
+def test_digest_items_carry_the_keywords(tmp_path: Path) -> None:
+    from paperfeed.config import Settings
+    from paperfeed.digest.render import item_view
+
+    p = replace(PAPERS[0], ai_keywords=[], local_keywords=["sparse attention", "token <pruning>"])
+    item = item_view(Settings(data_dir=str(tmp_path)), p)
+    assert "Keywords: sparse attention, token <pruning>" in item["text"]
+    assert "Keywords: sparse attention, token &lt;pruning&gt;" in item["html"]
