@@ -45,6 +45,8 @@ class Paper:
     media_urls: list[str] = field(default_factory=list)
     # The latest observed star count: read from signals, never written with the paper.
     github_stars: int | None = field(default=None, compare=False)
+    # Keywords extracted by paperfeed (store/keywords.py), read with the paper, never written.
+    local_keywords: list[str] = field(default_factory=list, compare=False)
 
     @property
     def primary_category(self) -> str | None:

@@ -73,12 +73,23 @@ def item_view(settings: Settings, paper: Paper) -> dict[str, Any]:
         tuple(paper.authors),
         paper.upvotes,
         paper.pdf_url,
+        tuple((paper.ai_keywords or paper.local_keywords)[:DIGEST_KEYWORDS]),
     )
+
+
+DIGEST_KEYWORDS = 5  # keywords per paper in an email
 
 
 @functools.lru_cache(maxsize=4096)
 def _item(
-    base: str, pid: str, title: str, abstract: str, authors: tuple[str, ...], upvotes: int, pdf: str
+    base: str,
+    pid: str,
+    title: str,
+    abstract: str,
+    authors: tuple[str, ...],
+    upvotes: int,
+    pdf: str,
+    keywords: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     # Cached: thousands of digests share the same few hundred papers, and LaTeX clean-up is
     # most of the rendering time. Only the start of the abstract can reach the excerpt.
@@ -92,6 +103,8 @@ def _item(
         "upvotes": upvotes,
         "url": f"{base}/papers/{pid}",
         "pdf_url": pdf,
+        # HF's keywords when it gave them, else those extracted here (issue 16).
+        "keywords": ", ".join(one_line(k, 80) for k in keywords),
     }
     # Each paper's HTML and text block is rendered once and pasted into every digest.
     item["html"] = Markup(_env.get_template("_item.html").render(item=item))

@@ -6,6 +6,7 @@ import hashlib
 import importlib.util
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -27,6 +28,15 @@ class Embedder(Protocol):
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """An array of shape (len(texts), dim), each row of unit length."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class TokenStates:
+    """One text's per-token vectors with their character offsets, and the whole text's vector."""
+
+    vectors: np.ndarray  # [tokens, dim], special tokens left out
+    offsets: np.ndarray  # [tokens, 2] character start and end of each token, ascending
+    pooled: np.ndarray  # [dim], unit length: what embed() returns for the text
 
 
 def paper_text(title: str, abstract: str) -> str:
@@ -60,6 +70,16 @@ class HashEmbedder:
                 seed = int.from_bytes(hashlib.blake2b(w.encode(), digest_size=8).digest(), "big")
                 out[i] += np.random.default_rng(seed).standard_normal(self.dim).astype(np.float32)
         return _normalize(out)
+
+    def token_states(self, texts: Sequence[str]) -> list[TokenStates]:
+        """Each word's own vector as a token, and the text's vector."""
+        out = []
+        for t, pooled in zip(texts, self.embed(texts), strict=True):
+            spans = [m.span() for m in re.finditer(r"[^\W_]+", t)]
+            vecs = self.embed([t[a:b] for a, b in spans]) if spans else np.zeros((0, self.dim))
+            offs = np.array(spans, dtype=np.int64).reshape(-1, 2)
+            out.append(TokenStates(vecs.astype(np.float32), offs, pooled))
+        return out
 
 
 def _find_data(package: str, relative: str) -> Path:
@@ -134,6 +154,44 @@ class OnnxMiniLM:
         m = mask[:, :, None].astype(np.float32)
         pooled = (hidden * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1e-9)
         return _normalize(pooled)
+
+    def token_states(self, texts: Sequence[str]) -> list[TokenStates]:
+        """One model pass: the last hidden state of every real token, and the pooled vector."""
+        if not texts:
+            return []
+        enc = self.tokenizer.encode_batch(list(texts))
+        ids = np.array([e.ids for e in enc], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
+        feed = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in self._inputs:
+            feed["token_type_ids"] = np.zeros_like(ids)
+        hidden = self.session.run(None, feed)[0]
+        m = mask[:, :, None].astype(np.float32)
+        pooled = _normalize((hidden * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1e-9))
+        out = []
+        for i, e in enumerate(enc):
+            # Special and padding tokens have no characters: (0, 0) offsets.
+            real = [j for j, (a, b) in enumerate(e.offsets) if b > a]
+            offs = np.array([e.offsets[j] for j in real], dtype=np.int64).reshape(-1, 2)
+            out.append(TokenStates(hidden[i, real].astype(np.float32), offs, pooled[i]))
+        return out
+
+
+def token_states(embedder: Embedder, texts: Sequence[str]) -> list[TokenStates]:
+    """Per-token vectors from embedders that have them; otherwise each word embedded alone."""
+    own = getattr(embedder, "token_states", None)
+    if callable(own):
+        result: list[TokenStates] = own(texts)
+        return result
+    pooled = embedder.embed(texts)
+    spans = [[m.span() for m in re.finditer(r"[^\W_]+", t)] for t in texts]
+    words = sorted({t[a:b] for t, sp in zip(texts, spans, strict=True) for a, b in sp})
+    vec = dict(zip(words, embedder.embed(words), strict=True)) if words else {}
+    out = []
+    for t, sp, p in zip(texts, spans, pooled, strict=True):
+        vecs = np.array([vec[t[a:b]] for a, b in sp], dtype=np.float32).reshape(-1, embedder.dim)
+        out.append(TokenStates(vecs, np.array(sp, dtype=np.int64).reshape(-1, 2), p))
+    return out
 
 
 class SentenceTransformerEmbedder:

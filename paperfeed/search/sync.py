@@ -19,10 +19,12 @@ import numpy as np
 
 from paperfeed.config import Settings
 from paperfeed.errors import PaperfeedError
+from paperfeed.search import keywords as keyphrases
 from paperfeed.search.embed import Embedder, get_embedder, paper_text, text_hash
 from paperfeed.search.lexical import TEXT_FIELDS, Body, LexicalIndex, paper_key
 from paperfeed.search.vectors import VectorIndex, from_bytes, to_bytes
 from paperfeed.store import fulltexts as store_fulltexts
+from paperfeed.store import keywords as store_keywords
 from paperfeed.store import papers as store_papers
 from paperfeed.store import vectors as store_vectors
 from paperfeed.store.db import Database
@@ -117,6 +119,7 @@ class IndexStats:
     vectors: int = 0
     ann_changed: int = 0
     rebuilt: bool = False
+    keywords: int = 0  # papers whose keywords were extracted this run
 
 
 Progress = Callable[[int, int], None]  # (done, total)
@@ -289,6 +292,48 @@ def embed_missing(
     return embedded, unchanged
 
 
+# --- keywords (issue 16): every visible paper's keyphrases follow its text ---
+
+
+def keyword_extractor(embedder: Embedder) -> str:
+    """The name stored with each keyword run: a changed name means extracting again."""
+    return f"{keyphrases.VERSION}:{embedder.name}"
+
+
+def sync_keywords(db: Database, embedder: Embedder, *, batch: int = 32) -> int:
+    """Extract keywords of papers whose text is new or changed, copy HF's; returns how many."""
+    name = keyword_extractor(embedder)
+    after = done = 0
+    while True:
+        with db.read() as conn:
+            cands = store_keywords.papers_to_extract(conn, name, after_rev=after, limit=EMBED_CHUNK)
+        if not cands:
+            return done
+        after = cands[-1].rev
+        todo = []
+        runs: list[tuple[str, str, str, int]] = []
+        for c in cands:
+            h = text_hash(paper_text(c.title, c.abstract) + "\x00" + "\x00".join(c.ai_keywords))
+            if c.extractor != name or c.text_hash != h:
+                todo.append(c)
+            runs.append((c.paper_id, name, h, c.rev))
+        found: list[list[keyphrases.Keyword]] = []
+        for i in range(0, len(todo), batch):
+            part = todo[i : i + batch]
+            found += keyphrases.extract_many(embedder, [(c.title, c.abstract) for c in part])
+        with db.write() as conn:
+            for c, kws in zip(todo, found, strict=True):
+                store_keywords.save_keywords(
+                    conn, c.paper_id, "local", [(k.phrase, k.score) for k in kws]
+                )
+                n = len(c.ai_keywords)
+                store_keywords.save_keywords(
+                    conn, c.paper_id, "hf", [(k, float(n - i)) for i, k in enumerate(c.ai_keywords)]
+                )
+            store_keywords.record_run(conn, runs)
+        done += len(todo)
+
+
 def sync_vectors(
     db: Database, layout: Layout, model: str, dim: int, *, rebuild: bool = False
 ) -> tuple[int, int]:
@@ -396,6 +441,7 @@ def run_index(
             stats.vectors, stats.ann_changed = sync_vectors(
                 db, layout, emb.name, emb.dim, rebuild=rebuild
             )
+            stats.keywords = sync_keywords(db, emb, batch=batch or settings.embed_batch)
         finally:
             # Search by meaning is ready (or this run stopped): the page stops showing progress.
             _write_json(layout.progress, {"finished": True})

@@ -17,7 +17,7 @@ from paperfeed.store.organizations import (
     organization_from_row,
     upsert_organizations,
 )
-from paperfeed.store.schema import counters, papers, signals, upvotes_expr
+from paperfeed.store.schema import counters, paper_keywords, papers, signals, upvotes_expr
 
 # Fields an incoming record may set; empty incoming values never erase stored ones.
 _FIELDS = (
@@ -192,6 +192,7 @@ def paper_from_row(row: Any) -> Paper:
     """Build a Paper model from a papers row (with the upvotes label)."""
     m = row._mapping
     return Paper(
+        local_keywords=_local_keywords(m.get("local_keywords")),
         id=m["id"],
         title=m["title"],
         abstract=m["abstract"],
@@ -229,10 +230,32 @@ _stars_expr = (
     .label("github_stars")
 )
 
+# --- keywords (issue 16): the keywords extracted here ride along with every paper read ---
+_KW_SEP = "\x1f"
+_local_keywords_expr = (
+    sa.select(
+        sa.func.aggregate_strings(
+            # 1000 + rank: four digits that sort as numbers (a paper has far fewer keywords).
+            sa.cast(paper_keywords.c.rank + 1000, sa.String) + "|" + paper_keywords.c.keyword,
+            _KW_SEP,
+        )
+    )
+    .where(paper_keywords.c.paper_id == papers.c.id, paper_keywords.c.source == "local")
+    .scalar_subquery()
+    .label("local_keywords")
+)
+
+
+def _local_keywords(value: str | None) -> list[str]:
+    """Rank-prefixed phrases ('1003|phrase') joined by _KW_SEP, back in rank order."""
+    if not value:
+        return []
+    return [k.split("|", 1)[1] for k in sorted(value.split(_KW_SEP)) if "|" in k]
+
 
 def paper_columns() -> list[Any]:
     """The columns that paper_from_row needs."""
-    return [*papers.c, upvotes_expr, _stars_expr, *organization_columns()]
+    return [*papers.c, upvotes_expr, _stars_expr, _local_keywords_expr, *organization_columns()]
 
 
 def get_paper(conn: Connection, paper_id: str, *, include_hidden: bool = False) -> Paper | None:

@@ -494,3 +494,24 @@ paper_references = sa.Table(
     sa.Index("ix_paper_references_arxiv", "arxiv_id"),
     sa.Index("ix_paper_references_doi", "doi"),
 )
+
+# --- keywords (m0015) ---
+paper_keywords = sa.Table(
+    "paper_keywords",
+    metadata,
+    sa.Column("paper_id", sa.String(64), sa.ForeignKey("papers.id"), nullable=False),
+    sa.Column("source", sa.String(16), nullable=False),  # 'hf' (HF's ai_keywords) or 'local'
+    sa.Column("rank", sa.Integer, nullable=False),  # 0 is the best
+    sa.Column("keyword", sa.String(300), nullable=False),
+    sa.Column("score", sa.Float, nullable=False),
+    sa.PrimaryKeyConstraint("paper_id", "source", "rank"),
+)
+keyword_runs = sa.Table(
+    "keyword_runs",
+    metadata,
+    sa.Column("paper_id", sa.String(64), sa.ForeignKey("papers.id"), primary_key=True),
+    sa.Column("extractor", sa.String(200), nullable=False),  # extractor version + model
+    sa.Column("text_hash", sa.String(32), nullable=False),  # of the text keywords came from
+    sa.Column("paper_rev", sa.BigInteger, nullable=False),  # papers.rev when last checked
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
