@@ -117,9 +117,10 @@ def contents(db: Database, user: User, *, hidden_limit: int = 50) -> Contents:
     return Contents(cols, [found[p] for p, _ in hidden if p in found])
 
 
-def collection_papers(db: Database, user: User, collection_id: int) -> list[Paper]:
-    """The listed papers of one of the member's collections, newest saved first."""
+def collection_papers(db: Database, user: User, collection_id: int | None) -> list[Paper]:
+    """The listed papers of one of the member's collections (or all of them), newest saved first."""
     with db.read() as conn:
         items = store_library.items(conn, user.id, collection_id)
         found = store_papers.get_papers(conn, [i.paper_id for i in items])
-    return [found[i.paper_id] for i in items if i.paper_id in found]
+    ids = dict.fromkeys(i.paper_id for i in items if i.paper_id in found)  # once, however placed
+    return [found[pid] for pid in ids]
