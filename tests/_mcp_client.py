@@ -72,9 +72,9 @@ async def agent(session: ClientSession) -> dict[str, Any]:
     pid = out["search"]["data"]["papers"][0]["id"]
     out["paper"] = await _call(session, "get_paper", paper_id=pid)
     md = await session.read_resource(f"paperfeed://papers/{pid}.md")
-    out["resource_md"] = md.contents[0].text
+    out["resource_md"] = getattr(md.contents[0], "text", None)
     latest = await session.read_resource("paperfeed://papers/daily/latest")
-    out["resource_latest"] = json.loads(latest.contents[0].text)
+    out["resource_latest"] = json.loads(getattr(latest.contents[0], "text", "null"))
     out["saved"] = await _call(session, "save_paper", paper_id=pid)
     out["library"] = await _call(session, "my_library")
     out["upvote"] = await _call(session, "upvote", paper_id=pid)
@@ -116,4 +116,5 @@ async def main(transport: str, target: str, token: str, plan: str) -> None:
 
 
 if __name__ == "__main__":
-    anyio.run(main, *sys.argv[1:5])
+    transport, target, token, plan = sys.argv[1:5]
+    anyio.run(main, transport, target, token, plan)
