@@ -108,6 +108,7 @@ DATABASE_COMMANDS = {
     "rank": ["rank"],
     "recommend": ["recommend", "--all"],
     "library import": ["library", "import", "{file}", "--user", "a@example.org"],
+    "mcp": ["mcp"],  # agents: the stdio MCP server
 }
 NO_DATABASE = {"settings", "restore"}  # restore reads its backup file before it connects
 
