@@ -222,8 +222,8 @@ def serve(
     import uvicorn
 
     from paperfeed.logs import log_config
+    from paperfeed.site import create_site
     from paperfeed.store.papers import count_papers
-    from paperfeed.web.app import create_app
 
     settings = settings_of(ctx).with_(
         **{k: v for k, v in {"host": host, "port": port}.items() if v}
@@ -252,7 +252,7 @@ def serve(
     try:
         if workers == 1:
             uvicorn.run(
-                create_app(settings, db),
+                create_site(settings, db),  # the web app with MCP at /mcp
                 host=settings.host,
                 port=settings.port,
                 log_config=logging_config,
@@ -297,7 +297,7 @@ def _serve_workers(
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     try:
         uvicorn.run(
-            "paperfeed.web.app:app_from_env",
+            "paperfeed.site:site_from_env",
             factory=True,
             host=settings.host,
             port=settings.port,
@@ -1055,3 +1055,30 @@ def fulltext_cmd(ctx: click.Context, ids: tuple[str, ...], limit: int | None) ->
         held = ", ".join(f"{n} {status}" for status, n in sorted(status_counts(conn).items()))
     click.echo(summary.line() + "; run `paperfeed index` to search the new text", err=True)
     click.echo(f"papers by full-text status: {held or 'none fetched yet'}", err=True)
+
+
+# --- agents: the MCP server over stdio (docs/agents.md) ---
+
+
+@main.command("mcp")
+@click.option(
+    "--token",
+    envvar="PAPERFEED_MCP_TOKEN",
+    help="A paperfeed API token: the agent acts as its member (default: public reads only).",
+)
+@click.pass_context
+def mcp_command(ctx: click.Context, token: str | None) -> None:
+    """Serve MCP over stdio for an agent on this machine (stdout carries the protocol)."""
+    import anyio
+
+    from paperfeed.mcpserver.server import build, stdio_principal
+    from paperfeed.service.tokens import authenticate
+
+    settings = settings_of(ctx)
+    logging.basicConfig(level=settings.log_level.upper(), stream=sys.stderr)  # never on stdout
+    db = _open(settings)
+    if token:
+        who = authenticate(db, token)  # a bad token stops here, with the reason, not per call
+        click.echo(f"paperfeed mcp: acting as {who.user.username} ({who.scope} token)", err=True)
+    server = build(db, settings, stdio_principal(db, token))
+    anyio.run(server.run_stdio_async)

@@ -88,3 +88,7 @@ class RateLimited(PaperfeedError):
     def __init__(self, message: str, retry_after: int = 60) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class Unauthorized(PaperfeedError):
+    """No credential, or one that is unknown, revoked or expired; the message says which."""

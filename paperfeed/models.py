@@ -307,3 +307,16 @@ class StoredReference:
     doi: str | None
     url: str | None
     cited_id: str | None
+
+
+@dataclass(slots=True, frozen=True)
+class TokenInfo:
+    """A personal API token as its owner sees it: never the secret, only its display prefix."""
+
+    id: int
+    name: str
+    scope: str  # read | write
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None = None
+    expires_at: datetime | None = None

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from _community_helpers import PASSWORD, community_site, csrf, member_digest, outbox_row, sign_up
 from _digest_helpers import add_papers, add_subscriber
 
+from paperfeed.service.tokens import create_token
 from paperfeed.store import Database, mailqueue
 from paperfeed.store import chat as chat_store
 from paperfeed.store import claims as claim_store
@@ -100,6 +101,8 @@ def test_deletion_leaves_no_row_that_acts_for_or_mails_the_member(db: Database) 
             orcid=None,
             at=datetime(2026, 11, 27),
         )
+
+    create_token(db, u, scope="write", name="laptop")
     # Every table that names a member must be exercised here, so a new one cannot be forgotten
     # by deletion: add rows for it above and make delete_user remove them.
     unfilled = [t.name for t in _user_tables() if not _count(db, t, t.c.user_id == u.id)]

@@ -110,6 +110,7 @@ DATABASE_COMMANDS = {
     "library import": ["library", "import", "{file}", "--user", "a@example.org"],
     "hub-links": ["hub-links", "2401.01234"],
     "fulltext": ["fulltext", "--limit", "1"],
+    "mcp": ["mcp"],  # agents: the stdio MCP server
 }
 NO_DATABASE = {"settings", "restore"}  # restore reads its backup file before it connects
 # Refused before connecting unless configured (tests/test_summaries.py checks the message).

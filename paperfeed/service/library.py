@@ -5,11 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from paperfeed.errors import InvalidId, InvalidInput, NotFound
-from paperfeed.models import User
+from paperfeed.models import Paper, User
 from paperfeed.normalize import parse_arxiv_id
 from paperfeed.recommend import imports
 from paperfeed.store import Database
 from paperfeed.store import library as store_library
+from paperfeed.store import papers as store_papers
+
+
+@dataclass(frozen=True, slots=True)
+class Contents:
+    """A member's library at a glance: their collections with sizes and their hidden papers."""
+
+    collections: list[store_library.Collection]
+    hidden: list[Paper]
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,3 +106,21 @@ def import_file(
     return imports.import_library(
         db, user.id, data, collection=collection, filename=filename, fmt=fmt
     )
+
+
+def contents(db: Database, user: User, *, hidden_limit: int = 50) -> Contents:
+    """The member's collections and the latest papers they marked "not interested"."""
+    with db.read() as conn:
+        cols = store_library.list_collections(conn, user.id)
+        hidden = store_library.hidden_items(conn, user.id)[:hidden_limit]
+        found = store_papers.get_papers(conn, [p for p, _ in hidden])
+    return Contents(cols, [found[p] for p, _ in hidden if p in found])
+
+
+def collection_papers(db: Database, user: User, collection_id: int | None) -> list[Paper]:
+    """The listed papers of one of the member's collections (or all of them), newest saved first."""
+    with db.read() as conn:
+        items = store_library.items(conn, user.id, collection_id)
+        found = store_papers.get_papers(conn, [i.paper_id for i in items])
+    ids = dict.fromkeys(i.paper_id for i in items if i.paper_id in found)  # once, however placed
+    return [found[pid] for pid in ids]

@@ -515,3 +515,21 @@ keyword_runs = sa.Table(
     sa.Column("paper_rev", sa.BigInteger, nullable=False),  # papers.rev when last checked
     sa.Column("created_at", sa.DateTime, nullable=False),
 )
+
+# --- personal API tokens (m0011) ---
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("scope", sa.String(8), nullable=False),  # read | write
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),  # sha256 of the secret
+    sa.Column("prefix", sa.String(16), nullable=False),  # the secret's start, for display
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("last_used_at", sa.DateTime),
+    sa.Column("expires_at", sa.DateTime),
+    sa.Column("revoked_at", sa.DateTime),
+    sa.Index("ix_api_tokens_user_id", "user_id"),
+    sa.Index("ix_api_tokens_prefix", "prefix"),
+)

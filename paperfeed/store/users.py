@@ -15,6 +15,7 @@ from paperfeed.store import chat as chat_store
 from paperfeed.store import claims as claim_store
 from paperfeed.store import mailqueue
 from paperfeed.store.schema import (
+    api_tokens,
     auth_tokens,
     comments,
     feed_entries,
@@ -267,6 +268,7 @@ def delete_user(conn: Connection, user_id: int) -> bool:
     conn.execute(sa.delete(comments).where(comments.c.user_id == user_id))
     conn.execute(sa.delete(sessions).where(sessions.c.user_id == user_id))
     conn.execute(sa.delete(auth_tokens).where(auth_tokens.c.user_id == user_id))
+    conn.execute(sa.delete(api_tokens).where(api_tokens.c.user_id == user_id))
     conn.execute(
         sa.update(submissions).where(submissions.c.user_id == user_id).values(user_id=None)
     )

@@ -62,8 +62,9 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
         redoc_url=None,
         openapi_url="/api/openapi.json",
         lifespan=lifespan,
-        # One Origin check before every state-changing route (auth.ORIGIN_EXEMPT lists the rest).
-        dependencies=[Depends(auth.check_origin)],
+        # One Origin check before every state-changing route (auth.ORIGIN_EXEMPT lists the rest),
+        # and a bad bearer token is refused (401) on every API route, reads included.
+        dependencies=[Depends(auth.check_bearer), Depends(auth.check_origin)],
     )
     app.state.settings = settings
     app.state.db = database

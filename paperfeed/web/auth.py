@@ -23,6 +23,7 @@ from paperfeed.accounts import (  # noqa: F401  (re-exported: the CLI and tests 
 from paperfeed.config import Settings
 from paperfeed.errors import InvalidInput, PermissionDenied
 from paperfeed.models import User
+from paperfeed.service import tokens
 from paperfeed.store import Database
 from paperfeed.store import sessions as session_store
 from paperfeed.web.context import db_of, path_for, settings_of
@@ -38,8 +39,8 @@ EMAIL_MAX = 254  # RFC 5321 path limit
 FORM_FIELDS_MAX = 50  # the longest form here (digest settings) has about 20 fields
 
 # Route names a state-changing request may reach with another site's Origin (or none): the
-# RFC 8058 one-click unsubscribe, which mail clients POST from their own origin. The JSON API
-# has no state-changing route, so nothing else is exempt.
+# RFC 8058 one-click unsubscribe, which mail clients POST from their own origin. The JSON API's
+# writes are checked like pages for cookies; bearer requests carry no ambient credential.
 ORIGIN_EXEMPT = frozenset({"unsubscribe"})
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -100,14 +101,46 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+def bearer_secret(request: Request) -> str | None:
+    """The secret of an API request's `Authorization: Bearer` header, or None without one."""
+    if not request.url.path.startswith("/api/"):
+        return None  # pages are for browsers: only the API takes tokens
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    secret = value.strip()
+    # huggingface_hub sends a configured Hub token (hf_...) to any endpoint: ignore it on reads so
+    # HfApi(endpoint=paperfeed) keeps working; a write, or any pf_ token, must be a valid token.
+    if not secret.startswith(tokens.SECRET_PREFIX) and request.method not in UNSAFE_METHODS:
+        return None
+    return secret
+
+
+def current_principal(request: Request) -> tokens.Principal | None:
+    """The token an API request acts through (Unauthorized if it is bad), or None for cookies."""
+    state = request.state
+    if hasattr(state, "pf_principal"):
+        return state.pf_principal  # type: ignore[no-any-return]
+    secret = bearer_secret(request)
+    principal = tokens.authenticate(db_of(request), secret) if secret is not None else None
+    state.pf_principal = principal
+    return principal
+
+
+async def check_bearer(request: Request) -> None:
+    """Refuse (401) an API request with an unknown, revoked or expired token (an app-wide dependency)."""
+    current_principal(request)
+
+
 def current_user(request: Request) -> User | None:
-    """The signed-in user of this request, looked up once per request."""
+    """The acting member of this request (a bearer token's, else the session's), looked up once."""
     state = request.state
     if hasattr(state, "pf_user"):
         return state.pf_user  # type: ignore[no-any-return]
+    principal = current_principal(request)
     token = request.cookies.get(SESSION_COOKIE)
-    user = None
-    if token and len(token) < 200:
+    user = principal.user if principal is not None else None
+    if principal is None and token and len(token) < 200:
         with db_of(request).read() as conn:
             user = session_store.session_user(conn, token)
     state.pf_user = user
@@ -132,7 +165,9 @@ def csrf_token(request: Request) -> str:
 
 
 def check_csrf(request: Request, submitted: str | None) -> None:
-    """Raise CsrfError unless the submitted token is this browser's token."""
+    """Raise CsrfError unless the submitted token is this browser's token (bearer requests need none)."""
+    if current_principal(request) is not None:
+        return  # another site cannot make a browser send an Authorization header
     if not request.cookies.get(CSRF_COOKIE):
         raise CsrfError(
             "this form has expired or cookies are off: reload the page, enable cookies and retry"
@@ -179,7 +214,7 @@ async def check_origin(request: Request) -> None:
     # Defence in depth beside the CSRF token: browsers send Origin on every cross-site POST, so a
     # forged form fails here even where a handler forgot its token check. No Origin header (older
     # browsers, non-browser clients) leaves the decision to the CSRF token as before.
-    if request.method not in UNSAFE_METHODS:
+    if request.method not in UNSAFE_METHODS or bearer_secret(request) is not None:
         return
     origin = request.headers.get("origin")
     if not origin:

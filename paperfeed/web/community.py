@@ -12,7 +12,14 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from paperfeed import accounts
-from paperfeed.errors import Conflict, InvalidInput, PermissionDenied, RateLimited, UpstreamError
+from paperfeed.errors import (
+    Conflict,
+    InvalidInput,
+    PermissionDenied,
+    RateLimited,
+    Unauthorized,
+    UpstreamError,
+)
 from paperfeed.models import Comment
 from paperfeed.store import comments as comment_store
 from paperfeed.store import votes as vote_store
@@ -66,10 +73,14 @@ def install(app: FastAPI) -> None:
                 response = error_response(request, status, title, str(exc))
             if isinstance(exc, RateLimited):
                 response.headers["Retry-After"] = str(exc.retry_after)
+            if isinstance(exc, Unauthorized):
+                response.headers["WWW-Authenticate"] = 'Bearer realm="paperfeed"'
+
             return response
 
         return handle
 
+    app.add_exception_handler(Unauthorized, handler(401, "Sign in required"))
     app.add_exception_handler(auth.CsrfError, handler(403, "Form expired"))
     app.add_exception_handler(PermissionDenied, handler(403, "Not allowed"))
     app.add_exception_handler(RateLimited, handler(429, "Too many requests"))

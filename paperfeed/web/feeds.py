@@ -17,9 +17,9 @@ from starlette.responses import Response
 
 from paperfeed.config import Settings
 from paperfeed.errors import NotFound
-from paperfeed.models import FeedItem, Paper, TrendingScore
+from paperfeed.models import FeedItem, Paper
+from paperfeed.service import papers
 from paperfeed.store import Database
-from paperfeed.store import trending as trending_store
 from paperfeed.web import views
 from paperfeed.web.bibtex import bib_key, bibtex, bibtex_entry
 from paperfeed.web.context import db_of, path_for, render, settings_of
@@ -32,12 +32,7 @@ BIBTEX_TYPE = "application/x-bibtex; charset=utf-8"
 # --- trending ---------------------------------------------------------------------------------
 
 
-def trending_rows(
-    db: Database, *, page: int, size: int
-) -> tuple[list[tuple[FeedItem, TrendingScore]], int]:
-    """One page of papers by stored trending score, and how many have a score."""
-    with db.read() as conn:
-        return trending_store.top(conn, limit=size, offset=page * size), trending_store.count(conn)
+trending_rows = papers.trending
 
 
 def trending_page(request: Request) -> Response:
@@ -66,29 +61,7 @@ def trending_page(request: Request) -> Response:
     )
 
 
-def sorted_items(
-    db: Database,
-    period: views.Period | None,
-    *,
-    sort: str,
-    submitter: str | None,
-    page: int,
-    size: int,
-) -> tuple[list[FeedItem], int]:
-    """A period's feed (all days when None) by upvotes, publishedAt or trending score."""
-    start, end = (period.start, period.end) if period else (None, None)
-    with db.read() as conn:
-        items = trending_store.feed_sorted(
-            conn,
-            start,
-            end,
-            submitter=submitter,
-            sort=sort,
-            limit=size,
-            offset=page * size,
-        )
-        total = trending_store.count_sorted(conn, start, end, submitter=submitter)
-    return items, total
+sorted_items = papers.sorted_items
 
 
 # --- Atom -------------------------------------------------------------------------------------

@@ -10,12 +10,10 @@ from starlette.responses import Response
 
 from paperfeed.errors import PermissionDenied
 from paperfeed.models import User
-from paperfeed.service import members
+from paperfeed.service import limits, members
 from paperfeed.web import auth
-from paperfeed.web.context import render, settings_of
+from paperfeed.web.context import db_of, render, settings_of
 from paperfeed.web.ratelimit import limiter_for
-
-WRITE_WINDOW = 60.0
 
 # Fixed notices shown after a redirect: the query string carries a key, never text to display.
 NOTICES = {
@@ -86,15 +84,10 @@ def require_user(request: Request, *, verified: bool = True) -> User:
 
 
 def limit_write(request: Request, user: User) -> None:
-    """Refuse (429) a member's write past write_rate_limit posts a minute."""
-    settings = settings_of(request)
-    limiter_for(request.app).check(
-        "write",
-        [f"user:{user.id}"],
-        limit=settings.write_rate_limit,
-        window=WRITE_WINDOW,
-        what="posts in a minute",
-    )
+    """Refuse (429) a write past write_rate_limit a minute, counted per token or per member."""
+    principal = auth.current_principal(request)
+    key = principal.limit_key if principal is not None else limits.member_key(user)
+    limits.check_write(db_of(request), settings_of(request), key, limiter=limiter_for(request.app))
 
 
 async def post_form(request: Request) -> dict[str, str]:

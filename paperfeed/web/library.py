@@ -22,7 +22,6 @@ from paperfeed.normalize import parse_row_id
 from paperfeed.recommend import service
 from paperfeed.service import library as library_service
 from paperfeed.store import library as store_library
-from paperfeed.store import papers as store_papers
 from paperfeed.store import users as store_users
 from paperfeed.web import auth, feeds, forms
 from paperfeed.web.context import cards_to_fetch, db_of, path_for, render, settings_of, templates
@@ -175,11 +174,8 @@ def _not_interested(request: Request, form: dict[str, str]) -> Response:
 
 
 def _library_data(request: Request, user: User) -> dict[str, Any]:
-    with db_of(request).read() as conn:
-        cols = store_library.list_collections(conn, user.id)
-        hidden = store_library.hidden_items(conn, user.id)[:50]
-        hp = store_papers.get_papers(conn, [p for p, _ in hidden])
-    return {"collections": cols, "hidden": [hp[p] for p, _ in hidden if p in hp]}
+    got = library_service.contents(db_of(request), user)
+    return {"collections": got.collections, "hidden": got.hidden}
 
 
 def library_page(request: Request) -> Response:
@@ -209,10 +205,7 @@ def library_api(request: Request) -> Response:
 
 
 def _collection_items(request: Request, user: User, col_id: int) -> list[Paper]:
-    with db_of(request).read() as conn:
-        items = store_library.items(conn, user.id, col_id)
-        found = store_papers.get_papers(conn, [i.paper_id for i in items])
-    return [found[i.paper_id] for i in items if i.paper_id in found]
+    return library_service.collection_papers(db_of(request), user, col_id)
 
 
 def collection_page(request: Request, collection: str) -> Response:

@@ -10,6 +10,7 @@ from fastapi.responses import PlainTextResponse, RedirectResponse
 from starlette.responses import Response
 
 from paperfeed.errors import NotFound
+from paperfeed.service import papers
 from paperfeed.web import feeds, fulltext, views
 from paperfeed.web.context import db_of, path_for, render, settings_of
 from paperfeed.web.pagecache import visitor_page
@@ -141,28 +142,7 @@ def latest_month(request: Request) -> Response:
     return _latest_of(request, views.month_period)
 
 
-def paper_markdown(view: views.PaperView) -> str:
-    """A paper as Markdown, the answer huggingface_hub's read_paper expects from /papers/{id}.md."""
-    p = view.paper
-    lines = [f"# {p.title}", "", "Authors: " + ", ".join(p.authors), ""]
-    if p.organization:
-        lines += [f"Organization: {p.organization.fullname}", ""]
-    lines += [f"arXiv: {p.abs_url} · PDF: {p.pdf_url} · Upvotes: {p.upvotes}", ""]
-    if p.categories:
-        lines += ["Categories: " + ", ".join(p.categories), ""]
-    # As the Hub's agent view: the AI summary and keywords, then the abstract, then links.
-    if p.ai_summary:
-        lines += ["## AI summary", "", p.ai_summary, ""]
-    elif view.summary is not None:
-        lines += [f"## AI-generated summary ({view.summary.model})", "", view.summary.summary, ""]
-    if p.ai_keywords:
-        lines += ["Keywords: " + ", ".join(p.ai_keywords), ""]
-    lines += ["## Abstract", "", p.abstract, ""]
-    stars = f" ({p.github_stars} stars)" if p.github_stars is not None else ""
-    links: list[tuple[str, str | None]] = [("arXiv", p.abs_url), ("PDF", p.pdf_url)]
-    links += [("Code", p.github_repo and p.github_repo + stars), ("Project page", p.project_page)]
-    lines += ["## Links", "", *(f"- {name}: {url}" for name, url in links if url), ""]
-    return "\n".join(lines)
+paper_markdown = papers.paper_markdown
 
 
 def paper_page(request: Request, arxiv_id: str) -> Response:

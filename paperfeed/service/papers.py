@@ -1,0 +1,230 @@
+"""Reading the feed: a period's papers, the newest, what trends, one paper (and as Markdown)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from paperfeed.errors import InvalidId, NotFound, PaperfeedError
+from paperfeed.models import FeedEntry, FeedItem, Paper, TrendingScore
+from paperfeed.normalize import parse_arxiv_id
+from paperfeed.service.periods import Period, day_period, month_period, week_period
+from paperfeed.store import Database
+from paperfeed.store import feed as feed_store
+from paperfeed.store import hub_links as link_store
+from paperfeed.store import papers as paper_store
+from paperfeed.store import signals as signal_store
+from paperfeed.store import summaries as summary_store
+from paperfeed.store import trending as trending_store
+from paperfeed.store.hub_links import HubLinks
+from paperfeed.store.summaries import Summary
+
+
+class CanonicalRedirect(PaperfeedError):
+    """The requested paper id is valid but not canonical (versioned, URL, upper case)."""
+
+    def __init__(self, canonical: str) -> None:
+        super().__init__(f"the canonical id is {canonical}")
+        self.canonical = canonical
+
+
+@dataclass(slots=True)
+class FeedView:
+    """One page of a day, week or month of the feed, with its neighbours."""
+
+    period: Period | None  # None when the store has no feed entries at all
+    items: list[FeedItem] = field(default_factory=list)
+    total: int = 0
+    page: int = 0  # 0-based
+    page_size: int = 50
+    prev: Period | None = None
+    next: Period | None = None
+
+    @property
+    def pages(self) -> int:
+        """How many pages the period has (at least 1)."""
+        return max(1, math.ceil(self.total / self.page_size))
+
+    @property
+    def first_rank(self) -> int:
+        """The 1-based rank of the first item on this page."""
+        return self.page * self.page_size + 1
+
+
+def _neighbours(db: Database, period: Period) -> tuple[Period | None, Period | None]:
+    """The nearest earlier and later periods of the same kind that have entries."""
+    with db.read() as conn:
+        before = feed_store.day_before(conn, period.start)
+        after = feed_store.day_after(conn, period.end)
+    make = {"day": day_period, "week": week_period, "month": month_period}[period.kind]
+    return (make(before) if before else None, make(after) if after else None)
+
+
+def feed_view(
+    db: Database,
+    period: Period,
+    *,
+    page: int = 0,
+    page_size: int = 50,
+    submitted_by: str | None = None,
+) -> FeedView:
+    """The papers featured in a period (optionally by one submitter), most upvoted first."""
+    with db.read() as conn:
+        total = feed_store.count_between(conn, period.start, period.end, submitted_by=submitted_by)
+        items = feed_store.feed_between(
+            conn,
+            period.start,
+            period.end,
+            limit=page_size,
+            offset=page * page_size,
+            submitted_by=submitted_by,
+        )
+    prev, nxt = _neighbours(db, period)
+    return FeedView(period, items, total, page, page_size, prev, nxt)
+
+
+def newest_items(
+    db: Database, *, submitted_by: str | None, page: int = 0, page_size: int = 50
+) -> tuple[list[FeedItem], int]:
+    """Featured papers over all days (optionally by one submitter), newest day first."""
+    start, end = date.min, date.max
+    with db.read() as conn:
+        total = feed_store.count_between(conn, start, end, submitted_by=submitted_by)
+        items = feed_store.feed_between(
+            conn,
+            start,
+            end,
+            limit=page_size,
+            offset=page * page_size,
+            submitted_by=submitted_by,
+            newest_first=True,
+        )
+    return items, total
+
+
+def latest_period(db: Database) -> Period | None:
+    """The latest day with featured papers, or None for an empty store."""
+    with db.read() as conn:
+        day = feed_store.latest_day(conn)
+    return day_period(day) if day else None
+
+
+def latest_view(db: Database, *, page: int = 0, page_size: int = 50) -> FeedView:
+    """The latest day's feed (an empty view when nothing was imported yet)."""
+    period = latest_period(db)
+    if period is None:
+        return FeedView(None, page_size=page_size)
+    return feed_view(db, period, page=page, page_size=page_size)
+
+
+@dataclass(slots=True)
+class PaperView:
+    """One paper with the days it was featured and its external signals."""
+
+    paper: Paper
+    days: list[date]
+    signals: dict[str, float]
+    submitted_by: str | None = None
+    submitted_at: datetime | None = None
+    entry: FeedEntry | None = None  # the first feed entry, with the submitter's details
+    hub: HubLinks = field(default_factory=HubLinks)  # Hub repos citing the paper
+    summary: Summary | None = None  # written here by the operator's model (HF's is on the paper)
+
+
+def resolve_id(raw: str) -> str:
+    """The canonical id for a requested id or URL; InvalidId when it is not an arXiv id."""
+    if len(raw) > 200:
+        raise InvalidId("not an arXiv id: too long")
+    return parse_arxiv_id(raw).id
+
+
+def paper_view(db: Database, raw_id: str, *, redirect: bool = True) -> PaperView:
+    """A paper by id; CanonicalRedirect for non-canonical forms when redirect is set."""
+    if len(raw_id) > 200:
+        raise InvalidId("not an arXiv id: too long")
+    asked = parse_arxiv_id(raw_id)
+    canonical = asked.id
+    if redirect and canonical != raw_id:
+        raise CanonicalRedirect(canonical)
+    with db.read() as conn:
+        paper = paper_store.get_paper(conn, canonical)
+        if paper is None:
+            raise NotFound(f"no paper {canonical} in this feed")
+        if asked.version and asked.version > paper.version:
+            # A version that never existed names no paper (v7 of a paper at v1 is a typo).
+            raise NotFound(
+                f"{canonical} has no version {asked.version}: the latest is v{paper.version}"
+            )
+        entries = feed_store.entries_for(conn, canonical)
+        signals = signal_store.latest(conn, canonical)
+        hub = link_store.links_of(conn, canonical)
+        summary = summary_store.summary_of(conn, canonical)
+    first = entries[0] if entries else None
+    return PaperView(
+        paper,
+        [e.day for e in entries],
+        signals,
+        submitted_by=first.submitted_by if first else None,
+        submitted_at=(first.submitted_at if first else None),
+        entry=first,
+        hub=hub,
+        summary=summary,
+    )
+
+
+def sorted_items(
+    db: Database,
+    period: Period | None,
+    *,
+    sort: str,
+    submitter: str | None,
+    page: int,
+    size: int,
+) -> tuple[list[FeedItem], int]:
+    """A period's feed (all days when None) by upvotes, publishedAt or trending score."""
+    start, end = (period.start, period.end) if period else (None, None)
+    with db.read() as conn:
+        items = trending_store.feed_sorted(
+            conn,
+            start,
+            end,
+            submitter=submitter,
+            sort=sort,
+            limit=size,
+            offset=page * size,
+        )
+        total = trending_store.count_sorted(conn, start, end, submitter=submitter)
+    return items, total
+
+
+def paper_markdown(view: PaperView) -> str:
+    """A paper as Markdown, the answer huggingface_hub's read_paper expects from /papers/{id}.md."""
+    p = view.paper
+    lines = [f"# {p.title}", "", "Authors: " + ", ".join(p.authors), ""]
+    if p.organization:
+        lines += [f"Organization: {p.organization.fullname}", ""]
+    lines += [f"arXiv: {p.abs_url} · PDF: {p.pdf_url} · Upvotes: {p.upvotes}", ""]
+    if p.categories:
+        lines += ["Categories: " + ", ".join(p.categories), ""]
+    # As the Hub's agent view: the AI summary and keywords, then the abstract, then links.
+    if p.ai_summary:
+        lines += ["## AI summary", "", p.ai_summary, ""]
+    elif view.summary is not None:
+        lines += [f"## AI-generated summary ({view.summary.model})", "", view.summary.summary, ""]
+    if p.ai_keywords:
+        lines += ["Keywords: " + ", ".join(p.ai_keywords), ""]
+    lines += ["## Abstract", "", p.abstract, ""]
+    stars = f" ({p.github_stars} stars)" if p.github_stars is not None else ""
+    links: list[tuple[str, str | None]] = [("arXiv", p.abs_url), ("PDF", p.pdf_url)]
+    links += [("Code", p.github_repo and p.github_repo + stars), ("Project page", p.project_page)]
+    lines += ["## Links", "", *(f"- {name}: {url}" for name, url in links if url), ""]
+    return "\n".join(lines)
+
+
+def trending(
+    db: Database, *, page: int, size: int
+) -> tuple[list[tuple[FeedItem, TrendingScore]], int]:
+    """One page of papers by stored trending score, and how many have a score."""
+    with db.read() as conn:
+        return trending_store.top(conn, limit=size, offset=page * size), trending_store.count(conn)
