@@ -226,7 +226,7 @@ def test_submit_and_index_follow_the_submission_rules(db: Database, tmp_path: Pa
         assert "hidden" in _error(
             api.call("POST", "/api/papers/submit", api.write, json={"paperId": HIDDEN}), 403
         )
-        _error(api.call("POST", "/api/papers/submit", api.write, json={"paperId": "nope"}), 400)
+        _error(api.call("POST", "/api/papers/submit", api.write, json={"paperId": "nope"}), 404)
         _error(api.call("POST", "/api/papers/submit", api.write, json={"paper": NEW}), 400)
         _error(api.call("POST", "/api/papers/submit", api.read, json={"paperId": NEW}), 403)
 

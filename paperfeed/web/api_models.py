@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from paperfeed.normalize import strip_invalid
+from paperfeed.store.library import NAME_MAX as COLLECTION_NAME_MAX
 
 
 class _Model(BaseModel):
@@ -208,50 +211,59 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# Body text loses what no stored text may hold (NUL, controls), as form fields do.
+Text = Annotated[str, AfterValidator(strip_invalid)]
+# A row id in JSON: at most 2**53 - 1, the largest integer every JSON client reads exactly
+# (a bound of 10**18 - 1 reached the server as 10**18 through a float), well inside BIGINT.
+RowId = Annotated[int, Field(ge=1, le=2**53 - 1)]
+# Holds something besides white space and control characters (which are dropped).
+_NOT_BLANK = r"[^\s\x00-\x1f\x7f-\x9f]"
+
+
 class SubmitIn(_Body):
     """Feature a paper on today's feed (the Hub's POST /api/papers/submit)."""
 
-    paperId: str = Field(min_length=1, max_length=300, description="arXiv id or abs URL")
-    comment: str | None = Field(None, description="posted as the submitter's first comment")
+    paperId: Text = Field(min_length=1, max_length=300, description="arXiv id or abs URL")
+    comment: Text | None = Field(None, description="posted as the submitter's first comment")
 
 
 class IndexIn(_Body):
     """Give an arXiv paper its page here without featuring it (the Hub's POST /api/papers/index)."""
 
-    arxivId: str = Field(min_length=1, max_length=300)
+    arxivId: Text = Field(min_length=1, max_length=300)
 
 
 class CommentIn(_Body):
     """The text of a new or edited comment."""
 
-    text: str
+    text: Text = Field(pattern=_NOT_BLANK)
 
 
 class SaveIn(_Body):
     """Save a paper into collections (by id), a new collection, or the default one."""
 
-    paperId: str
-    collections: list[int] = Field(default_factory=list, max_length=100)
-    newCollection: str = ""
+    paperId: Text = Field(max_length=300)
+    collections: list[RowId] = Field(default_factory=list, max_length=100)
+    newCollection: Text = ""
 
 
 class UnsaveIn(_Body):
     """Take a paper out of one collection, or out of the whole library without collectionId."""
 
-    paperId: str
-    collectionId: int | None = None
+    paperId: Text = Field(max_length=300)
+    collectionId: RowId | None = None
 
 
 class PaperIn(_Body):
     """A paper to hide, unhide, or add to a collection."""
 
-    paperId: str
+    paperId: Text = Field(max_length=300)
 
 
 class CollectionIn(_Body):
     """A new collection's name."""
 
-    name: str
+    name: Text = Field(pattern=_NOT_BLANK, max_length=COLLECTION_NAME_MAX)
 
 
 class SubmitOut(_Model):

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
-from paperfeed.errors import Unauthorized
+from paperfeed.errors import NotFound, Unauthorized
 from paperfeed.models import User
 from paperfeed.service import comments, library, submissions, tokens, votes
 from paperfeed.store.library import Collection
@@ -41,6 +41,17 @@ def member(request: Request, *, write: bool) -> User:
     if write:  # a cookie rides along on any site's request: the page's script sends the header
         auth.check_csrf(request, request.headers.get(auth.CSRF_HEADER))
     return user
+
+
+def _paper(raw: str) -> str:
+    """The canonical id of the paper a request names; NotFound when it names none."""
+    # A string that is no paper id names no paper: 404, as GET /api/papers/{id} answers.
+    pid = library.paper_id(raw.strip())
+    if not pid:
+        raise NotFound(
+            f"no paper {raw[:100]!r}: send an arXiv id such as 2401.01234 or an arxiv.org/abs/ link"
+        )
+    return pid
 
 
 def _writer(request: Request) -> User:
@@ -94,7 +105,7 @@ def submit(request: Request, body: SubmitIn) -> JSONResponse:
     text = body.comment.strip() if body.comment else ""
     if text:
         comments.check_body(settings, text)  # refused before the paper is featured
-    paper = submissions.submit(db, settings, user, body.paperId)
+    paper = submissions.submit(db, settings, user, _paper(body.paperId))
     posted = comments.add(db, settings, user, paper.id, text) if text else None
     answer = {"id": paper.id, "title": paper.title}
     return JSONResponse(
@@ -105,7 +116,9 @@ def submit(request: Request, body: SubmitIn) -> JSONResponse:
 def index(request: Request, body: IndexIn) -> JSONResponse:
     """Fetch an arXiv paper and give it a page here, without featuring it."""
     user = _writer(request)
-    paper, created = submissions.index(db_of(request), settings_of(request), user, body.arxivId)
+    paper, created = submissions.index(
+        db_of(request), settings_of(request), user, _paper(body.arxivId)
+    )
     return JSONResponse(
         {"id": paper.id, "title": paper.title, "created": created},
         status_code=201 if created else 200,
@@ -116,7 +129,8 @@ def index(request: Request, body: IndexIn) -> JSONResponse:
 
 
 def _vote(request: Request, arxiv_id: str, action: str) -> JSONResponse:
-    got = votes.vote(db_of(request), _writer(request), arxiv_id, action)
+    user = _writer(request)
+    got = votes.vote(db_of(request), user, _paper(arxiv_id), action)
     return JSONResponse({"id": got.paper_id, "upvotes": got.upvotes, "voted": got.voted})
 
 
@@ -136,7 +150,7 @@ def remove_upvote(request: Request, arxiv_id: str) -> JSONResponse:
 def comment_add(request: Request, arxiv_id: str, body: CommentIn) -> JSONResponse:
     """Comment on a paper."""
     user = _writer(request)
-    c = comments.add(db_of(request), settings_of(request), user, arxiv_id, body.text)
+    c = comments.add(db_of(request), settings_of(request), user, _paper(arxiv_id), body.text)
     return JSONResponse(comment_json(c), status_code=201)
 
 
@@ -166,18 +180,22 @@ def save(request: Request, body: SaveIn) -> JSONResponse:
     """Save a paper into collections, a new one, or the default one."""
     user = _writer(request)
     return _saved(
-        library.save(db_of(request), user, body.paperId, body.collections, body.newCollection)
+        library.save(
+            db_of(request), user, _paper(body.paperId), body.collections, body.newCollection
+        )
     )
 
 
 def unsave(request: Request, body: UnsaveIn) -> JSONResponse:
     """Take a paper out of one collection, or out of the whole library."""
-    pid, n = library.unsave(db_of(request), _writer(request), body.paperId, body.collectionId)
-    return JSONResponse({"id": pid or body.paperId, "removed": n})
+    user = _writer(request)
+    pid, n = library.unsave(db_of(request), user, _paper(body.paperId), body.collectionId)
+    return JSONResponse({"id": pid, "removed": n})
 
 
 def _hide(request: Request, paper: str, *, undo: bool) -> JSONResponse:
-    pid = library.hide(db_of(request), _writer(request), paper, undo=undo)
+    user = _writer(request)
+    pid = library.hide(db_of(request), user, _paper(paper), undo=undo)
     return JSONResponse({"id": pid, "hidden": not undo})
 
 
@@ -201,15 +219,15 @@ def collection_add(request: Request, collection: str, body: PaperIn) -> JSONResp
     """Add a paper to one of the member's collections (by id or name)."""
     user = _writer(request)
     col = library.collection(db_of(request), user, collection)
-    return _saved(library.save(db_of(request), user, body.paperId, [col.id]))
+    return _saved(library.save(db_of(request), user, _paper(body.paperId), [col.id]))
 
 
 def collection_remove(request: Request, collection: str, arxiv_id: str) -> JSONResponse:
     """Take a paper out of one of the member's collections."""
     user = _writer(request)
     col = library.collection(db_of(request), user, collection)
-    pid, n = library.unsave(db_of(request), user, arxiv_id, col.id)
-    return JSONResponse({"id": pid or arxiv_id, "removed": n})
+    pid, n = library.unsave(db_of(request), user, _paper(arxiv_id), col.id)
+    return JSONResponse({"id": pid, "removed": n})
 
 
 def collection_delete(request: Request, collection: str) -> JSONResponse:
