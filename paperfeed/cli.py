@@ -1082,3 +1082,65 @@ def mcp_command(ctx: click.Context, token: str | None) -> None:
         click.echo(f"paperfeed mcp: acting as {who.user.username} ({who.scope} token)", err=True)
     server = build(db, settings, stdio_principal(db, token))
     anyio.run(server.run_stdio_async)
+
+
+# --- tokens: personal API tokens for scripts and agents (Authorization: Bearer) ---
+
+
+@main.group("token")
+def token_group() -> None:
+    """A member's personal API tokens: create (the secret is printed once), list, revoke."""
+
+
+@token_group.command("create")
+@click.argument("email")
+@click.option("--scope", type=click.Choice(["read", "write"]), default="read", show_default=True)
+@click.option("--name", default="", help="A label to recognise the token by (default: the time).")
+@click.option(
+    "--expires-days", type=int, help="Days until the token stops working (default: never)."
+)
+@click.pass_context
+def token_create(
+    ctx: click.Context, email: str, scope: str, name: str, expires_days: int | None
+) -> None:
+    """Create a token for a member and print its secret (shown this once only) on stdout."""
+    from paperfeed.service.tokens import create_token
+
+    db = _open(settings_of(ctx))
+    created = create_token(
+        db, _member(db, email), scope=scope, name=name, expires_days=expires_days
+    )
+    t = created.token
+    expires = f", expires {t.expires_at:%Y-%m-%d %H:%M} UTC" if t.expires_at else ""
+    click.echo(f"created {t.scope} token {t.id} {t.name!r}{expires}; keep this secret:", err=True)
+    click.echo(created.secret)
+
+
+@token_group.command("list")
+@click.argument("email")
+@click.pass_context
+def token_list(ctx: click.Context, email: str) -> None:
+    """List a member's live tokens: id, scope, prefix, created, last used, expiry, name."""
+    from paperfeed.service.tokens import list_tokens
+
+    db = _open(settings_of(ctx))
+    for t in list_tokens(db, _member(db, email)):
+        used = f"{t.last_used_at:%Y-%m-%d %H:%M}" if t.last_used_at else "never"
+        expires = f"{t.expires_at:%Y-%m-%d}" if t.expires_at else "never"
+        click.echo(
+            f"{t.id:5d}  {t.scope:5s}  {t.prefix}…  created {t.created_at:%Y-%m-%d %H:%M}"
+            f"  used {used}  expires {expires}  {t.name}"
+        )
+
+
+@token_group.command("revoke")
+@click.argument("email")
+@click.argument("token_id", type=int)
+@click.pass_context
+def token_revoke(ctx: click.Context, email: str, token_id: int) -> None:
+    """Revoke one of a member's tokens: requests with it get 401 from now on."""
+    from paperfeed.service.tokens import revoke_token
+
+    db = _open(settings_of(ctx))
+    revoke_token(db, _member(db, email), token_id)
+    click.echo(f"revoked token {token_id}")

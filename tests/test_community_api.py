@@ -115,12 +115,26 @@ def test_fuzz_the_json_api_from_its_openapi_document(tmp_path: Path) -> None:
     from hypothesis import HealthCheck, given, settings
 
     from paperfeed.search.sync import run_index
+    from paperfeed.service.tokens import create_token
     from paperfeed.store import open_database
 
     db = open_database(f"sqlite:///{tmp_path / 'fuzz.db'}")
     _community(db)
-    config = Settings(database_url=db.url, data_dir=str(tmp_path), embed_model="hash")
+    config = Settings(
+        database_url=db.url,
+        data_dir=str(tmp_path),
+        embed_model="hash",
+        arxiv_api_url="http://127.0.0.1:9/api/query",  # closed loopback port: never the internet
+        http_retries=0,
+        write_rate_limit=0,  # the fuzz reaches past the first minute's writes
+    )
     run_index(db, config)
+    with db.read() as conn:
+        ada = user_store.get_by_email(conn, "ada@example.org")
+    assert ada is not None
+    # Every operation is called as a member with a write token, so the write API is fuzzed past
+    # its 401 (tests/test_api_write.py covers requests without a token).
+    bearer = {"Authorization": f"Bearer {create_token(db, ada, scope='write').secret}"}
     app = create_app(config, db)
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     failures: list[str] = []
@@ -138,7 +152,7 @@ def test_fuzz_the_json_api_from_its_openapi_document(tmp_path: Path) -> None:
         )
         @given(case=op.as_strategy())
         def run(case: object) -> None:
-            response = case.call()  # type: ignore[attr-defined]
+            response = case.call(headers=bearer)  # type: ignore[attr-defined]
             try:
                 case.validate_response(response)  # type: ignore[attr-defined]  # all checks
             except (Exception, BaseExceptionGroup) as exc:  # collected, reported together below

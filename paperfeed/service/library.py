@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from paperfeed.errors import InvalidId, InvalidInput, NotFound
+from paperfeed.errors import Conflict, InvalidId, InvalidInput, NotFound
 from paperfeed.models import Paper, User
 from paperfeed.normalize import parse_arxiv_id
 from paperfeed.recommend import imports
@@ -90,6 +90,37 @@ def hide(db: Database, user: User, paper: str, *, undo: bool = False) -> str:
         else:
             store_library.hide(conn, user.id, pid)
     return pid
+
+
+@dataclass(frozen=True, slots=True)
+class LibraryIds:
+    """A member's whole library: each collection with its paper ids (newest saved first), hidden ids."""
+
+    collections: list[tuple[store_library.Collection, list[str]]]
+    hidden: list[str]
+
+
+def library_ids(db: Database, user: User) -> LibraryIds:
+    """Everything in the member's library as ids, for the JSON API."""
+    with db.read() as conn:
+        cols = store_library.list_collections(conn, user.id)
+        placed: dict[int, list[str]] = {c.id: [] for c in cols}
+        for item in store_library.items(conn, user.id):
+            if item.collection_id in placed:
+                placed[item.collection_id].append(item.paper_id)
+        hidden = [pid for pid, _ in store_library.hidden_items(conn, user.id)]
+    return LibraryIds([(c, placed[c.id]) for c in cols], hidden)
+
+
+def create_collection(db: Database, user: User, name: str) -> store_library.Collection:
+    """Create an empty collection; Conflict when the member has one of that name already."""
+    name = store_library.clean_name(name)
+    with db.write() as conn:
+        if any(
+            c.name.lower() == name.lower() for c in store_library.list_collections(conn, user.id)
+        ):
+            raise Conflict(f"you already have a collection named {name!r}")
+        return store_library.get_or_create_collection(conn, user.id, name)
 
 
 def delete_collection(db: Database, user: User, name_or_id: str) -> None:

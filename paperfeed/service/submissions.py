@@ -37,6 +37,42 @@ def lookup_arxiv(settings: Settings, ids: list[str]) -> list[Paper]:
         return list(fetch_ids(client, settings.arxiv_api_url, ids).papers)
 
 
+def _parse(raw: str) -> str:
+    raw = raw.strip()
+    if not raw or len(raw) > 300:
+        raise InvalidInput("enter an arXiv id such as 2401.01234 or an arxiv.org/abs/ link")
+    try:
+        return parse_arxiv_id(raw).id  # only parsed: a user-supplied URL is never fetched
+    except InvalidId as exc:
+        raise InvalidInput(str(exc)) from None
+
+
+def index(
+    db: Database,
+    settings: Settings,
+    user: User,
+    raw: str,
+    *,
+    lookup: Callable[[Settings, list[str]], list[Paper]] = lookup_arxiv,
+) -> tuple[Paper, bool]:
+    """Give an arXiv paper its page here without featuring it; (paper, True when newly fetched)."""
+    check_confirmed(user)
+    pid = _parse(raw)
+    with db.read() as conn:
+        paper = paper_store.get_paper(conn, pid, include_hidden=True)
+        hidden = paper is not None and paper_store.get_paper(conn, pid) is None
+    if hidden:
+        raise PermissionDenied(f"{pid} was hidden by a curator and cannot be indexed")
+    if paper is not None:
+        return paper, False
+    found = [p for p in lookup(settings, [pid]) if p.id == pid]
+    if not found:
+        raise NotFound(f"arXiv has no paper {pid}: check the id")
+    with db.write() as conn:
+        paper_store.upsert_papers(conn, [found[0]])
+    return found[0], True
+
+
 def submit(
     db: Database,
     settings: Settings,
@@ -49,13 +85,7 @@ def submit(
     """Apply the submission rules and feature a paper on today's feed as submitted by the user."""
     check_confirmed(user)
     now = now or now_utc()
-    raw = raw.strip()
-    if not raw or len(raw) > 300:
-        raise InvalidInput("enter an arXiv id such as 2401.01234 or an arxiv.org/abs/ link")
-    try:
-        pid = parse_arxiv_id(raw).id  # only parsed: a user-supplied URL is never fetched
-    except InvalidId as exc:
-        raise InvalidInput(str(exc)) from None
+    pid = _parse(raw)
     with db.read() as conn:
         paper = paper_store.get_paper(conn, pid, include_hidden=True)
         hidden = paper is not None and paper_store.get_paper(conn, pid) is None

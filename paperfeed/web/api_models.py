@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from paperfeed.normalize import strip_invalid
+from paperfeed.store.library import NAME_MAX as COLLECTION_NAME_MAX
 
 
 class _Model(BaseModel):
@@ -178,10 +181,10 @@ class LinkedRepos(_Model):
 
 
 class SignInRequired(_Model):
-    """A member-only resource asked for without a session."""
+    """A member-only resource asked for without a session (or with a bad token: no login link)."""
 
     error: str
-    login: str
+    login: str | None = None
 
 
 # Response models by route name; routes not named here answer a JSON object.
@@ -216,6 +219,232 @@ EXTRA_ERRORS: dict[str, dict[int | str, dict[str, Any]]] = {
         403: {**_ERROR, "description": "Admins only"},
     },
 }
+
+
+# --- tokens and the write API: request bodies and answers ---------------------------------------
+
+
+class _Body(BaseModel):
+    # Unknown keys are refused (400) so a misspelt field is not silently ignored.
+    model_config = ConfigDict(extra="forbid")
+
+
+# Body text loses what no stored text may hold (NUL, controls), as form fields do.
+Text = Annotated[str, AfterValidator(strip_invalid)]
+# A row id in JSON: at most 2**53 - 1, the largest integer every JSON client reads exactly
+# (a bound of 10**18 - 1 reached the server as 10**18 through a float), well inside BIGINT.
+RowId = Annotated[int, Field(ge=1, le=2**53 - 1)]
+# Holds something besides white space and control characters (which are dropped).
+_NOT_BLANK = r"[^\s\x00-\x1f\x7f-\x9f]"
+
+
+class SubmitIn(_Body):
+    """Feature a paper on today's feed (the Hub's POST /api/papers/submit)."""
+
+    paperId: Text = Field(min_length=1, max_length=300, description="arXiv id or abs URL")
+    comment: Text | None = Field(None, description="posted as the submitter's first comment")
+
+
+class IndexIn(_Body):
+    """Give an arXiv paper its page here without featuring it (the Hub's POST /api/papers/index)."""
+
+    arxivId: Text = Field(min_length=1, max_length=300)
+
+
+class CommentIn(_Body):
+    """The text of a new or edited comment."""
+
+    text: Text = Field(pattern=_NOT_BLANK)
+
+
+class SaveIn(_Body):
+    """Save a paper into collections (by id), a new collection, or the default one."""
+
+    paperId: Text = Field(max_length=300)
+    collections: list[RowId] = Field(default_factory=list, max_length=100)
+    newCollection: Text = ""
+
+
+class UnsaveIn(_Body):
+    """Take a paper out of one collection, or out of the whole library without collectionId."""
+
+    paperId: Text = Field(max_length=300)
+    collectionId: RowId | None = None
+
+
+class PaperIn(_Body):
+    """A paper to hide, unhide, or add to a collection."""
+
+    paperId: Text = Field(max_length=300)
+
+
+class CollectionIn(_Body):
+    """A new collection's name."""
+
+    name: Text = Field(pattern=_NOT_BLANK, max_length=COLLECTION_NAME_MAX)
+
+
+class SubmitOut(_Model):
+    """The paper now on today's feed, and the comment posted with it."""
+
+    id: str
+    title: str
+    comment: CommentOut | None = None
+
+
+class IndexOut(_Model):
+    """The paper's id and title; created is false when it was here already."""
+
+    id: str
+    title: str
+    created: bool
+
+
+class VoteOut(_Model):
+    """A paper's upvotes after the request, and whether the member's upvote stands."""
+
+    id: str
+    upvotes: int
+    voted: bool
+
+
+class DeletedOut(_Model):
+    """What was deleted."""
+
+    id: int
+    deleted: bool
+
+
+class SavedOut(_Model):
+    """A saved paper: placements added and every collection it is now in."""
+
+    id: str
+    added: int
+    collections: list[int]
+
+
+class UnsavedOut(_Model):
+    """How many placements of the paper went."""
+
+    id: str
+    removed: int
+
+
+class HiddenOut(_Model):
+    """Whether the paper is now kept out of the member's recommendations."""
+
+    id: str
+    hidden: bool
+
+
+class CollectionOut(_Model):
+    """One collection and its size."""
+
+    id: int
+    name: str
+    size: int
+    created_at: str
+
+
+class CollectionPapers(CollectionOut):
+    """One collection with its paper ids, newest saved first."""
+
+    papers: list[str]
+
+
+class MyLibrary(_Model):
+    """Every collection with its papers, and the papers marked not interested."""
+
+    collections: list[CollectionPapers]
+    hidden: list[str]
+
+
+class TokenOut(_Model):
+    """The token a request came with."""
+
+    id: int
+    scope: Literal["read", "write"]
+
+
+class MeOut(_Model):
+    """The acting member (and the token, for bearer requests)."""
+
+    id: int
+    user: str
+    fullname: str
+    role: str
+    verified: bool
+    token: TokenOut | None = None
+
+
+MODELS.update(
+    {
+        "api_me": MeOut,
+        "api_me_library": MyLibrary,
+        "api_submit": SubmitOut,
+        "api_index": IndexOut,
+        "api_upvote": VoteOut,
+        "api_upvote_delete": VoteOut,
+        "api_comment_add": CommentOut,
+        "api_comment_edit": CommentOut,
+        "api_comment_delete": DeletedOut,
+        "api_library_save": SavedOut,
+        "api_library_unsave": UnsavedOut,
+        "api_library_hide": HiddenOut,
+        "api_library_unhide": HiddenOut,
+        "api_collection_create": CollectionOut,
+        "api_collection_add": SavedOut,
+        "api_collection_remove": UnsavedOut,
+        "api_collection_delete": DeletedOut,
+    }
+)
+_SIGN_IN: dict[str, Any] = {
+    "model": SignInRequired,
+    "description": "No session or token, or a bad token",
+}
+_READ_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: _SIGN_IN,
+    403: {
+        **_ERROR,
+        "description": "Not allowed (a token of another scope, an unconfirmed address)",
+    },
+}
+_WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
+    **_READ_ERRORS,
+    403: {**_ERROR, "description": "A read token, a missing CSRF header, or a rule forbids it"},
+}
+_CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {**_ERROR, "description": "Already done (submitted, featured, name taken)"}
+}
+_UPSTREAM: dict[int | str, dict[str, Any]] = {
+    502: {**_ERROR, "description": "arXiv did not answer: retry later"}
+}
+EXTRA_ERRORS.update(
+    {
+        "api_me": _READ_ERRORS,
+        "api_me_library": _READ_ERRORS,
+        "api_submit": {**_WRITE_ERRORS, **_CONFLICT, **_UPSTREAM},
+        "api_index": {**_WRITE_ERRORS, **_UPSTREAM},
+        "api_collection_create": {**_WRITE_ERRORS, **_CONFLICT},
+        **{
+            name: _WRITE_ERRORS
+            for name in (
+                "api_upvote",
+                "api_upvote_delete",
+                "api_comment_add",
+                "api_comment_edit",
+                "api_comment_delete",
+                "api_library_save",
+                "api_library_unsave",
+                "api_library_hide",
+                "api_library_unhide",
+                "api_collection_add",
+                "api_collection_remove",
+                "api_collection_delete",
+            )
+        },
+    }
+)
 
 
 def openapi_without_422(schema: dict[str, Any]) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from paperfeed.web import (
     digests,
     feeds,
     library,
+    member_api,
     pages,
     search_pages,
     status,
@@ -41,6 +42,7 @@ class Route:
     name: str
     methods: tuple[str, ...] = ("GET",)
     api: bool = False  # JSON twin: listed in the OpenAPI schema
+    status: int = 200  # the success status the OpenAPI schema documents (201 for creations)
 
 
 # Add new features here, each page next to its JSON twin. Order matters only against the
@@ -181,6 +183,77 @@ ROUTES += [
     Route("/claims/{claim_id:int}", claims.claim_action, "claim_action", ("POST",)),
 ]
 
+# --- tokens and the write API: who am I, submit, upvote, comment, library (bearer or cookie+CSRF) ---
+ROUTES += [
+    Route("/api/me", member_api.me, "api_me", api=True),
+    Route("/api/me/library", member_api.my_library, "api_me_library", api=True),
+    Route("/api/papers/submit", member_api.submit, "api_submit", ("POST",), True, 201),
+    Route("/api/papers/index", member_api.index, "api_index", ("POST",), True, 201),
+    Route("/api/papers/{arxiv_id:path}/upvote", member_api.upvote, "api_upvote", ("POST",), True),
+    Route(
+        "/api/papers/{arxiv_id:path}/upvote",
+        member_api.remove_upvote,
+        "api_upvote_delete",
+        ("DELETE",),
+        True,
+    ),
+    Route(
+        "/api/papers/{arxiv_id:path}/comments",
+        member_api.comment_add,
+        "api_comment_add",
+        ("POST",),
+        True,
+        201,
+    ),
+    Route(
+        "/api/comments/{comment_id:int}",
+        member_api.comment_edit,
+        "api_comment_edit",
+        ("PATCH",),
+        True,
+    ),
+    Route(
+        "/api/comments/{comment_id:int}",
+        member_api.comment_delete,
+        "api_comment_delete",
+        ("DELETE",),
+        True,
+    ),
+    Route("/api/library/save", member_api.save, "api_library_save", ("POST",), True),
+    Route("/api/library/unsave", member_api.unsave, "api_library_unsave", ("POST",), True),
+    Route("/api/library/hide", member_api.hide, "api_library_hide", ("POST",), True),
+    Route("/api/library/unhide", member_api.unhide, "api_library_unhide", ("POST",), True),
+    Route(
+        "/api/library/collections",
+        member_api.collection_create,
+        "api_collection_create",
+        ("POST",),
+        True,
+        201,
+    ),
+    Route(
+        "/api/library/collections/{collection}/papers",
+        member_api.collection_add,
+        "api_collection_add",
+        ("POST",),
+        True,
+    ),
+    Route(
+        "/api/library/collections/{collection}/papers/{arxiv_id:path}",
+        member_api.collection_remove,
+        "api_collection_remove",
+        ("DELETE",),
+        True,
+    ),
+    Route(
+        "/api/library/collections/{collection}",
+        member_api.collection_delete,
+        "api_collection_delete",
+        ("DELETE",),
+        True,
+    ),
+]
+
 # Paper ids may contain a slash (hep-th/9901001), so these match any path: keep them last.
 CATCH_ALL: list[Route] = [
     Route("/api/papers/{arxiv_id:path}", api.paper, "api_paper", api=True),
@@ -206,6 +279,7 @@ def register(app: FastAPI, routes: list[Route] | None = None) -> None:
             response_class=JSONResponse if r.api else HTMLResponse,
             # JSON routes document their answer and errors in the OpenAPI schema.
             response_model=api_models.MODELS.get(r.name, dict[str, Any]) if r.api else None,
+            status_code=r.status if r.api else None,
             responses={**api_models.ERRORS, **api_models.EXTRA_ERRORS.get(r.name, {})}
             if r.api
             else None,
