@@ -266,6 +266,18 @@ class Settings:
         "Feed pages for signed-out readers come from a per-process cache, checked against the store's change marks at most this often (seconds; writes through the same process count at once); 0 turns it off.",
     )
 
+    # --- follows (docs/follow.md) ---
+    follow_max_per_member: int = setting(
+        5000, "Most things one member may follow (authors, categories, searches...)."
+    )
+    follow_similarity: float = setting(
+        0.5,
+        "Cosine similarity a new paper needs to a 'meaning' search or to a followed collection's centroid to match it.",
+    )
+    follow_match_batch: int = setting(
+        5000, "New papers matched against the follows per step (one in-memory keyword index each)."
+    )
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Read PAPERFEED_* variables, apply explicit overrides, and validate types."""

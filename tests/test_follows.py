@@ -1,0 +1,246 @@
+"""Follows: the model, the service rules, incremental matching and notifications, on both databases."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+import sqlalchemy as sa
+
+from paperfeed.config import Settings
+from paperfeed.errors import InvalidInput, NotFound
+from paperfeed.matching import match_new
+from paperfeed.models import Comment, Organization, Paper, User
+from paperfeed.service import comments as comment_service
+from paperfeed.service import follows as follow_service
+from paperfeed.store import Database
+from paperfeed.store import follows as store_follows
+from paperfeed.store import library as store_library
+from paperfeed.store import notifications as store_notes
+from paperfeed.store import papers as store_papers
+from paperfeed.store import users as store_users
+from paperfeed.store.schema import follow_matches, notifications
+
+NOW = datetime(2026, 11, 30, 9, 0)
+
+
+def _paper(pid: str, title: str, authors: list[str], cats: list[str], **kw: object) -> Paper:
+    return Paper(
+        id=pid,
+        title=title,
+        abstract=kw.pop("abstract", "An abstract about methods.") or "",  # type: ignore[arg-type]
+        authors=authors,
+        categories=cats,
+        published=NOW,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def _store(db: Database, *papers: Paper) -> None:
+    with db.write() as conn:
+        store_papers.upsert_papers(conn, list(papers))
+
+
+def _member(db: Database, email: str = "ada@example.org", name: str = "Ada") -> User:
+    with db.write() as conn:
+        return store_users.create_user(conn, email, name, verified=True)
+
+
+@pytest.fixture
+def settings(tmp_path: object) -> Settings:
+    return Settings(embed_model="hash:64")
+
+
+def _matched(db: Database, user: User) -> set[tuple[str, str]]:
+    with db.read() as conn:
+        return {(m.label, m.paper_id) for m in store_follows.matches_for(conn, user.id)}
+
+
+def test_follow_rules_errors_and_cap(db: Database, settings: Settings) -> None:
+    _store(
+        db,
+        _paper("2401.00001", "Old", ["José García", "李雷", "et al."], ["cs.CL"]),
+        _paper(
+            "2401.00002",
+            "Org",
+            ["A. B."],
+            ["math.AG"],
+            organization=Organization("o1", "DeepMind", "Google DeepMind"),
+        ),
+    )
+    ada = _member(db)
+    f, new = follow_service.follow(db, settings, ada, "author", "Jose GARCIA")
+    assert new and f.target == "jose-garcia" and f.label == "José García"
+    assert not follow_service.follow(db, settings, ada, "author", "josé garcía")[1]
+    assert follow_service.follow(db, settings, ada, "author", "李雷")[0].target == "李雷"
+    assert follow_service.follow(db, settings, ada, "org", "deepmind")[0].label == "DeepMind"
+    assert follow_service.follow(db, settings, ada, "category", "cs.CL")[0].target == "cs.cl"
+    assert follow_service.follow(db, settings, ada, "category", "math")[0].target == "math"
+    with pytest.raises(InvalidInput, match="not an author name"):
+        follow_service.follow(db, settings, ada, "author", "et al.")
+    with pytest.raises(NotFound, match="no paper here is by"):
+        follow_service.follow(db, settings, ada, "author", "Nobody Atall")
+    with pytest.raises(NotFound, match="no organization"):
+        follow_service.follow(db, settings, ada, "org", "Nowhere Labs")
+    with pytest.raises(InvalidInput, match="not an arXiv category"):
+        follow_service.follow(db, settings, ada, "category", "cs..x!")
+    with pytest.raises(NotFound, match="no paper here is in"):
+        follow_service.follow(db, settings, ada, "category", "q-bio.NC")
+    with pytest.raises(InvalidInput, match="not valid"):
+        follow_service.follow(db, settings, ada, "search", "transformers year:abc")
+    with pytest.raises(InvalidInput, match="match nothing"):
+        follow_service.follow(db, settings, ada, "search", "-- ;;")
+    with pytest.raises(InvalidInput, match="cannot follow"):
+        follow_service.follow(db, settings, ada, "planet", "Mars")
+    with pytest.raises(NotFound, match="no collection"):
+        follow_service.follow(db, settings, ada, "collection", "99")
+    # The cap: a member with the most follows gets a clear error and keeps what they had.
+    capped = settings.with_(follow_max_per_member=7)
+    follow_service.follow(db, capped, ada, "search", "graph neural networks cat:cs.LG")
+    follow_service.follow(db, capped, ada, "paper_version", "2401.00001v1")
+    with pytest.raises(InvalidInput, match="already follow 7 things"):
+        follow_service.follow(db, capped, ada, "search", "diffusion")
+    assert len(follow_service.list_for(db, ada)) == 7
+    # Unfollow: only one's own follows.
+    bob = _member(db, "bob@example.org", "Bob")
+    with pytest.raises(NotFound):
+        follow_service.unfollow(db, bob, f.id)
+    follow_service.unfollow(db, ada, f.id)
+    assert len(follow_service.list_for(db, ada)) == 6
+
+
+def test_incremental_matching_each_match_once(db: Database, settings: Settings) -> None:
+    _store(db, _paper("2401.00001", "Seed", ["José García"], ["cs.CL"]))
+    ada = _member(db)
+    bob = _member(db, "bob@example.org", "Bob")
+    follow_service.follow(db, settings, ada, "author", "José García")
+    follow_service.follow(db, settings, ada, "search", '"graph neural" molecules -protein')
+    follow_service.follow(db, settings, bob, "category", "cs")
+    follow_service.follow(db, settings, bob, "paper_version", "2401.00001")
+    assert match_new(db, settings).matches == 0  # what was there before the follows is old news
+    _store(
+        db,
+        _paper("2402.00001", "New by Garcia", ["Jose Garcia"], ["math.AG"]),
+        _paper(
+            "2402.00002",
+            "Graph neural nets for molecules",
+            ["Zed"],
+            ["q-bio.BM"],
+            abstract="Graph neural networks on molecules.",
+        ),
+        _paper(
+            "2402.00003",
+            "Graph neural nets for protein molecules",
+            ["Zed"],
+            ["cs.LG"],
+            abstract="Graph neural networks.",
+        ),
+        _paper("2402.00004", "Unrelated", ["Zed"], ["physics.optics"]),
+        _paper("2401.00001", "Seed v2", ["José García"], ["cs.CL"], version=2),
+    )
+    report = match_new(db, settings)
+    assert report.papers == 5
+    assert _matched(db, ada) == {
+        ("José García", "2402.00001"),
+        ('"graph neural" molecules -protein', "2402.00002"),
+    }
+    with db.read() as conn:
+        bobs = store_follows.matches_for(conn, bob.id)
+    assert {(m.kind, m.paper_id, m.version) for m in bobs} == {
+        ("category", "2402.00003", 0),
+        ("paper_version", "2401.00001", 2),
+    }
+    # A second run, or the same papers changing again (a vote), matches nothing twice.
+    assert match_new(db, settings).matches == 0
+    _store(db, _paper("2402.00001", "New by Garcia (retitled)", ["Jose Garcia"], ["math.AG"]))
+    assert match_new(db, settings).matches == 0
+    with db.read() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(follow_matches)).scalar() == 4
+        assert store_notes.unread_count(conn, ada.id) == 2
+        texts = [n.text for n in store_notes.list_for(conn, ada.id)]
+    assert any("New by Garcia" in t for t in texts)
+    # Unfollowing removes the follow's matches; account deletion removes everything.
+    with db.write() as conn:
+        store_users.delete_user(conn, ada.id)
+    with db.read() as conn:
+        assert not store_follows.list_for(conn, ada.id)
+        assert (
+            conn.execute(
+                sa.select(sa.func.count())
+                .select_from(notifications)
+                .where(notifications.c.user_id == ada.id)
+            ).scalar()
+            == 0
+        )
+
+
+def test_collection_and_meaning_follows_match_by_vector(db: Database, settings: Settings) -> None:
+    from paperfeed.search.embed import get_embedder, paper_text
+    from paperfeed.search.vectors import to_bytes
+    from paperfeed.store import vectors as store_vectors
+
+    emb = get_embedder("hash:64")
+    seed = _paper(
+        "2401.00001",
+        "Sparse attention transformers",
+        ["A"],
+        ["cs.CL"],
+        abstract="Sparse attention.",
+    )
+    _store(db, seed)
+    ada = _member(db)
+    with db.write() as conn:
+        col = store_library.get_or_create_collection(conn, ada.id, "Attention")
+        store_library.save(conn, ada.id, seed.id, [col.id])
+
+    def embed(*ps: Paper) -> None:
+        vecs = emb.embed([paper_text(p.title, p.abstract) for p in ps])
+        with db.write() as conn:
+            rows = [(p.id, to_bytes(v), "h", 0) for p, v in zip(ps, vecs, strict=True)]
+            store_vectors.save_vectors(conn, "hash:64", 64, rows)
+
+    embed(seed)
+    follow_service.follow(db, settings, ada, "collection", str(col.id))
+    follow_service.follow(db, settings, ada, "search", "sparse attention", mode="meaning")
+    near = _paper(
+        "2402.00001",
+        "Sparse attention transformers",
+        ["B"],
+        ["cs.CL"],
+        abstract="Sparse attention.",
+    )
+    far = _paper(
+        "2402.00002", "Quantum optics of crystals", ["C"], ["physics.optics"], abstract="Lasers."
+    )
+    _store(db, near, far)
+    embed(near, far)
+    match_new(db, settings)
+    kinds = {(label, pid) for label, pid in _matched(db, ada)}
+    assert ("Attention", "2402.00001") in kinds and ("sparse attention", "2402.00001") in kinds
+    assert not any(pid == "2402.00002" for _, pid in kinds)
+
+
+def test_replies_and_mentions_notify_once(db: Database, settings: Settings) -> None:
+    _store(db, _paper("2401.00001", "Seed", ["A"], ["cs.CL"]))
+    ada = _member(db)
+    bob = _member(db, "bob@example.org", "Bob")
+    cy = _member(db, "cy@example.org", "Cy")
+    comment_service.add(db, settings, ada, "2401.00001", "First!")
+    c: Comment = comment_service.add(
+        db,
+        settings,
+        bob,
+        "2401.00001",
+        f"Agree, and @{cy.username} should see this (mail@{ada.username}.org is not one)",
+    )
+    comment_service.add(db, settings, ada, "2401.00001", f"@{ada.username} talking to myself")
+    with db.read() as conn:
+        ada_notes = store_notes.list_for(conn, ada.id)
+        cy_notes = store_notes.list_for(conn, cy.id)
+        bob_notes = store_notes.list_for(conn, bob.id)
+    assert [n.kind for n in ada_notes] == ["reply"]
+    assert [n.kind for n in cy_notes] == ["mention"] and c.paper_id == cy_notes[0].paper_id
+    assert [n.kind for n in bob_notes] == ["reply"]  # Ada answered after Bob
+    with db.write() as conn:
+        assert store_notes.mark_read(conn, cy.id) == 1
+        assert store_notes.unread_count(conn, cy.id) == 0
