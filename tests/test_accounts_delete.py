@@ -12,6 +12,8 @@ from _digest_helpers import add_papers, add_subscriber
 
 from paperfeed.store import Database, mailqueue
 from paperfeed.store import comments as comment_store
+from paperfeed.store import follows as follow_store
+from paperfeed.store import notifications as note_store
 from paperfeed.store import library as lib
 from paperfeed.store import outbox as store_outbox
 from paperfeed.store import recommendations as recs
@@ -82,6 +84,11 @@ def test_deletion_leaves_no_row_that_acts_for_or_mails_the_member(db: Database) 
             positives=1,
             negatives=0,
         )
+        # --- follows: a follow with a match, a notification, the private feed key ---
+        f, _ = follow_store.add(conn, u.id, "category", "cs.lg", "cs.LG")
+        follow_store.record_matches(conn, [(f.id, u.id, ids[0], 0)])
+        note_store.add_many(conn, [(u.id, "match:1", "match", ids[0], "New")])
+        follow_store.feed_nonce(conn, u.id)
     # Every table that names a member must be exercised here, so a new one cannot be forgotten
     # by deletion: add rows for it above and make delete_user remove them.
     unfilled = [t.name for t in _user_tables() if not _count(db, t, t.c.user_id == u.id)]
