@@ -192,9 +192,30 @@ def list_for(db: Database, user: User) -> list[Follow]:
         return store_follows.list_for(conn, user.id)
 
 
-def following(db: Database, user: User | None, kind: str, target: str) -> Follow | None:
-    """The member's follow of this exact key (for a button's state), None when signed out."""
-    if user is None:
+def target_key(kind: str, target: str, mode: str = "keywords") -> str:
+    """The lookup key a follow of this would have, without checking that it exists (buttons)."""
+    text = clean_text(target or "").strip()
+    if kind == "author":
+        return author_slug(text)
+    if kind in ("org", "category"):
+        return text.lower().removeprefix("cat:")
+    if kind == "search":
+        key = " ".join(text.split())
+        return key if mode != "meaning" else f"~{key}"
+    if kind == "paper_version":
+        try:
+            return parse_arxiv_id(text[:100]).id
+        except InvalidId:
+            return text
+    return text
+
+
+def following(
+    db: Database, user: User | None, kind: str, target: str, mode: str = "keywords"
+) -> Follow | None:
+    """The member's follow of this thing (for a button's state), None when signed out."""
+    key = target_key(kind, target, mode)
+    if user is None or not key:
         return None
     with db.read() as conn:
-        return store_follows.get_target(conn, user.id, kind, target)
+        return store_follows.get_target(conn, user.id, kind, key)
