@@ -312,8 +312,12 @@ def matches_by_id(conn: Connection, match_ids: Sequence[int]) -> list[Match]:
     """Matches by id, in id order."""
     if not match_ids:
         return []
-    q = _match_query().where(follow_matches.c.id.in_(list(match_ids))).order_by(follow_matches.c.id)
-    return [Match(*r) for r in conn.execute(q)]
+    ids = sorted(match_ids)
+    out: list[Match] = []
+    for i in range(0, len(ids), _CHUNK):  # bounded: SQLite caps bound parameters per statement
+        q = _match_query().where(follow_matches.c.id.in_(ids[i : i + _CHUNK]))
+        out.extend(Match(*r) for r in conn.execute(q.order_by(follow_matches.c.id)))
+    return out
 
 
 # --- the private feed's key ---
