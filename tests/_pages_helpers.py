@@ -98,6 +98,7 @@ class PagesSite:
             f"/library/{self.collection_id}/similar",
             "/for-you",
             f"/comments/{self.comment_id}/edit",
+            "/notifications",  # follows
         ]
         admin = ["/admin/status", "/papers/2405.00003"]
         out: list[SitePage] = []

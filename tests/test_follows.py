@@ -244,3 +244,31 @@ def test_replies_and_mentions_notify_once(db: Database, settings: Settings) -> N
     with db.write() as conn:
         assert store_notes.mark_read(conn, cy.id) == 1
         assert store_notes.unread_count(conn, cy.id) == 0
+
+
+def test_notifications_page_count_and_mark_read(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from _community_helpers import csrf
+    from _pages_helpers import MEMBER, pages_site, signed_in_client
+
+    with pages_site(Path(str(tmp_path))) as site:
+        with site.db.write() as conn:
+            uid = store_users.get_by_email(conn, MEMBER)
+            assert uid is not None
+            store_notes.add_many(
+                conn,
+                [(uid.id, "match:1", "match", "2405.00001", "New for cs.LG: <b>“A paper”</b>")],
+            )
+        client = signed_in_client(site, MEMBER)
+        page = client.get("/notifications")
+        assert page.status_code == 200
+        assert "&lt;b&gt;" in page.text and "<b>“A" not in page.text  # escaped
+        assert 'Notifications <span class="badge">1' in page.text
+        token = csrf(client, "/notifications")
+        done = client.post("/notifications/read", data={"csrf_token": token}, follow_redirects=True)
+        assert done.status_code == 200 and "All caught up." in done.text
+        assert "Notifications <span" not in done.text
+        assert client.post("/notifications/read", data={}).status_code == 403  # CSRF
+        visitor = signed_in_client(site, None)
+        assert visitor.get("/notifications", follow_redirects=False).status_code == 303

@@ -36,6 +36,7 @@ NOTICES = {
     "library-hidden": "You will not be shown this paper again.",
     "library-shown": "The paper may be recommended again.",
     "library-deleted": "The collection was deleted.",
+    "notifications-read": "All caught up.",
 }
 
 

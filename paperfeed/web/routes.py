@@ -19,6 +19,7 @@ from paperfeed.web import (
     digests,
     feeds,
     library,
+    notifications,
     pages,
     search_pages,
     status,
@@ -164,6 +165,13 @@ ROUTES += [
 ]
 
 # Paper ids may contain a slash (hep-th/9901001), so these match any path: keep them last.
+
+# --- follows: notifications of new papers for what members follow, replies and mentions ---
+ROUTES += [
+    Route("/notifications", notifications.notifications_page, "notifications"),
+    Route("/notifications/read", notifications.notifications_read, "notifications_read", ("POST",)),
+]
+
 CATCH_ALL: list[Route] = [
     Route("/api/papers/{arxiv_id:path}", api.paper, "api_paper", api=True),
     Route("/papers/{arxiv_id:path}", pages.paper_page, "paper"),
@@ -197,6 +205,7 @@ def register(app: FastAPI, routes: list[Route] | None = None) -> None:
                 response_class=JSONResponse if r.api else HTMLResponse,
             )
     community.install(app)  # community: template globals, error pages, CSRF cookie
+    notifications.install()  # follows: the header's unread count
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
