@@ -99,6 +99,8 @@ class PagesSite:
             "/for-you",
             f"/comments/{self.comment_id}/edit",
             "/notifications",  # follows
+            "/settings/follows",  # follows
+            "/search?q=cat:cs.CL",  # follows: the search and category buttons
         ]
         admin = ["/admin/status", "/papers/2405.00003"]
         out: list[SitePage] = []

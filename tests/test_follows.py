@@ -272,3 +272,30 @@ def test_notifications_page_count_and_mark_read(tmp_path: object) -> None:
         assert client.post("/notifications/read", data={}).status_code == 403  # CSRF
         visitor = signed_in_client(site, None)
         assert visitor.get("/notifications", follow_redirects=False).status_code == 303
+
+
+def test_follow_buttons_and_settings_page(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from _community_helpers import csrf
+    from _pages_helpers import MEMBER, pages_site, signed_in_client
+
+    with pages_site(Path(str(tmp_path))) as site:
+        client = signed_in_client(site, MEMBER)
+        paper = client.get("/papers/2405.00001")
+        assert "Follow new versions" in paper.text
+        search = client.get("/search?q=cat:cs.CL")
+        assert "Follow this search" in search.text
+        token = csrf(client, "/settings/follows")
+        form = {"csrf_token": token, "kind": "paper_version", "target": "2405.00001"}
+        done = client.post(
+            "/follow", data={**form, "next": "/papers/2405.00001"}, follow_redirects=True
+        )
+        assert "Unfollow new versions" in done.text and "Followed:" in done.text
+        bad = client.post("/follow", data={**form, "kind": "search", "target": "x year:abc"})
+        assert bad.status_code == 400 and "not valid" in bad.text
+        listed = client.get("/settings/follows")
+        assert "New versions of a paper" in listed.text and "1 of at most 5000" in listed.text
+        gone = client.post("/follow", data={**form, "action": "unfollow"}, follow_redirects=True)
+        assert "Unfollowed." in gone.text and "You follow nothing yet" in gone.text
+        assert client.post("/follow", data={"kind": "x"}).status_code == 403  # CSRF

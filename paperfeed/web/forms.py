@@ -37,6 +37,8 @@ NOTICES = {
     "library-shown": "The paper may be recommended again.",
     "library-deleted": "The collection was deleted.",
     "notifications-read": "All caught up.",
+    "followed": "Followed: new papers will show in your notifications.",
+    "unfollowed": "Unfollowed.",
 }
 
 

@@ -18,6 +18,7 @@ from paperfeed.web import (
     curation,
     digests,
     feeds,
+    follows,
     library,
     notifications,
     pages,
@@ -170,6 +171,8 @@ ROUTES += [
 ROUTES += [
     Route("/notifications", notifications.notifications_page, "notifications"),
     Route("/notifications/read", notifications.notifications_read, "notifications_read", ("POST",)),
+    Route("/follow", follows.follow, "follow", ("POST",)),
+    Route("/settings/follows", follows.follows_page, "follows_settings"),
 ]
 
 CATCH_ALL: list[Route] = [
@@ -206,6 +209,7 @@ def register(app: FastAPI, routes: list[Route] | None = None) -> None:
             )
     community.install(app)  # community: template globals, error pages, CSRF cookie
     notifications.install()  # follows: the header's unread count
+    follows.install()  # follows: the Follow buttons' state
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
