@@ -299,3 +299,35 @@ def test_follow_buttons_and_settings_page(tmp_path: object) -> None:
         gone = client.post("/follow", data={**form, "action": "unfollow"}, follow_redirects=True)
         assert "Unfollowed." in gone.text and "You follow nothing yet" in gone.text
         assert client.post("/follow", data={"kind": "x"}).status_code == 403  # CSRF
+
+
+def test_private_feed_lists_matches_and_is_revocable(tmp_path: object) -> None:
+    import re
+    from html import unescape
+    from pathlib import Path
+
+    import feedparser
+    from _community_helpers import csrf
+    from _pages_helpers import MEMBER, pages_site, signed_in_client
+
+    with pages_site(Path(str(tmp_path))) as site:
+        with site.db.write() as conn:
+            me = store_users.get_by_email(conn, MEMBER)
+            assert me is not None
+            f, _ = store_follows.add(conn, me.id, "category", "cs.lg", "cs.LG")
+            store_follows.record_matches(conn, [(f.id, me.id, "2405.00001", 0)])
+        client = signed_in_client(site, MEMBER)
+        page = client.get("/settings/follows").text
+        found = re.search(r'href="(/feeds/follows\.atom\?[^"]+)"', page)
+        assert found
+        url = unescape(found.group(1))
+        reader = signed_in_client(site, None)  # a feed reader has no cookie
+        got = reader.get(url)
+        assert got.status_code == 200 and "private" in got.headers["cache-control"]
+        feed = feedparser.parse(got.content)
+        assert not feed.bozo and [e.link.rsplit("/", 1)[-1] for e in feed.entries] == ["2405.00001"]
+        assert "New for cs.LG" in feed.entries[0].summary
+        token = csrf(client, "/settings/follows")
+        client.post("/settings/follows/feed", data={"csrf_token": token})
+        assert reader.get(url).status_code == 404  # revoked
+        assert reader.get("/feeds/follows.atom?member=1&token=x").status_code == 404

@@ -39,6 +39,7 @@ NOTICES = {
     "notifications-read": "All caught up.",
     "followed": "Followed: new papers will show in your notifications.",
     "unfollowed": "Unfollowed.",
+    "feed-rotated": "Your private feed has a new link; the old one no longer works.",
 }
 
 

@@ -173,6 +173,8 @@ ROUTES += [
     Route("/notifications/read", notifications.notifications_read, "notifications_read", ("POST",)),
     Route("/follow", follows.follow, "follow", ("POST",)),
     Route("/settings/follows", follows.follows_page, "follows_settings"),
+    Route("/settings/follows/feed", follows.rotate_feed, "follows_feed_rotate", ("POST",)),
+    Route("/feeds/follows.atom", follows.follows_atom, "follows_atom"),
 ]
 
 CATCH_ALL: list[Route] = [
