@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -331,3 +331,40 @@ def test_private_feed_lists_matches_and_is_revocable(tmp_path: object) -> None:
         client.post("/settings/follows/feed", data={"csrf_token": token})
         assert reader.get(url).status_code == 404  # revoked
         assert reader.get("/feeds/follows.atom?member=1&token=x").status_code == 404
+
+
+def test_digest_has_a_section_per_follow_and_never_repeats(
+    db: Database, settings: Settings
+) -> None:
+    from paperfeed.digest.compose import compose_due
+    from paperfeed.store import subscriptions as store_subs
+
+    _store(db, _paper("2401.00001", "Seed", ["Ada Writer"], ["cs.CL", "math.CO"]))
+    ada = _member(db)
+    follow_service.follow(db, settings, ada, "author", "Ada Writer")
+    follow_service.follow(db, settings, ada, "category", "math")
+    _store(
+        db,
+        _paper("2402.00001", "By Ada", ["Ada Writer"], ["cs.CL"]),
+        _paper("2402.00002", "Algebra", ["Zed"], ["math.AG"]),
+    )
+    match_new(db, settings)
+    with db.write() as conn:
+        store_subs.subscribe_member(
+            conn,
+            ada.id,
+            ada.email,
+            unsubscribe_token="t" * 20,
+            frequency="daily",
+            sections=["follows"],
+            timezone="UTC",
+            hour=0,
+        )
+    now = datetime.now().replace(microsecond=0)
+    first = compose_due(db, settings, now=now + timedelta(days=3), dry_run=True)
+    sections = {s["title"]: [i["id"] for i in s["items"]] for s in first.preview[0].sections}
+    assert sections == {"New for Ada Writer": ["2402.00001"], "New for math": ["2402.00002"]}
+    report = compose_due(db, settings, now=now + timedelta(days=3))
+    assert report.created == 1
+    again = compose_due(db, settings, now=now + timedelta(days=4), dry_run=True)
+    assert all(not c.sections for c in again.preview)  # each match mailed once
