@@ -253,6 +253,37 @@ class Settings:
         "64 KiB for the form around it); a larger upload gets 413 while it streams.",
     )
 
+    # --- chat push (docs/chat.md) ---
+    chat_allow_private_targets: bool = setting(
+        False,
+        "Chat push: allow Apprise URLs whose host resolves to a private, loopback, link-local, "
+        "multicast or reserved address (off: no server-side request forgery; on for a LAN ntfy).",
+    )
+    chat_max_channels: int = setting(10, "Chat push: most Apprise URLs one member may add.")
+    chat_max_attempts: int = setting(
+        6, "Chat push: attempts on a failing endpoint before an alert is given up."
+    )
+    chat_retry_base: float = setting(
+        30.0,
+        "Chat push: seconds before an alert's first retry; doubles each attempt (6 h at most).",
+    )
+    chat_lease: float = setting(
+        120.0,
+        "Chat push: seconds an alert stays claimed by one sender; after that (its sender died) "
+        "another sends it again. Keep it above the longest endpoint timeout.",
+    )
+    chat_poll: float = setting(
+        5.0, "Chat push: seconds between looks at the chat outbox by `paperfeed serve`'s sender."
+    )
+    chat_test_rate_per_hour: int = setting(
+        5, "Chat push: test messages one member may send per hour from the settings page."
+    )
+    schedule_chat: str = setting(
+        "1m",
+        "When the worker sends queued chat alerts (cron in UTC or interval); `paperfeed serve` "
+        "also sends them itself. Empty disables the worker job.",
+    )
+
     # --- operations ---
     log_format: str = setting(
         "text", "Log lines of `paperfeed serve` and `paperfeed worker`: 'text' or 'json'."

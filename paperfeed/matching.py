@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from urllib.parse import quote
 
 import numpy as np
 from sqlalchemy.engine import Connection
@@ -27,6 +28,7 @@ from paperfeed.search.lexical import LexicalIndex
 from paperfeed.search.query import Query, QueryError, parse
 from paperfeed.search.vectors import from_bytes
 from paperfeed.store import Database
+from paperfeed.store import chat as store_chat
 from paperfeed.store import follows as store_follows
 from paperfeed.store import notifications as store_notes
 from paperfeed.store import papers as store_papers
@@ -163,6 +165,18 @@ def _notify(conn: Connection, matches: list[Match], papers: dict[str, Paper]) ->
     store_notes.add_many(conn, rows)
 
 
+def _chat(
+    conn: Connection, settings: Settings, matches: list[Match], papers: dict[str, Paper]
+) -> None:
+    """One chat alert per match and channel, queued in the matching transaction (docs/chat.md)."""
+    base = settings.base_url.rstrip("/")
+    for m in matches:
+        title = papers[m.paper_id].title if m.paper_id in papers else m.paper_id
+        heading = f"Version {m.version}" if m.version else f"New for {m.label}"
+        url = f"{base}/papers/{quote(m.paper_id)}"
+        store_chat.enqueue_alert(conn, m.user_id, f"match:{m.id}", heading, title, url)
+
+
 def _deliver(
     conn: Connection,
     settings: Settings,
@@ -177,6 +191,7 @@ def _deliver(
     }  # with the follow's label and kind
     full = [labelled[m.id] for m in new if m.id in labelled]
     _notify(conn, full, papers)
+    _chat(conn, settings, full, papers)
     for hook in HOOKS:
         hook(conn, settings, full, papers)
     return len(full)

@@ -286,6 +286,25 @@ register_job(
 )
 
 
+# --- chat push ---
+
+
+def _send_chat(settings: Settings, db: Database) -> None:
+    from paperfeed.digest.chat import deliver_due
+
+    r = deliver_due(db, settings)
+    if r.sent or r.retried or r.failed:
+        log.info("chat push: sent %d, retry %d, failed %d", r.sent, r.retried, r.failed)
+
+
+register_job(
+    "send_chat",
+    _send_chat,
+    schedule_setting="schedule_chat",
+    help="Send queued chat alerts through the members' Apprise URLs (retries with backoff).",
+)
+
+
 # --- community ---
 
 

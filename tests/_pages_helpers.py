@@ -92,6 +92,7 @@ class PagesSite:
             *shared,
             "/settings",
             "/settings/digests",
+            "/settings/chat",
             "/submit",
             "/library",
             f"/library/{self.collection_id}",

@@ -11,10 +11,11 @@ from _community_helpers import PASSWORD, community_site, csrf, member_digest, ou
 from _digest_helpers import add_papers, add_subscriber
 
 from paperfeed.store import Database, mailqueue
+from paperfeed.store import chat as chat_store
 from paperfeed.store import comments as comment_store
 from paperfeed.store import follows as follow_store
-from paperfeed.store import notifications as note_store
 from paperfeed.store import library as lib
+from paperfeed.store import notifications as note_store
 from paperfeed.store import outbox as store_outbox
 from paperfeed.store import recommendations as recs
 from paperfeed.store import sessions as session_store
@@ -64,6 +65,11 @@ def test_deletion_leaves_no_row_that_acts_for_or_mails_the_member(db: Database) 
         # A sign-in link still queued for the account's address, and one for Bob.
         mailqueue.enqueue(conn, "ada@example.org", "Sign in", "<a@x>", "link")
         mailqueue.enqueue(conn, other.email, "Sign in", "<b@x>", "link")
+        # A chat channel with a queued alert, and Bob's, which stays.
+        chat_store.add_channel(conn, u.id, "json://chat.example.org/hook", "Mine")
+        chat_store.add_channel(conn, other.id, "json://chat.example.org/bob", "Bob's")
+        assert chat_store.enqueue_alert(conn, u.id, "k1", "New paper", "body", "http://x/p")
+        assert chat_store.enqueue_alert(conn, other.id, "k1", "New paper", "body", "http://x/p")
         vote_store.add_vote(conn, u.id, ids[0])
         comment_store.add_comment(conn, ids[0], u.id, "hello")
         submission_store.add_submission(conn, ids[1], u.id, u.username, day=DAY, at=None)
@@ -104,6 +110,9 @@ def test_deletion_leaves_no_row_that_acts_for_or_mails_the_member(db: Database) 
     assert _count(db, sent_items, sent_items.c.subscription_id == member.id) == 0
     assert _count(db, mail_queue, mail_queue.c.to_key == "ada@example.org") == 0
     assert _count(db, mail_queue, mail_queue.c.to_key == other.email) == 1
+    with db.read() as conn:
+        assert [c.label for c in chat_store.channels_of(conn, other.id)] == ["Bob's"]
+        assert chat_store.states_of(conn)["pending"] == 1  # Bob's alert is still queued
     with db.write() as conn:
         assert [s.email for s in store_subs.active_batch(conn)] == [other.email]
         claimed = store_outbox.claim_next(conn)

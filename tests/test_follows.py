@@ -368,3 +368,21 @@ def test_digest_has_a_section_per_follow_and_never_repeats(
     assert report.created == 1
     again = compose_due(db, settings, now=now + timedelta(days=4), dry_run=True)
     assert all(not c.sections for c in again.preview)  # each match mailed once
+
+
+def test_each_match_queues_one_chat_alert_per_channel(db: Database, settings: Settings) -> None:
+    from paperfeed.store import chat as store_chat
+    from paperfeed.store.schema import chat_outbox
+
+    _store(db, _paper("2401.00001", "Seed", ["Ada Writer"], ["cs.CL"]))
+    ada = _member(db)
+    follow_service.follow(db, settings, ada, "author", "Ada Writer")
+    with db.write() as conn:
+        for label in ("one", "two"):
+            store_chat.add_channel(conn, ada.id, f"json://127.0.0.1:9/{label}", label)
+    _store(db, _paper("2402.00001", "By Ada", ["Ada Writer"], ["cs.CL"]))
+    match_new(db, settings)
+    match_new(db, settings)
+    with db.read() as conn:
+        rows = conn.execute(sa.select(chat_outbox.c.dedupe_key)).scalars().all()
+    assert len(rows) == 2 and len(set(rows)) == 1

@@ -413,3 +413,37 @@ follow_feed_keys = sa.Table(
     sa.Column("nonce", sa.String(64), nullable=False),  # part of the feed token; new = revoked
     sa.Column("created_at", sa.DateTime, nullable=False),
 )
+
+# --- chat push (m0014) ---
+chat_channels = sa.Table(
+    "chat_channels",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("url", sa.Text, nullable=False),  # the Apprise URL with its secrets: never shown back
+    sa.Column("label", sa.String(100), nullable=False),
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("last_error", sa.Text),  # why the last alert was given up, shown on the settings page
+    sa.Column("last_error_at", sa.DateTime),
+)
+
+chat_outbox = sa.Table(
+    "chat_outbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("channel_id", sa.Integer, sa.ForeignKey("chat_channels.id"), nullable=False),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("dedupe_key", sa.String(255), nullable=False),  # unique per channel: sent once
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("link", sa.Text, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),  # pending|sending|sent|failed
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", sa.DateTime, nullable=False),
+    sa.Column("claim_token", sa.String(32)),  # which sender holds the row while 'sending'
+    sa.Column("lease_until", sa.DateTime),  # after this a 'sending' row may be claimed again
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("sent_at", sa.DateTime),
+)

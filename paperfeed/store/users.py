@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection
 
 from paperfeed.errors import Conflict, InvalidInput
 from paperfeed.models import User
+from paperfeed.store import chat as chat_store
 from paperfeed.store import mailqueue
 from paperfeed.store.schema import (
     auth_tokens,
@@ -259,6 +260,7 @@ def delete_user(conn: Connection, user_id: int) -> bool:
     )
     _delete_digests(conn, user_id, user.email)
     mailqueue.delete_to(conn, user.email)  # a queued sign-in link must not outlive the account
+    chat_store.delete_for_user(conn, user_id)  # chat channels and their queued alerts
     conn.execute(sa.delete(votes).where(votes.c.user_id == user_id))
     conn.execute(sa.delete(comments).where(comments.c.user_id == user_id))
     conn.execute(sa.delete(sessions).where(sessions.c.user_id == user_id))

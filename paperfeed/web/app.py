@@ -16,6 +16,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from paperfeed.config import Settings
+from paperfeed.digest import chat as chat_push
 from paperfeed.digest import postbox
 from paperfeed.errors import InvalidId, NotFound
 from paperfeed.store import Database, open_database
@@ -48,8 +49,10 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> Any:
         courier = postbox.start(settings, database)  # account mail leaves the request path
+        chat_courier = chat_push.start(settings, database)  # its own thread: never waits on mail
         yield
         await run_in_threadpool(courier.stop)
+        await run_in_threadpool(chat_courier.stop)
         if owns_db:
             database.dispose()
 

@@ -27,6 +27,7 @@ from paperfeed.web import (
     submissions,
     votes,
 )
+from paperfeed.web import chat as chat_pages  # chat push
 from paperfeed.web.health import healthz
 from paperfeed.web.metrics import metrics as metrics_page
 
@@ -180,6 +181,12 @@ ROUTES += [
 CATCH_ALL: list[Route] = [
     Route("/api/papers/{arxiv_id:path}", api.paper, "api_paper", api=True),
     Route("/papers/{arxiv_id:path}", pages.paper_page, "paper"),
+]
+
+# --- chat push: a member's Apprise channels (docs/chat.md) ---
+ROUTES += [
+    Route("/settings/chat", chat_pages.chat_page, "chat_settings"),
+    Route("/settings/chat", chat_pages.chat_post, "chat_settings_post", ("POST",)),
 ]
 
 
