@@ -367,6 +367,18 @@ class Settings:
         "interval); empty disables.",
     )
 
+    # --- follows (docs/follow.md) ---
+    follow_max_per_member: int = setting(
+        5000, "Most things one member may follow (authors, categories, searches...)."
+    )
+    follow_similarity: float = setting(
+        0.5,
+        "Cosine similarity a new paper needs to a 'meaning' search or to a followed collection's centroid to match it.",
+    )
+    follow_match_batch: int = setting(
+        5000, "New papers matched against the follows per step (one in-memory keyword index each)."
+    )
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Read PAPERFEED_* variables, apply explicit overrides, and validate types."""

@@ -258,10 +258,23 @@ def harvest(
     http = client or HttpClient(settings)
     try:
         source = make_source(name, settings, http, **options)
-        return run_harvest(db, source, on_page=on_page, lock_lease=settings.job_lock_lease)
+        result = run_harvest(db, source, on_page=on_page, lock_lease=settings.job_lock_lease)
     finally:
         if own:
             http.close()
+    if result.changed:
+        _match_follows(settings, db)
+    return result
+
+
+def _match_follows(settings: Settings, db: Database) -> None:
+    """Match the papers this run stored against the follows; a failure never fails the harvest."""
+    from paperfeed.matching import match_new
+
+    try:
+        log.info("%s", match_new(db, settings).line())
+    except PaperfeedError as exc:  # the next run picks the same papers up from the watermark
+        log.warning("follow matching failed: %s", exc)
 
 
 def status(db: Database) -> list[dict[str, Any]]:

@@ -354,6 +354,23 @@ register_job(
 )
 
 
+# --- follows: match what harvests and imports stored, and newly embedded papers ---
+
+
+def _follows(settings: Settings, db: Database) -> None:
+    from paperfeed.matching import match_new
+
+    log.info("%s", match_new(db, settings).line())
+
+
+register_job(
+    "follows",
+    _follows,
+    schedule_setting="schedule_index",
+    help="Match new papers and new vectors against members' follows (docs/follow.md).",
+)
+
+
 # --- recommend ---
 
 

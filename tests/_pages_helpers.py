@@ -115,6 +115,9 @@ class PagesSite:
             f"/comments/{self.comment_id}/edit",
             "/claims",
             "/claims/new?paper=2405.00003&position=0",
+            "/notifications",  # follows
+            "/settings/follows",  # follows
+            "/search?q=cat:cs.CL",  # follows: the search and category buttons
         ]
         admin = ["/admin/status", "/papers/2405.00003", "/claims"]
 

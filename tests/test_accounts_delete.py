@@ -15,7 +15,9 @@ from paperfeed.store import Database, mailqueue
 from paperfeed.store import chat as chat_store
 from paperfeed.store import claims as claim_store
 from paperfeed.store import comments as comment_store
+from paperfeed.store import follows as follow_store
 from paperfeed.store import library as lib
+from paperfeed.store import notifications as note_store
 from paperfeed.store import outbox as store_outbox
 from paperfeed.store import recommendations as recs
 from paperfeed.store import sessions as session_store
@@ -90,6 +92,11 @@ def test_deletion_leaves_no_row_that_acts_for_or_mails_the_member(db: Database) 
             positives=1,
             negatives=0,
         )
+        # --- follows: a follow with a match, a notification, the private feed key ---
+        f, _ = follow_store.add(conn, u.id, "category", "cs.lg", "cs.LG")
+        follow_store.record_matches(conn, [(f.id, u.id, ids[0], 0)])
+        note_store.add_many(conn, [(u.id, "match:1", "match", ids[0], "New")])
+        follow_store.feed_nonce(conn, u.id)
     with db.write() as conn:  # authors: an authorship claim goes with the account
         claim_store.add_claim(
             conn,

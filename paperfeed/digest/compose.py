@@ -260,6 +260,40 @@ class RecommendationsSection:
 register_section(RecommendationsSection())
 
 
+# --- follows: one part per followed thing with papers matched since the last digest ---
+FOLLOW_WINDOW = timedelta(days=14)  # matches older than this are old news even if never mailed
+
+
+class FollowsSection:
+    """New papers matched for each of the member's follows (sent_items stops repeats)."""
+
+    key = "follows"
+    title = "What you follow"
+
+    def parts(
+        self, ctx: ComposeContext, sub: Subscription, period: Period
+    ) -> list[tuple[str, list[Hit]]]:
+        """One part per follow with matches, most recent match first."""
+        if sub.user_id is None:
+            return []
+        from paperfeed.store import follows as store_follows
+
+        with ctx.db.read() as conn:
+            matches = store_follows.matches_for(
+                conn, sub.user_id, since=ctx.now - FOLLOW_WINDOW, limit=CANDIDATES * 5
+            )
+        parts: dict[int, tuple[str, list[Hit]]] = {}
+        for m in matches:
+            heading = f"New versions: {m.label}" if m.version else f"New for {m.label}"
+            parts.setdefault(m.follow_id, (one_line(heading, 100), []))[1].append(
+                Hit(m.paper_id, float(m.id))
+            )
+        return list(parts.values())
+
+
+register_section(FollowsSection())
+
+
 def section_names() -> list[str]:
     """Keys of the sections a subscriber can choose, in digest order."""
     return [k for k in SECTION_ORDER if k in SECTIONS] + sorted(

@@ -23,6 +23,7 @@ TEXT_FIELDS = ["title", "abstract", "authors"]
 BOOSTS = {"title": 3.0, "abstract": 1.0, "authors": 0.5}
 SNIPPET_CHARS = 320
 WRITER_HEAP = 128_000_000  # bytes; Tantivy's default, enough for 10k-document batches
+RAM_WRITER_HEAP = 50_000_000  # bytes; a day's new papers (a few thousand) for follow matching
 SORTS = ("relevance", "date", "upvotes")
 
 # --- full text: the body of papers whose HTML was fetched, one value per section ---
@@ -108,6 +109,20 @@ class LexicalIndex:
                 raise PaperfeedError(f"no keyword index at {path}: run `paperfeed index`")
             self.index = tantivy.Index.open(str(path))
 
+    @classmethod
+    def in_memory(cls, papers: Iterable[Paper]) -> LexicalIndex:
+        """A throwaway index of some papers held in RAM (follows match new papers against it)."""
+        self = cls.__new__(cls)
+        self.path = Path(":memory:")
+        self.schema = build_schema()
+        self.index = tantivy.Index(self.schema)
+        writer = self.index.writer(RAM_WRITER_HEAP, 1)
+        for p in papers:
+            writer.add_document(document(p))
+        writer.commit()
+        self.index.reload()
+        return self
+
     def reload(self) -> None:
         """See the latest commit (readers call this when the indexer has committed)."""
         self.index.reload()
@@ -155,8 +170,10 @@ class LexicalIndex:
 
     # --- reading ---
 
-    def _text_query(self, q: Query) -> Any | None:
+    def _text_query(self, q: Query, *, every: bool = False) -> Any | None:
         text = q.tantivy_text()
+        if every and text:  # each word and phrase required, as a saved search alert means it
+            text = " ".join("+" + part for part in _parts(text))
         if not text:
             return None
         try:
@@ -187,11 +204,21 @@ class LexicalIndex:
             )
         return out
 
-    def build(self, q: Query, *, text: bool = True, keys: Sequence[int] | None = None) -> Any:
-        """The Tantivy query: text scored, filters as zero-score constraints, exclusions."""
+    def build(
+        self,
+        q: Query,
+        *,
+        text: bool = True,
+        keys: Sequence[int] | None = None,
+        every: bool = False,
+    ) -> Any:
+        """The Tantivy query: text scored, filters as zero-score constraints, exclusions.
+
+        With `every`, a paper must hold every word and phrase (not just some of them).
+        """
         Occur = tantivy.Occur
         clauses: list[tuple[Any, Any]] = []
-        tq = self._text_query(q) if text else None
+        tq = self._text_query(q, every=every) if text else None
         if tq is not None:
             clauses.append((Occur.Must, tq))
         for f in self._filter_queries(q):
@@ -351,6 +378,12 @@ class LexicalIndex:
                 out[pid] = (best[1], best[2])
         return out
 
+    def matching_ids(self, q: Query, *, limit: int) -> list[str]:
+        """Ids of the papers holding every word and phrase of q and passing its filters."""
+        searcher = self.index.searcher()
+        res = searcher.search(self.build(q, every=True), limit, count=False)
+        return [searcher.doc(addr)["id"][0] for _, addr in res.hits]
+
     def contains(self, paper_id: str) -> bool:
         """True when the paper is indexed."""
         searcher = self.index.searcher()
@@ -381,3 +414,14 @@ def _whole_marked(text: str, snippet: Any) -> str:
 def _mark(html: str) -> str:
     # Tantivy escapes the text and wraps matches in <b>; use <mark> so pages can style it.
     return html.replace("<b>", "<mark>").replace("</b>", "</mark>")
+
+
+def _parts(text: str) -> list[str]:
+    """Split Tantivy text from Query.tantivy_text into its words and quoted phrases."""
+    out: list[str] = []
+    for i, chunk in enumerate(text.split('"')):
+        if i % 2:
+            out.append(f'"{chunk}"')
+        else:
+            out.extend(chunk.split())
+    return out

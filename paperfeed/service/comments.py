@@ -6,6 +6,7 @@ from paperfeed.config import Settings
 from paperfeed.errors import InvalidId, InvalidInput, NotFound, PermissionDenied
 from paperfeed.models import Comment, User
 from paperfeed.normalize import parse_arxiv_id
+from paperfeed.service import notifications
 from paperfeed.service.members import check_confirmed
 from paperfeed.store import Database
 from paperfeed.store import comments as comment_store
@@ -34,7 +35,10 @@ def add(db: Database, settings: Settings, user: User, paper_id: str, body: str) 
         raise InvalidInput("no such paper to comment on") from None
     body = check_body(settings, body)
     with db.write() as conn:
-        return comment_store.add_comment(conn, pid, user.id, body)
+        comment = comment_store.add_comment(conn, pid, user.id, body)
+        paper = paper_store.get_paper(conn, pid)
+        notifications.for_comment(conn, comment, paper.title if paper else pid)
+        return comment
 
 
 def own(db: Database, user: User, comment_id: int) -> Comment:

@@ -400,6 +400,52 @@ paper_summaries = sa.Table(
     sa.Column("created_at", sa.DateTime, nullable=False),
 )
 
+# --- follows (m0013): what members follow, each match once, notifications, private feed key ---
+follows = sa.Table(
+    "follows",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False),
+    # author | org | category | search | collection | paper_version
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("target", sa.String(400), nullable=False),  # lookup key, unique per member+kind
+    sa.Column("label", sa.String(400), nullable=False),  # what pages show
+    sa.Column("data", sa.JSON, nullable=False),  # search: {"query", "mode"}; version: {"version"}
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+follow_matches = sa.Table(
+    "follow_matches",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("follow_id", sa.Integer, sa.ForeignKey("follows.id"), nullable=False),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("paper_id", sa.String(64), sa.ForeignKey("papers.id"), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),  # 0, or the new version of paper_version
+    sa.Column("matched_at", sa.DateTime, nullable=False),
+)
+
+notifications = sa.Table(
+    "notifications",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("key", sa.String(120), nullable=False),  # unique per member: each event once
+    sa.Column("kind", sa.String(16), nullable=False),  # match | reply | mention | claimed
+    sa.Column("paper_id", sa.String(64)),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("read_at", sa.DateTime),
+)
+
+follow_feed_keys = sa.Table(
+    "follow_feed_keys",
+    metadata,
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), primary_key=True),
+    sa.Column("nonce", sa.String(64), nullable=False),  # part of the feed token; new = revoked
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
 # --- chat push (m0014) ---
 chat_channels = sa.Table(
     "chat_channels",

@@ -33,6 +33,7 @@ SECTION_LABELS = {
     "trending": "Trending papers",
     "featured": "The day's featured papers",
     "searches": "New papers for my saved searches",
+    "follows": "New papers for what I follow (authors, categories, searches…)",
     "recommendations": "Recommended for me",
 }
 MAX_SEARCHES = 5
@@ -215,7 +216,7 @@ def _section_choices(member: bool) -> list[tuple[str, str]]:
     return [
         (k, SECTION_LABELS.get(k, k.title()))
         for k in section_names()
-        if member or k != "recommendations"
+        if member or k not in ("recommendations", "follows")
     ]
 
 

@@ -40,6 +40,10 @@ NOTICES = {
     "claim-withdrawn": "Your claim was withdrawn.",
     "claim-decided": "The claim is decided.",
     "links-saved": "The paper's links are saved.",
+    "notifications-read": "All caught up.",
+    "followed": "Followed: new papers will show in your notifications.",
+    "unfollowed": "Unfollowed.",
+    "feed-rotated": "Your private feed has a new link; the old one no longer works.",
 }
 
 

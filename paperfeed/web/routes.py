@@ -20,8 +20,10 @@ from paperfeed.web import (
     curation,
     digests,
     feeds,
+    follows,
     library,
     member_api,
+    notifications,
     pages,
     search_pages,
     status,
@@ -255,6 +257,17 @@ ROUTES += [
 ]
 
 # Paper ids may contain a slash (hep-th/9901001), so these match any path: keep them last.
+
+# --- follows: notifications of new papers for what members follow, replies and mentions ---
+ROUTES += [
+    Route("/notifications", notifications.notifications_page, "notifications"),
+    Route("/notifications/read", notifications.notifications_read, "notifications_read", ("POST",)),
+    Route("/follow", follows.follow, "follow", ("POST",)),
+    Route("/settings/follows", follows.follows_page, "follows_settings"),
+    Route("/settings/follows/feed", follows.rotate_feed, "follows_feed_rotate", ("POST",)),
+    Route("/feeds/follows.atom", follows.follows_atom, "follows_atom"),
+]
+
 CATCH_ALL: list[Route] = [
     Route("/api/papers/{arxiv_id:path}", api.paper, "api_paper", api=True),
     Route("/papers/{arxiv_id:path}", pages.paper_page, "paper"),
@@ -296,6 +309,8 @@ def register(app: FastAPI, routes: list[Route] | None = None) -> None:
             )
     community.install(app)  # community: template globals, error pages, CSRF cookie
     authors.install()  # authors: author links and claim badges in templates
+    notifications.install()  # follows: the header's unread count
+    follows.install()  # follows: the Follow buttons' state
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
