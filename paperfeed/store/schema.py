@@ -367,3 +367,14 @@ mail_queue = sa.Table(
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("sent_at", sa.DateTime),
 )
+
+# --- m0017: paper sources (arXiv, bioRxiv, medRxiv) and every identity of a paper ---
+papers.append_column(sa.Column("source", sa.String(16), nullable=False, server_default="arxiv"))
+paper_identities = sa.Table(
+    "paper_identities",
+    metadata,
+    # An arXiv id, a preprint DOI or a journal DOI (DOIs lower-cased: they ignore case).
+    sa.Column("value", sa.String(255), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # arxiv, biorxiv, medrxiv or journal
+    sa.Column("paper_id", sa.String(64), sa.ForeignKey("papers.id"), nullable=False, index=True),
+)
