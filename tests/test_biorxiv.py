@@ -406,3 +406,43 @@ def test_a_late_link_through_a_journal_doi_hides_the_second_record(db: Database)
         assert identities.canonical(conn, med.id) == "2112.00002"
         values = [v for _, v in identities.identities_for(conn, "2112.00002")]
     assert values == ["2112.00002", med.id, journal.lower()]
+
+
+# --- a DOI paper on the site ---
+
+
+def test_a_doi_paper_on_its_page_and_its_day(db: Database, upstream: Upstream) -> None:
+    from fastapi.testclient import TestClient
+
+    from paperfeed.config import Settings
+    from paperfeed.web import create_app
+
+    with db.write() as conn:
+        store_records(conn, [_arxiv("2109.00001", "10.1101/2021.09.30.462652")])
+    upstream.app = interval_app()
+    run(upstream, db, "medrxiv")
+    body = (BIORXIV_DIR / "details_biorxiv_doi_10.1101_2021.09.30.462652.json").read_text()
+    upstream.app = lambda req: Reply(body, content_type="application/json")
+    run(upstream, db)
+    app = create_app(Settings(database_url=db.url), db)
+    with TestClient(app) as client:
+        med = "10.1101/2021.12.05.21267037"
+        page = client.get(f"/papers/{med}")
+        if page.status_code == 404:  # not in the recorded interval page: take one that is
+            med = next(iter(expected_versions("medrxiv")))
+            page = client.get(f"/papers/{med}")
+        assert page.status_code == 200, page.text[:300]
+        assert f"medRxiv {med}" in page.text and "medRxiv page" in page.text
+        # The preprint DOI of an arXiv paper leads to that paper, which shows both identities.
+        linked = client.get("/papers/10.1101/2021.09.30.462652v2")
+        assert linked.status_code == 200 and str(linked.url).endswith("/papers/2109.00001")
+        assert "10.1101/2021.09.30.462652" in linked.text and "bioRxiv" in linked.text
+        with db.read() as conn:
+            day = conn.exec_driver_sql(
+                "SELECT day FROM feed_entries WHERE paper_id = ?"
+                if db.dialect == "sqlite"
+                else "SELECT day FROM feed_entries WHERE paper_id = %s",
+                (med,),
+            ).scalar_one()
+        listing = client.get(f"/papers/date/{day}")
+        assert listing.status_code == 200 and f"/papers/{med}" in listing.text
