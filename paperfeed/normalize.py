@@ -396,8 +396,8 @@ def _categories(value: Any) -> list[str]:
     for n, cat in enumerate(names, start=1):
         if not is_category(cat):
             raise InvalidRecord(
-                f"categories entry {n} {cat[:64]!r} is not a category (e.g. cs.CL, hep-th, "
-                "biorxiv.genetics)"
+                f"categories entry {n} {cat[:64]!r} is not an arXiv category (e.g. cs.CL, "
+                "hep-th) or a bioRxiv/medRxiv one (biorxiv.genetics)"
             )
         if cat not in out:
             out.append(cat)
