@@ -510,6 +510,34 @@ def harvest_ids(ctx: click.Context, ids: tuple[str, ...], quiet: bool) -> None:
     _harvest_cli(ctx, "arxiv-ids", quiet, ids=list(ids))
 
 
+# --- harvest biorxiv (docs/biorxiv.md) ---
+
+
+@harvest_group.command("biorxiv")
+@click.option("--from", "from_", help="First posting day YYYY-MM-DD (default: the last run's end).")
+@click.option("--to", help="Last posting day YYYY-MM-DD (default: today, UTC).")
+@click.option(
+    "--server",
+    type=click.Choice(["biorxiv", "medrxiv"]),
+    default="biorxiv",
+    show_default=True,
+    help="Which preprint server to list.",
+)
+@click.option("--category", help="One subject, e.g. 'cell biology' (default: every subject).")
+@_quiet
+@click.pass_context
+def harvest_biorxiv(
+    ctx: click.Context,
+    from_: str | None,
+    to: str | None,
+    server: str,
+    category: str | None,
+    quiet: bool,
+) -> None:
+    """Harvest bioRxiv or medRxiv preprints posted in a date window, e.g. --from 2026-11-01."""
+    _harvest_cli(ctx, "biorxiv", quiet, from_=from_, to=to, server=server, category=category)
+
+
 @harvest_group.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.pass_context

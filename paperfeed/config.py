@@ -179,6 +179,23 @@ class Settings:
         "0 */6 * * *",
         "When the worker harvests Hugging Face daily papers (cron in UTC or interval); empty disables.",
     )
+    # --- bioRxiv / medRxiv (docs/biorxiv.md) ---
+    biorxiv_api_url: str = setting(
+        "https://api.biorxiv.org", "bioRxiv/medRxiv API (the /details endpoints) base URL."
+    )
+    harvest_biorxiv_servers: str = setting(
+        "biorxiv,medrxiv", "Comma-separated servers the scheduled bioRxiv harvest fetches."
+    )
+    harvest_biorxiv_categories: str = setting(
+        "",
+        "Comma-separated bioRxiv/medRxiv subjects the scheduled harvest fetches (e.g. "
+        "genomics,cell biology); empty means every subject.",
+    )
+    schedule_harvest_biorxiv: str = setting(
+        "",
+        "When the worker harvests bioRxiv/medRxiv (cron in UTC or interval, e.g. '0 4 * * *'); "
+        "empty (the default) disables the job.",
+    )
     serve_scheduler: bool = setting(
         False, "Run the worker's scheduled jobs inside `paperfeed serve` (single-machine setups)."
     )

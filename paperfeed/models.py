@@ -17,9 +17,12 @@ class Organization:
     avatar: str | None = None
 
 
+SOURCE_NAMES = {"arxiv": "arXiv", "biorxiv": "bioRxiv", "medrxiv": "medRxiv"}
+
+
 @dataclass(slots=True)
 class Paper:
-    """One arXiv paper, identified by its canonical id without version."""
+    """One paper, identified by its source's canonical id without version (arXiv id or DOI)."""
 
     id: str
     title: str
@@ -47,6 +50,8 @@ class Paper:
     github_stars: int | None = field(default=None, compare=False)
     # Keywords extracted by paperfeed (store/keywords.py), read with the paper, never written.
     local_keywords: list[str] = field(default_factory=list, compare=False)
+    # arxiv, biorxiv or medrxiv: which server the id and its version numbers belong to.
+    source: str = "arxiv"
 
     @property
     def primary_category(self) -> str | None:
@@ -54,13 +59,22 @@ class Paper:
         return self.categories[0] if self.categories else None
 
     @property
+    def source_name(self) -> str:
+        """The server's display name: arXiv, bioRxiv or medRxiv."""
+        return SOURCE_NAMES.get(self.source, self.source)
+
+    @property
     def abs_url(self) -> str:
-        """The arXiv abstract page."""
+        """The abstract page on the paper's server."""
+        if self.source in ("biorxiv", "medrxiv"):
+            return f"https://www.{self.source}.org/content/{self.id}v{self.version}"
         return f"https://arxiv.org/abs/{self.id}"
 
     @property
     def pdf_url(self) -> str:
-        """The arXiv PDF link."""
+        """The PDF link on the paper's server."""
+        if self.source in ("biorxiv", "medrxiv"):
+            return f"https://www.{self.source}.org/content/{self.id}v{self.version}.full.pdf"
         return f"https://arxiv.org/pdf/{self.id}"
 
 

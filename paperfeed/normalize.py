@@ -1,4 +1,4 @@
-"""Canonical arXiv identifiers and text clean-up shared by every source."""
+"""Canonical paper identifiers (arXiv ids, bioRxiv/medRxiv DOIs) and text clean-up shared by every source."""
 
 from __future__ import annotations
 
@@ -63,6 +63,95 @@ def parse_arxiv_id(text: str) -> ArxivId:
     if version == 0:
         raise InvalidId(f"not an arXiv id: {text!r} (versions start at v1)")
     return ArxivId(canonical, version)
+
+
+# --- one identity for every paper: arXiv ids and bioRxiv/medRxiv DOIs ---
+
+SOURCES = ("arxiv", "biorxiv", "medrxiv")  # the paper sources an id can name
+# bioRxiv/medRxiv DOIs: 10.1101/YYYY.MM.DD.NNNNNN (bioRxiv, 6 digits; medRxiv, 8 digits since
+# 2019) or the old style without the date (bioRxiv 10.1101/001768, medRxiv 10.1101/19000653)
+# both used until 2019-12; `vN` names a version.
+_DOI_RE = re.compile(
+    r"^10\.1101/(?P<suffix>\d{4}\.\d{2}\.\d{2}\.\d{6,8}|\d{6,8})(?:v(?P<version>\d{1,3}))?$",
+    re.ASCII,
+)
+_DOI_URL_RE = re.compile(
+    r"^(?:https?://)?(?:www\.|dx\.)?(?:(?P<server>biorxiv|medrxiv)\.org/content/(?:early/[\d/]+/)?"
+    r"|doi\.org/)(?P<rest>10\.1101/[^?#]+?)(?:\.(?:full|abstract|article-info|supplementary-material)"
+    r"(?:\.pdf(?:\+html)?)?|\.pdf)?/?(?:[?#].*)?$",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PaperId:
+    """A parsed paper identifier: its source, canonical id without version, and the version if given."""
+
+    source: str  # arxiv, biorxiv or medrxiv (for a bare DOI, guessed from its shape)
+    id: str
+    version: int | None = None
+
+    def __str__(self) -> str:
+        return self.id if self.version is None else f"{self.id}v{self.version}"
+
+
+def doi_server(suffix: str) -> str:
+    """The server a 10.1101 DOI suffix most likely belongs to: medRxiv's have 8 digits."""
+    tail = suffix.rpartition(".")[2]
+    return "medrxiv" if len(tail) == 8 else "biorxiv"
+
+
+def parse_paper_id(text: str) -> PaperId:
+    """Parse an arXiv id or URL, or a bioRxiv/medRxiv DOI, `doi:` DOI, doi.org or server URL."""
+    s = text.strip()
+    m = _DOI_URL_RE.match(s)
+    server = None
+    if m:
+        s, server = m.group("rest"), (m.group("server") or "").lower() or None
+    elif s[:4].lower() == "doi:":
+        s = s[4:].strip()
+    if s.startswith("10."):
+        d = _DOI_RE.match(s.rstrip("/"))
+        if not d:
+            shown = text if len(text) <= 60 else text[:57] + "..."
+            raise InvalidId(
+                f"not a bioRxiv/medRxiv DOI: {shown!r} (expected e.g. 10.1101/2021.09.30.462652, "
+                "10.1101/001768 or a biorxiv.org/content/ URL)"
+            )
+        version = int(d.group("version")) if d.group("version") else None
+        if version == 0:
+            raise InvalidId(f"not a DOI version: {text!r} (versions start at v1)")
+        suffix = d.group("suffix")
+        return PaperId(server or doi_server(suffix), f"10.1101/{suffix}", version)
+    try:
+        aid = parse_arxiv_id(text)
+    except InvalidId:
+        shown = text if len(text) <= 60 else text[:57] + "..."
+        raise InvalidId(
+            f"not a paper id: {shown!r} (expected an arXiv id such as 2401.01234 or hep-th/9901001, "
+            "a bioRxiv/medRxiv DOI such as 10.1101/2021.09.30.462652, or a link to either)"
+        ) from None
+    return PaperId("arxiv", aid.id, aid.version)
+
+
+def is_paper_id(text: str) -> bool:
+    """True when the text parses as an arXiv id, a bioRxiv/medRxiv DOI, or a link to one."""
+    try:
+        parse_paper_id(text)
+    except InvalidId:
+        return False
+    return True
+
+
+def is_doi_id(paper_id: str) -> bool:
+    """True when a canonical paper id is a bioRxiv/medRxiv DOI rather than an arXiv id."""
+    return paper_id.startswith("10.1101/")
+
+
+def preprint_category(server: str, text: str | None) -> str | None:
+    """A bioRxiv/medRxiv free-text category as a browsable one, e.g. biorxiv.systems-biology."""
+    words = re.findall(r"[a-z]+", (text or "").lower())
+    return f"{server}.{'-'.join(words)}" if words else None
 
 
 def canonical_id(text: str) -> str:
@@ -232,7 +321,7 @@ LIMITS = {
     "abstract": 20_000,
     "author": 300,
     "authors": 10_000,
-    "category": 40,
+    "category": 64,  # medrxiv.occupational-and-environmental-health is 45
     "categories": 50,
     "comments": 5_000,
     "journal_ref": 1_000,
@@ -313,7 +402,8 @@ def _categories(value: Any) -> list[str]:
     for n, cat in enumerate(names, start=1):
         if not is_category(cat):
             raise InvalidRecord(
-                f"categories entry {n} {cat[:40]!r} is not an arXiv category (e.g. cs.CL, hep-th)"
+                f"categories entry {n} {cat[:64]!r} is not an arXiv category (e.g. cs.CL, "
+                "hep-th) or a bioRxiv/medRxiv one (biorxiv.genetics)"
             )
         if cat not in out:
             out.append(cat)
@@ -391,9 +481,12 @@ def valid_paper(p: Paper) -> Paper:
     if not isinstance(p.id, str):
         raise InvalidRecord(f"id must be text, not {_kind(p.id)}")
     try:
-        aid = parse_arxiv_id(strip_invalid(p.id))
+        aid = parse_paper_id(strip_invalid(p.id))
     except InvalidId as exc:
         raise InvalidRecord(str(exc)) from None
+    source = p.source if p.source in SOURCES else None
+    if source is None or (source == "arxiv") != (aid.source == "arxiv"):
+        raise InvalidRecord(f"{aid.id}: source {str(p.source)[:20]!r} does not fit this id")
     title = _line(p.title, "title")
     if not title:
         raise InvalidRecord(f"{aid.id}: record has no title")
@@ -402,6 +495,7 @@ def valid_paper(p: Paper) -> Paper:
         raise InvalidRecord(f"abstract must be text, not {_kind(abstract)}")
     return Paper(
         id=aid.id,
+        source=source,
         title=title,
         abstract=_bounded(clean_abstract(abstract), "abstract"),
         authors=_names(p.authors, "authors", "author"),

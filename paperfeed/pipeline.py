@@ -14,6 +14,7 @@ from paperfeed.models import FeedEntry, ImportRecord, Signal, UpsertCounts
 from paperfeed.sources.files import LineError, export_record, read_file
 from paperfeed.store import Database
 from paperfeed.store import feed as feed_store
+from paperfeed.store import identities as identity_store
 from paperfeed.store import papers as paper_store
 from paperfeed.store import signals as signal_store
 
@@ -25,6 +26,13 @@ def store_records(conn: Connection, records: Sequence[ImportRecord]) -> UpsertCo
     counts = paper_store.upsert_papers(conn, [r.paper for r in records])
     entries: list[FeedEntry] = [e for r in records for e in r.entries]
     signals: list[Signal] = [s for r in records for s in r.signals]
+    # A record linked to another source's paper lists and signals that paper.
+    alias = identity_store.canonical_many(conn, {r.paper.id for r in records})
+    if alias:
+        for e in entries:
+            e.paper_id = alias.get(e.paper_id, e.paper_id)
+        for s in signals:
+            s.paper_id = alias.get(s.paper_id, s.paper_id)
     feed_store.add_entries(conn, entries)
     signal_store.add_signals(conn, signals)
     return counts

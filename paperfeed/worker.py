@@ -235,6 +235,36 @@ register_job(
 )
 
 
+# --- bioRxiv / medRxiv ---
+
+
+def _harvest_biorxiv(settings: Settings, db: Database) -> None:
+    servers = [s.strip() for s in settings.harvest_biorxiv_servers.split(",") if s.strip()]
+    cats: list[str | None] = [
+        c.strip() for c in settings.harvest_biorxiv_categories.split(",") if c.strip()
+    ]
+    failures = []
+    for server in servers:
+        for category in cats or [None]:
+            try:
+                log.info(
+                    "%s", harvest(settings, db, "biorxiv", server=server, category=category).line()
+                )
+            except PaperfeedError as exc:
+                # One failing server or subject must not keep the others from being harvested.
+                failures.append(f"{server} {category or 'all'}: {exc}")
+    if failures:
+        raise PaperfeedError("bioRxiv harvest failed for " + "; ".join(failures))
+
+
+register_job(
+    "harvest_biorxiv",
+    _harvest_biorxiv,
+    schedule_setting="schedule_harvest_biorxiv",
+    help="Harvest bioRxiv/medRxiv for each server and subject in the harvest_biorxiv_* settings.",
+)
+
+
 # --- digests ---
 
 

@@ -272,6 +272,7 @@ def wipe(db: Database) -> None:
         for table in (
             "signals",
             "feed_entries",
+            "paper_identities",
             "papers",
             "harvest_state",
             "harvest_runs",

@@ -436,9 +436,9 @@ def test_submission_rules_have_clear_messages(site: Site) -> None:
         return r.status_code, r.text
 
     code, text = submit("https://evil.example.org/abs/2611.00001")
-    assert code == 400 and "not an arXiv id" in text
+    assert code == 400 and "not a paper id" in text
     code, text = submit("1' OR '1'='1")
-    assert code == 400 and "not an arXiv id" in text
+    assert code == 400 and "not a paper id" in text
     assert site.arxiv.requests == []  # a user-supplied URL is never fetched
     code, text = submit("2611.00001")
     assert code == 200 and "Thanks! The paper is on today" in text

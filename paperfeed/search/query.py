@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 
 from paperfeed.errors import PaperfeedError
-from paperfeed.normalize import canonical_id, is_arxiv_id
+from paperfeed.normalize import is_paper_id, parse_paper_id
 
 MAX_QUERY_CHARS = 2000  # longer input (a pasted page) is cut here; 2,000 chars ≈ 300 words
 MAX_WORDS = 64  # free-text words kept: enough for a pasted abstract's opening, bounded cost
@@ -173,8 +173,8 @@ def parse(text: str, *, lenient: bool = False) -> Query:
         text = text[:MAX_QUERY_CHARS]
         notes.append(f"the query was cut to its first {MAX_QUERY_CHARS} characters")
     stripped = text.strip()
-    if stripped and " " not in stripped and is_arxiv_id(stripped):
-        return Query(arxiv_id=canonical_id(stripped))
+    if stripped and " " not in stripped and is_paper_id(stripped):
+        return Query(arxiv_id=parse_paper_id(stripped).id)  # an arXiv id or a 10.1101 DOI
 
     ws: list[str] = []
     phrases: list[tuple[str, ...]] = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 from paperfeed.config import Settings
 from paperfeed.errors import InvalidId, InvalidInput, NotFound, PermissionDenied
 from paperfeed.models import Comment, User
-from paperfeed.normalize import parse_arxiv_id
+from paperfeed.normalize import parse_paper_id
 from paperfeed.service import notifications
 from paperfeed.service.members import check_confirmed
 from paperfeed.store import Database
@@ -30,7 +30,7 @@ def add(db: Database, settings: Settings, user: User, paper_id: str, body: str) 
     """Add the member's comment to a paper."""
     check_confirmed(user)
     try:
-        pid = parse_arxiv_id(paper_id[:100]).id
+        pid = parse_paper_id(paper_id[:100]).id
     except InvalidId:
         raise InvalidInput("no such paper to comment on") from None
     body = check_body(settings, body)
@@ -71,7 +71,7 @@ def delete(db: Database, user: User, comment_id: int) -> Comment:
 def list_for(db: Database, paper_id: str) -> list[Comment]:
     """A listed paper's comments, oldest first (NotFound for an unknown or hidden paper)."""
     try:
-        pid = parse_arxiv_id(paper_id[:200]).id
+        pid = parse_paper_id(paper_id[:200]).id
     except InvalidId as exc:
         raise NotFound(str(exc)) from None
     with db.read() as conn:

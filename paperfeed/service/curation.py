@@ -6,7 +6,7 @@ from datetime import date
 
 from paperfeed.errors import InvalidId, InvalidInput, NotFound
 from paperfeed.models import User
-from paperfeed.normalize import parse_arxiv_id
+from paperfeed.normalize import parse_paper_id
 from paperfeed.service.members import check_confirmed, check_curator
 from paperfeed.store import Database
 from paperfeed.store import papers as paper_store
@@ -17,7 +17,7 @@ def curate(db: Database, user: User, paper_id: str, action: str, *, today: date)
     """Apply a curator's action to a paper; returns the paper's canonical id."""
     check_curator(check_confirmed(user))
     try:
-        pid = parse_arxiv_id(paper_id[:100]).id
+        pid = parse_paper_id(paper_id[:100]).id
     except InvalidId:
         raise InvalidInput("no such paper") from None
     with db.write() as conn:

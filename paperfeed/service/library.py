@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from paperfeed.errors import Conflict, InvalidId, InvalidInput, NotFound
 from paperfeed.models import Paper, User
-from paperfeed.normalize import parse_arxiv_id
+from paperfeed.normalize import parse_paper_id
 from paperfeed.recommend import imports
 from paperfeed.store import Database
 from paperfeed.store import library as store_library
@@ -33,7 +33,7 @@ class Saved:
 def paper_id(value: str) -> str:
     """The canonical id of a paper named in a form, or "" when it names none."""
     try:
-        return parse_arxiv_id(value).id if 0 < len(value) < 100 else ""
+        return parse_paper_id(value).id if 0 < len(value) < 100 else ""
     except InvalidId:
         return ""
 

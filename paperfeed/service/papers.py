@@ -8,11 +8,12 @@ from datetime import date, datetime
 
 from paperfeed.errors import InvalidId, NotFound, PaperfeedError
 from paperfeed.models import FeedEntry, FeedItem, Paper, TrendingScore
-from paperfeed.normalize import parse_arxiv_id
+from paperfeed.normalize import parse_paper_id
 from paperfeed.service.periods import Period, day_period, month_period, week_period
 from paperfeed.store import Database
 from paperfeed.store import feed as feed_store
 from paperfeed.store import hub_links as link_store
+from paperfeed.store import identities as identity_store
 from paperfeed.store import papers as paper_store
 from paperfeed.store import signals as signal_store
 from paperfeed.store import summaries as summary_store
@@ -130,27 +131,34 @@ class PaperView:
     entry: FeedEntry | None = None  # the first feed entry, with the submitter's details
     hub: HubLinks = field(default_factory=HubLinks)  # Hub repos citing the paper
     summary: Summary | None = None  # written here by the operator's model (HF's is on the paper)
+    # Every (kind, value) identity: arXiv id, bioRxiv/medRxiv DOI, journal DOI (m0017).
+    identities: list[tuple[str, str]] = field(default_factory=list)
 
 
 def resolve_id(raw: str) -> str:
     """The canonical id for a requested id or URL; InvalidId when it is not an arXiv id."""
     if len(raw) > 200:
         raise InvalidId("not an arXiv id: too long")
-    return parse_arxiv_id(raw).id
+    return parse_paper_id(raw).id
 
 
 def paper_view(db: Database, raw_id: str, *, redirect: bool = True) -> PaperView:
     """A paper by id; CanonicalRedirect for non-canonical forms when redirect is set."""
     if len(raw_id) > 200:
         raise InvalidId("not an arXiv id: too long")
-    asked = parse_arxiv_id(raw_id)
+    asked = parse_paper_id(raw_id)
     canonical = asked.id
     if redirect and canonical != raw_id:
         raise CanonicalRedirect(canonical)
     with db.read() as conn:
         paper = paper_store.get_paper(conn, canonical)
         if paper is None:
+            # A record linked to another source's paper (a preprint DOI of an arXiv paper).
+            linked = identity_store.canonical(conn, canonical)
+            if redirect and linked and linked != canonical:
+                raise CanonicalRedirect(linked)
             raise NotFound(f"no paper {canonical} in this feed")
+        known_as = identity_store.identities_for(conn, canonical)
         if asked.version and asked.version > paper.version:
             # A version that never existed names no paper (v7 of a paper at v1 is a typo).
             raise NotFound(
@@ -169,6 +177,7 @@ def paper_view(db: Database, raw_id: str, *, redirect: bool = True) -> PaperView
         submitted_at=(first.submitted_at if first else None),
         entry=first,
         hub=hub,
+        identities=known_as,
         summary=summary,
     )
 

@@ -15,7 +15,7 @@ from paperfeed.errors import (
     RateLimited,
 )
 from paperfeed.models import Paper, User
-from paperfeed.normalize import parse_arxiv_id
+from paperfeed.normalize import is_doi_id, parse_paper_id
 from paperfeed.service.members import check_confirmed
 from paperfeed.store import Database
 from paperfeed.store import feed as feed_store
@@ -85,7 +85,13 @@ def submit(
     """Apply the submission rules and feature a paper on today's feed as submitted by the user."""
     check_confirmed(user)
     now = now or now_utc()
-    pid = _parse(raw)
+    raw = raw.strip()
+    if not raw or len(raw) > 300:
+        raise InvalidInput("enter an arXiv id such as 2401.01234 or an arxiv.org/abs/ link")
+    try:
+        pid = parse_paper_id(raw).id  # only parsed: a user-supplied URL is never fetched
+    except InvalidId as exc:
+        raise InvalidInput(str(exc)) from None
     with db.read() as conn:
         paper = paper_store.get_paper(conn, pid, include_hidden=True)
         hidden = paper is not None and paper_store.get_paper(conn, pid) is None
@@ -109,6 +115,9 @@ def submit(
             retry_after=max(1, int((midnight - now).total_seconds())),
         )
     fetched = None
+    if paper is None and is_doi_id(pid):
+        # DOI look-ups go through the harvest (`paperfeed harvest biorxiv`), not the arXiv API.
+        raise NotFound(f"{pid} is not in this feed yet: bioRxiv/medRxiv papers arrive by harvest")
     if paper is None:
         found = [p for p in lookup(settings, [pid]) if p.id == pid]
         if not found:

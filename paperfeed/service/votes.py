@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from paperfeed.errors import InvalidId, InvalidInput
 from paperfeed.models import User
-from paperfeed.normalize import parse_arxiv_id
+from paperfeed.normalize import parse_paper_id
 from paperfeed.service.members import check_confirmed
 from paperfeed.store import Database
 from paperfeed.store import votes as vote_store
@@ -25,7 +25,7 @@ def vote(db: Database, user: User, paper_id: str, action: str = "up") -> VoteRes
     """Add (action "up") or remove ("remove") the member's upvote on a paper."""
     check_confirmed(user)
     try:
-        pid = parse_arxiv_id(paper_id).id if len(paper_id) < 100 else ""
+        pid = parse_paper_id(paper_id).id if len(paper_id) < 100 else ""
     except InvalidId:
         pid = ""
     if not pid:

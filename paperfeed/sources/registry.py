@@ -10,6 +10,7 @@ from paperfeed.errors import ConfigError
 from paperfeed.sources.arxiv_api import ArxivIdsSource
 from paperfeed.sources.arxiv_oai import ArxivOaiSource
 from paperfeed.sources.base import Source
+from paperfeed.sources.biorxiv import BiorxivSource
 from paperfeed.sources.hf_daily import HfDailySource
 from paperfeed.sources.http import HttpClient
 
@@ -31,10 +32,16 @@ def _ids(settings: Settings, client: HttpClient, **options: Any) -> Source:
     return ArxivIdsSource(client, settings.arxiv_api_url, **options)
 
 
+def _biorxiv(settings: Settings, client: HttpClient, **options: Any) -> Source:
+    options.setdefault("backfill_days", settings.harvest_backfill_days)
+    return BiorxivSource(client, settings.biorxiv_api_url, **options)
+
+
 SOURCES: dict[str, tuple[Factory, str]] = {
     "arxiv": (_arxiv, "arXiv OAI-PMH ListRecords by date window and set"),
     "hf": (_hf, "Hugging Face daily papers, one day at a time"),
     "arxiv-ids": (_ids, "arXiv API lookups of listed ids"),
+    "biorxiv": (_biorxiv, "bioRxiv/medRxiv interval listing by date window, server and category"),
 }
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection
 
 from paperfeed.models import Paper, UpsertCounts
 from paperfeed.normalize import InvalidRecord, has_invalid
+from paperfeed.store import identities
 from paperfeed.store.authors import replace_authors
 from paperfeed.store.organizations import (
     organization_columns,
@@ -125,12 +126,18 @@ def upsert_papers(conn: Connection, batch: Sequence[Paper]) -> UpsertCounts:
     inserts: list[dict[str, Any]] = []
     updates: list[tuple[str, dict[str, Any]]] = []
     now = _now()
+    # Another source's record of a stored paper adds its identities to it instead of a second
+    # paper (a bioRxiv preprint of an arXiv paper, a medRxiv one published in the same journal).
+    links, fresh = identities.plan_links(conn, list(by_id.values()), existing)
     for pid, p in by_id.items():
         row = existing.get(pid)
         values = _row_values(p)
+        if row is None and pid in links:
+            continue
         if row is None:
             values.update(
                 id=pid,
+                source=p.source,
                 version=p.version,
                 primary_category=p.primary_category,
                 ext_upvotes=p.upvotes,
@@ -164,8 +171,19 @@ def upsert_papers(conn: Connection, batch: Sequence[Paper]) -> UpsertCounts:
     listed.update((pid, change["authors"]) for pid, change in updates if "authors" in change)
     if listed:
         replace_authors(conn, listed)
+    late = [pid for pid in links if pid in existing]
+    for pid in late:
+        # Both records were stored before the link was known: the later one turns into an alias.
+        identities.repoint(conn, pid, links[pid])
+        if not existing[pid].hidden:
+            set_hidden(conn, pid, True)
+    identities.record(conn, list(by_id.values()), links)
     counts.new += len(inserts)
     counts.updated += len(updates)
+    # A record that only adds identities to another paper counts as an update the first time.
+    aliases = [pid for pid in links if pid not in existing]
+    counts.updated += sum(1 for pid in aliases if pid in fresh)
+    counts.unchanged += sum(1 for pid in aliases if pid not in fresh)
     return counts
 
 
@@ -216,6 +234,7 @@ def paper_from_row(row: Any) -> Paper:
         thumbnail=m.get("thumbnail"),
         media_urls=list(m.get("media_urls") or []),
         github_stars=int(m["github_stars"]) if m.get("github_stars") is not None else None,
+        source=m.get("source") or "arxiv",
     )
 
 

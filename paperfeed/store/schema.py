@@ -579,3 +579,14 @@ api_tokens = sa.Table(
     sa.Index("ix_api_tokens_user_id", "user_id"),
     sa.Index("ix_api_tokens_prefix", "prefix"),
 )
+
+# --- m0017: paper sources (arXiv, bioRxiv, medRxiv) and every identity of a paper ---
+papers.append_column(sa.Column("source", sa.String(16), nullable=False, server_default="arxiv"))
+paper_identities = sa.Table(
+    "paper_identities",
+    metadata,
+    # An arXiv id, a preprint DOI or a journal DOI (DOIs lower-cased: they ignore case).
+    sa.Column("value", sa.String(255), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # arxiv, biorxiv, medrxiv or journal
+    sa.Column("paper_id", sa.String(64), sa.ForeignKey("papers.id"), nullable=False, index=True),
+)
