@@ -15,7 +15,7 @@ from paperfeed.errors import (
     RateLimited,
 )
 from paperfeed.models import Paper, User
-from paperfeed.normalize import is_doi_id, parse_paper_id
+from paperfeed.normalize import is_doi_id, parse_arxiv_id, parse_paper_id
 from paperfeed.service.members import check_confirmed
 from paperfeed.store import Database
 from paperfeed.store import feed as feed_store
