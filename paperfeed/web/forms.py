@@ -40,6 +40,8 @@ NOTICES = {
     "claim-withdrawn": "Your claim was withdrawn.",
     "claim-decided": "The claim is decided.",
     "links-saved": "The paper's links are saved.",
+    # --- tokens: the settings page ---
+    "token-revoked": "The token is revoked: requests that send it are refused from now on.",
 }
 
 
