@@ -28,6 +28,7 @@ from paperfeed.store import library as library_store
 from paperfeed.store import papers as paper_store
 from paperfeed.store import subscriptions as sub_store
 from paperfeed.store import summaries as summary_store
+from paperfeed.store import tokens as token_store
 from paperfeed.store import users as user_store
 from paperfeed.store import votes as vote_store
 from paperfeed.web import auth, create_app
@@ -234,6 +235,19 @@ def pages_site(tmp: Path) -> Iterator[PagesSite]:
             slug="ada-lovelace",
             orcid="0000-0002-1825-0097",
             at=at,
+        )
+
+    # --- tokens: the settings page lists a live token with its revoke form ---
+    with db.write() as conn:
+        token_store.insert(
+            conn,
+            member,
+            name="laptop",
+            scope="write",
+            token_hash="1" * 64,
+            prefix="pf_abcdefgh",
+            now=datetime(2024, 6, 1),
+            expires_at=datetime(2099, 1, 1),
         )
 
     _add_full_texts(db)

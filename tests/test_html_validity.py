@@ -49,6 +49,18 @@ def test_every_page_is_valid_html(tmp_path: Path) -> None:
             assert r.headers["content-type"].startswith("text/html"), (path, r.status_code)
             (out / f"visitor-post-{name}.html").write_text(r.text)
             files[str(out / f"visitor-post-{name}.html")] = f"visitor POST {path} ({name})"
+        # --- tokens: the settings page answering a new token, its secret shown this once ---
+        member = clients["member"]
+        form = {
+            "action": "token-create",
+            "name": "ci",
+            "scope": "read",
+            "csrf_token": _csrf(member),
+        }
+        r = member.post("/settings", data=form)
+        assert r.status_code == 200 and "new-token-secret" in r.text, r.text
+        (out / "member-post-token.html").write_text(r.text)
+        files[str(out / "member-post-token.html")] = "member POST /settings (token-create)"
     # One JVM for every page: vnu starts in about 2 s, a page then takes milliseconds.
     proc = subprocess.run(
         [java, "-jar", str(VNU_JAR), "--format", "json", "--stdout", *files],

@@ -10,7 +10,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from paperfeed import accounts
-from paperfeed.errors import InvalidInput, PermissionDenied
+from paperfeed.errors import InvalidInput, NotFound, PermissionDenied
+from paperfeed.models import User
+from paperfeed.service import tokens
 from paperfeed.store import sessions as session_store
 from paperfeed.store import users as user_store
 from paperfeed.web import auth, forms
@@ -251,7 +253,41 @@ def settings_page(request: Request) -> Response:
     user = auth.current_user(request)
     if user is None:
         return forms.redirect(f"/login?next={quote('/settings')}")
-    return forms.form_page(request, "account_settings.html", {"user": user})
+    return forms.form_page(request, "account_settings.html", _settings_context(request, user))
+
+
+def _settings_context(request: Request, user: User, **extra: object) -> dict[str, object]:
+    # Every rendering of the page (again with an error, or with a new token's secret) lists the
+    # member's live tokens, so the tokens section is never missing or stale.
+    return {"user": user, "api_tokens": tokens.list_tokens(db_of(request), user), **extra}
+
+
+def _token_post(request: Request, user: User, form: dict[str, str]) -> Response:
+    """Create a personal token (answering with its secret, shown this once) or revoke one."""
+    db = db_of(request)
+    if form.get("action") == "token-revoke":
+        try:
+            token_id = int(form.get("token_id", ""))
+        except ValueError:
+            raise InvalidInput("token_id must be a number") from None
+        tokens.revoke_token(db, user, token_id)
+        return forms.redirect("/settings", "token-revoked")
+    days = form.get("expires_days", "").strip()
+    if days and not days.isdigit():
+        raise InvalidInput("expiry must be a whole number of days, or empty for none")
+    created = tokens.create_token(
+        db,
+        user,
+        scope=form.get("scope", "read"),
+        name=form.get("name", ""),
+        expires_days=int(days) if days else None,
+    )
+    # The secret is rendered on this response only (never stored, never in a redirect URL).
+    page = forms.form_page(
+        request, "account_settings.html", _settings_context(request, user, new_token=created)
+    )
+    page.headers["Cache-Control"] = "no-store"
+    return page
 
 
 async def settings_post(request: Request) -> Response:
@@ -265,6 +301,8 @@ def _settings_post(request: Request, form: dict[str, str]) -> Response:
     user = forms.require_user(request, verified=False)
     action = form.get("action", "")
     try:
+        if action in ("token-create", "token-revoke"):
+            return _token_post(request, user, form)
         if action == "profile":
             name = _clean_line(form.get("display_name", ""), "display name", DISPLAY_NAME_MAX)
             if not name:
@@ -319,10 +357,23 @@ def _settings_post(request: Request, form: dict[str, str]) -> Response:
             return response
     except PermissionDenied as exc:  # a stale password-less sign-in: the page says what to do
         return forms.form_page(
-            request, "account_settings.html", {"user": user, "error": str(exc)}, status=403
+            request,
+            "account_settings.html",
+            _settings_context(request, user, error=str(exc)),
+            status=403,
+        )
+    except NotFound as exc:  # a token that is not the member's, or already revoked
+        return forms.form_page(
+            request,
+            "account_settings.html",
+            _settings_context(request, user, error=str(exc)),
+            status=404,
         )
     except InvalidInput as exc:
         return forms.form_page(
-            request, "account_settings.html", {"user": user, "error": str(exc)}, status=400
+            request,
+            "account_settings.html",
+            _settings_context(request, user, error=str(exc)),
+            status=400,
         )
     raise InvalidInput("unknown settings action")

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import secrets
 from typing import Any
-from zoneinfo import available_timezones
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -14,10 +11,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from paperfeed.config import Settings
-from paperfeed.digest import postbox
-from paperfeed.digest.compose import normalize_sections, section_names
-from paperfeed.digest.render import confirmation_message, render_digest
+from paperfeed.digest.compose import section_names
+from paperfeed.digest.render import render_digest
 from paperfeed.errors import InvalidInput, NotFound, RateLimited
+from paperfeed.service import subscriptions
+from paperfeed.service.subscriptions import MAX_SEARCHES, Preferences
 from paperfeed.store import outbox as store_outbox
 from paperfeed.store import papers as store_papers
 from paperfeed.store import subscriptions as store_subs
@@ -28,7 +26,6 @@ from paperfeed.web.ratelimit import limiter_for
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SECTIONS = ("trending", "featured")
 SECTION_LABELS = {
     "trending": "Trending papers",
     "featured": "The day's featured papers",
@@ -36,16 +33,7 @@ SECTION_LABELS = {
     "follows": "New papers for what I follow (authors, categories, searches…)",
     "recommendations": "Recommended for me",
 }
-MAX_SEARCHES = 5
 TOKEN_MAX = 100  # tokens are ~32 characters; longer path values are rejected before any query
-
-
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def _base(settings: Settings) -> str:
-    return settings.base_url.rstrip("/")
 
 
 def _wants_json(request: Request) -> bool:
@@ -101,28 +89,7 @@ def _subscribe(request: Request, form: dict[str, str]) -> Response:
             response = _page(request, "subscribe_sent.html", {"error": str(exc)}, status=429)
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
-    frequency = form.get("frequency", "daily")
-    if frequency not in store_subs.FREQUENCIES:
-        frequency = "daily"
-    token = secrets.token_urlsafe(24)
-    with db.write() as conn:
-        _sub, send = store_subs.request(
-            conn,
-            email,
-            confirm_token_hash=_hash(token),
-            unsubscribe_token=secrets.token_urlsafe(24),
-            frequency=frequency,
-            sections=list(DEFAULT_SECTIONS),
-            timezone=settings.digest_timezone,
-            hour=settings.digest_hour,
-        )
-        if send:
-            # Queued in the same transaction: new, pending and active addresses cost one commit
-            # each, and the background sender's SMTP time never reaches this answer.
-            url = f"{_base(settings)}/subscribe/confirm/{token}"
-            postbox.enqueue(conn, confirmation_message(settings, email, url))
-    if send:
-        postbox.wake(settings, db)
+    subscriptions.subscribe(db, settings, email, frequency=form.get("frequency", "daily"))
     if _wants_json(request):
         return JSONResponse({"status": "check-email"})
     return _page(request, "subscribe_sent.html", {"email": email})
@@ -132,7 +99,7 @@ def confirm_page(request: Request, token: str) -> Response:
     """The page a confirmation link opens: a button that confirms by POST (GET changes nothing)."""
     token = _clean_token(token)
     with db_of(request).read() as conn:
-        sub = store_subs.pending_by_confirm_hash(conn, _hash(token))
+        sub = store_subs.pending_by_confirm_hash(conn, subscriptions.confirm_token_hash(token))
     return _page(request, "subscribe_confirm.html", {"valid": sub is not None, "token": token})
 
 
@@ -140,7 +107,7 @@ def confirm(request: Request, token: str) -> Response:
     """Activate the subscription; the token in the URL is the proof, so no cookie is needed."""
     token = _clean_token(token)
     with db_of(request).write() as conn:
-        sub = store_subs.confirm(conn, _hash(token))
+        sub = store_subs.confirm(conn, subscriptions.confirm_token_hash(token))
     if sub is None:
         return _page(request, "subscribe_confirm.html", {"valid": False}, status=400)
     return _page(request, "subscribe_confirm.html", {"confirmed": True, "sub": sub})
@@ -172,33 +139,26 @@ def unsubscribe(request: Request, token: str) -> Response:
 
 def _prefs(
     settings: Settings, form: dict[str, str], form_lists: dict[str, list[str]]
-) -> dict[str, Any]:
-    frequency = form.get("frequency", "daily")
-    if frequency not in store_subs.FREQUENCIES:
-        raise InvalidInput("choose daily or weekly")
+) -> Preferences:
+    """The preferences form's fields, checked by the service."""
     try:
         hour = int(form.get("hour", str(settings.digest_hour)))
     except ValueError:
         raise InvalidInput("the hour is a number from 0 to 23") from None
-    if not 0 <= hour <= 23:
-        raise InvalidInput("the hour is a number from 0 to 23")
-    tz = form.get("timezone", "UTC").strip() or "UTC"
-    if tz != "UTC" and tz not in available_timezones():
-        raise InvalidInput(f"unknown time zone {tz!r}: use a name such as Europe/Paris")
-    sections = normalize_sections(form_lists.get("sections", []))
-    searches = []
-    for i in range(MAX_SEARCHES):
-        query = form.get(f"search_{i}", "").strip()[:200]
-        cats = [c for c in form.get(f"search_{i}_categories", "").replace(",", " ").split() if c]
-        if query or cats:
-            searches.append({"query": query, "filters": {"categories": cats[:10]} if cats else {}})
-    return {
-        "frequency": frequency,
-        "hour": hour,
-        "timezone": tz,
-        "sections": sections,
-        "searches": searches,
-    }
+    searches = [
+        (
+            form.get(f"search_{i}", ""),
+            form.get(f"search_{i}_categories", "").replace(",", " ").split(),
+        )
+        for i in range(MAX_SEARCHES)
+    ]
+    return subscriptions.check_preferences(
+        frequency=form.get("frequency", "daily"),
+        hour=hour,
+        timezone=form.get("timezone", "UTC"),
+        sections=form_lists.get("sections", []),
+        searches=searches,
+    )
 
 
 async def _form_lists(request: Request) -> tuple[dict[str, str], dict[str, list[str]]]:
@@ -267,9 +227,7 @@ def _manage(
             {**_manage_context(sub, settings), **ctx, "error": str(exc)},
             status=400,
         )
-    with db.write() as conn:
-        updated = store_subs.update_preferences(conn, sub.id, **prefs)
-    assert updated is not None
+    updated = subscriptions.update_by_token(db, token, prefs)
     return _page(
         request,
         "subscription_manage.html",
@@ -283,8 +241,7 @@ def member_page(request: Request) -> Response:
     if user is None:
         return HTMLResponse(status_code=303, headers={"Location": "/login?next=/settings/digests"})
     settings = settings_of(request)
-    with db_of(request).read() as conn:
-        sub = store_subs.for_user(conn, user.id)
+    sub = subscriptions.member_subscription(db_of(request), user)
     ctx: dict[str, Any] = {"user": user, "action": "/settings/digests", "member": True}
     if sub is not None:
         ctx.update(_manage_context(sub, settings))
@@ -313,13 +270,8 @@ def _member_save(request: Request, form: dict[str, str], lists: dict[str, list[s
     if user is None:
         return HTMLResponse(status_code=303, headers={"Location": "/login?next=/settings/digests"})
     auth.check_csrf(request, form.get(auth.CSRF_FIELD))
-    if not user.verified:
-        raise InvalidInput("confirm your email address first (see the link we sent you)")
     if form.get("action") == "stop":
-        with db.write() as conn:
-            sub = store_subs.for_user(conn, user.id)
-            if sub is not None:
-                store_subs.unsubscribe(conn, sub.unsubscribe_token)
+        subscriptions.stop_member(db, user)
         return HTMLResponse(status_code=303, headers={"Location": "/settings/digests"})
     try:
         prefs = _prefs(settings, form, lists)
@@ -340,10 +292,7 @@ def _member_save(request: Request, form: dict[str, str], lists: dict[str, list[s
             },
             status=400,
         )
-    with db.write() as conn:
-        store_subs.subscribe_member(
-            conn, user.id, user.email, unsubscribe_token=secrets.token_urlsafe(24), **prefs
-        )
+    subscriptions.save_member(db, user, prefs)
     return HTMLResponse(status_code=303, headers={"Location": "/settings/digests?saved=1"})
 
 

@@ -44,6 +44,8 @@ NOTICES = {
     "followed": "Followed: new papers will show in your notifications.",
     "unfollowed": "Unfollowed.",
     "feed-rotated": "Your private feed has a new link; the old one no longer works.",
+    # --- tokens: the settings page ---
+    "token-revoked": "The token is revoked: requests that send it are refused from now on.",
 }
 
 

@@ -1,4 +1,4 @@
-"""Library and recommendation pages: save, not interested, collections, import/export, for you."""
+"""Library pages: save, not interested, collections, import/export, and private feed links."""
 
 from __future__ import annotations
 
@@ -19,16 +19,12 @@ from starlette.responses import Response
 from paperfeed.errors import ImportFormatError, InvalidInput, NotFound
 from paperfeed.models import Paper, User
 from paperfeed.normalize import parse_row_id
-from paperfeed.recommend import service
 from paperfeed.service import library as library_service
 from paperfeed.store import library as store_library
 from paperfeed.store import users as store_users
 from paperfeed.web import auth, feeds, forms
 from paperfeed.web.context import cards_to_fetch, db_of, path_for, render, settings_of, templates
 from paperfeed.web.feeds import FeedLinks, _bib_response, bibtex
-
-PAGE_SIZE = 20
-
 
 # --- template globals: the save / not-interested controls on every card -----------------------
 
@@ -69,15 +65,18 @@ if _library_globals not in templates.context_processors:
 # --- helpers ----------------------------------------------------------------------------------
 
 
-def _signed_in(request: Request) -> User | None:
+def signed_in(request: Request) -> User | None:
+    """The signed-in member, or None for a visitor."""
     return auth.current_user(request)
 
 
-def _collection_or_404(request: Request, user: User, name_or_id: str) -> store_library.Collection:
+def collection_or_404(request: Request, user: User, name_or_id: str) -> store_library.Collection:
+    """The member's collection named by id or name, or NotFound."""
     return library_service.collection(db_of(request), user, name_or_id)
 
 
-def _paper_json(p: Paper) -> dict[str, Any]:
+def paper_json(p: Paper) -> dict[str, Any]:
+    """A paper as the library and for-you JSON lists show it."""
     return {
         "id": p.id,
         "title": p.title,
@@ -180,7 +179,7 @@ def _library_data(request: Request, user: User) -> dict[str, Any]:
 
 def library_page(request: Request) -> Response:
     """The member's collections, the import form and their "not interested" papers."""
-    user = _signed_in(request)
+    user = signed_in(request)
     if user is None:
         return auth.login_redirect(request)
     data = _library_data(request, user)
@@ -189,7 +188,7 @@ def library_page(request: Request) -> Response:
 
 def library_api(request: Request) -> Response:
     """The member's collections with sizes and hidden papers, as JSON."""
-    user = _signed_in(request)
+    user = signed_in(request)
     if user is None:
         return JSONResponse({"error": "sign in first", "login": "/login"}, 401)
     data = _library_data(request, user)
@@ -210,10 +209,10 @@ def _collection_items(request: Request, user: User, col_id: int) -> list[Paper]:
 
 def collection_page(request: Request, collection: str) -> Response:
     """One collection's papers, newest saved first, with export and "more like this" links."""
-    user = _signed_in(request)
+    user = signed_in(request)
     if user is None:
         return auth.login_redirect(request)
-    col = _collection_or_404(request, user, collection)
+    col = collection_or_404(request, user, collection)
     papers = _collection_items(request, user, col.id)
     return render(
         request,
@@ -230,22 +229,20 @@ def collection_page(request: Request, collection: str) -> Response:
 
 def collection_api(request: Request, collection: str) -> Response:
     """One collection's papers as JSON."""
-    user = _signed_in(request)
+    user = signed_in(request)
     if user is None:
         return JSONResponse({"error": "sign in first", "login": "/login"}, 401)
-    col = _collection_or_404(request, user, collection)
+    col = collection_or_404(request, user, collection)
     papers = _collection_items(request, user, col.id)
-    return JSONResponse(
-        {"id": col.id, "name": col.name, "papers": [_paper_json(p) for p in papers]}
-    )
+    return JSONResponse({"id": col.id, "name": col.name, "papers": [paper_json(p) for p in papers]})
 
 
 def collection_bibtex(request: Request, collection: str) -> Response:
     """A collection as a BibTeX file."""
-    user = _signed_in(request)
+    user = signed_in(request)
     if user is None:
         return auth.login_redirect(request)
-    col = _collection_or_404(request, user, collection)
+    col = collection_or_404(request, user, collection)
     name = "".join(c if c.isalnum() or c in "-_" else "-" for c in col.name)[:60] or "collection"
     return _bib_response(bibtex(_collection_items(request, user, col.id)), name)
 
@@ -343,126 +340,7 @@ def _import(
     )
 
 
-# --- for you ------------------------------------------------------------------------------------
-
-
-def _for_you(request: Request, user: User, collection: str | None, *, similar: bool) -> Any:
-    col = _collection_or_404(request, user, collection) if collection else None
-    try:
-        page = max(0, int(request.query_params.get("p", "0") or 0))
-    except ValueError:
-        raise InvalidInput("p must be a page number (0, 1, 2…)") from None
-    page = min(page, 50)
-    return (
-        col,
-        service.for_you(
-            db_of(request),
-            settings_of(request),
-            user.id,
-            collection_id=col.id if col else None,
-            limit=PAGE_SIZE,
-            offset=page * PAGE_SIZE,
-            keep_seen=similar,
-        ),
-        page,
-    )
-
-
-def _for_you_json(res: service.ForYou, page: int) -> dict[str, Any]:
-    return {
-        "collection": res.collection,
-        "method": res.method,
-        "positives": res.positives,
-        "computed_at": res.computed_at.isoformat() if res.computed_at else None,
-        "page": page,
-        "items": [
-            {
-                "paper": _paper_json(r.paper),
-                "score": round(r.score, 4),
-                "reason": r.reason,
-                "because": [p.id for p in r.because],
-                "collection": r.collection,
-            }
-            for r in res.items
-        ],
-    }
-
-
-def for_you_page(request: Request) -> Response:
-    """Papers picked for the signed-in member (overall, or ?collection=NAME)."""
-    user = _signed_in(request)
-    if user is None:
-        return auth.login_redirect(request)
-    col, res, page = _for_you(
-        request, user, request.query_params.get("collection") or None, similar=False
-    )
-    if res.items:
-        service.mark_shown(db_of(request), user.id, [r.paper.id for r in res.items])
-    with db_of(request).read() as conn:
-        cols = store_library.list_collections(conn, user.id)
-    return render(
-        request,
-        "for_you.html",
-        {
-            "res": res,
-            "collection": col,
-            "collections": cols,
-            "page": page,
-            "page_size": PAGE_SIZE,
-            "active": "for_you",
-            "similar": False,
-            "feeds": for_you_links(request, user, col),
-        },
-        cards=[r.paper.id for r in res.items],
-    )
-
-
-def for_you_api(request: Request) -> Response:
-    """The for-you list as JSON (same parameters as the page)."""
-    user = _signed_in(request)
-    if user is None:
-        return JSONResponse({"error": "sign in first", "login": "/login"}, 401)
-    _, res, page = _for_you(
-        request, user, request.query_params.get("collection") or None, similar=False
-    )
-    return JSONResponse(_for_you_json(res, page))
-
-
-def similar_page(request: Request, collection: str) -> Response:
-    """More papers like the ones in a collection (seen ones included)."""
-    user = _signed_in(request)
-    if user is None:
-        return auth.login_redirect(request)
-    col, res, page = _for_you(request, user, collection, similar=True)
-    return render(
-        request,
-        "for_you.html",
-        {
-            "res": res,
-            "collection": col,
-            "collections": [],
-            "page": page,
-            "page_size": PAGE_SIZE,
-            "active": "library",
-            "similar": True,
-            "feeds": for_you_links(request, user, col),
-        },
-        cards=[r.paper.id for r in res.items],
-    )
-
-
-def similar_api(request: Request, collection: str) -> Response:
-    """More like a collection, as JSON."""
-    user = _signed_in(request)
-    if user is None:
-        return JSONResponse({"error": "sign in first", "login": "/login"}, 401)
-    _, res, page = _for_you(request, user, collection, similar=True)
-    return JSONResponse(_for_you_json(res, page))
-
-
 # --- feeds: a collection and the for-you list as Atom (readers have no cookie) and BibTeX -----------
-
-FEED_ITEMS = 100  # for-you lists hold at most recommend_cache_size papers; a feed shows the top
 
 
 def feed_token(request: Request, user: User, scope: str) -> str:
@@ -472,16 +350,17 @@ def feed_token(request: Request, user: User, scope: str) -> str:
     return hmac.new(auth._secret(request), msg, hashlib.sha256).hexdigest()[:32]
 
 
-def _private_feed_url(request: Request, user: User, path: str, scope: str, **extra: str) -> str:
+def private_feed_url(request: Request, user: User, path: str, scope: str, **extra: str) -> str:
+    """A private feed's URL: the path with the member and their token for this list."""
     token = feed_token(request, user, scope)
     return path + "?" + urlencode({**extra, "member": str(user.id), "token": token})
 
 
-def _feed_member(request: Request, scope: str) -> User:
+def feed_member(request: Request, scope: str) -> User:
     """Whose private feed this is: the member named by a valid token, else the signed-in one."""
     member, token = request.query_params.get("member", ""), request.query_params.get("token", "")
     if not token:
-        user = _signed_in(request)
+        user = signed_in(request)
         if user is None:
             raise NotFound("this feed is private: copy its link (with its token) from the page")
         return user
@@ -499,27 +378,15 @@ def collection_links(request: Request, user: User, col: store_library.Collection
     atom = path_for(request, "library_atom", collection=col.id)
     return FeedLinks(
         f"Collection {col.name}",
-        _private_feed_url(request, user, atom, f"collection:{col.id}"),
+        private_feed_url(request, user, atom, f"collection:{col.id}"),
         path_for(request, "library_bibtex", collection=col.id),
-    )
-
-
-def for_you_links(request: Request, user: User, col: store_library.Collection | None) -> FeedLinks:
-    """The feeds of the for-you list, overall or for one collection (also "more like this")."""
-    extra = {"collection": str(col.id)} if col else {}
-    scope = f"for-you:{col.id if col else ''}"
-    bib = path_for(request, "for_you_bibtex") + ("?" + urlencode(extra) if extra else "")
-    return FeedLinks(
-        f"For you: {col.name}" if col else "For you",
-        _private_feed_url(request, user, path_for(request, "for_you_atom"), scope, **extra),
-        bib,
     )
 
 
 def collection_atom(request: Request, collection: str) -> Response:
     """A collection as an Atom feed, newest saved first (a token in the URL stands for sign-in)."""
-    user = _feed_member(request, f"collection:{collection}")
-    col = _collection_or_404(request, user, collection)
+    user = feed_member(request, f"collection:{collection}")
+    col = collection_or_404(request, user, collection)
     with db_of(request).read() as conn:
         saved = {i.paper_id: i.created_at for i in store_library.items(conn, user.id, col.id)}
     papers = _collection_items(request, user, col.id)
@@ -530,38 +397,3 @@ def collection_atom(request: Request, collection: str) -> Response:
         papers=[(p, saved.get(p.id), None) for p in papers],
         private=True,
     )
-
-
-def _feed_for_you(request: Request) -> tuple[User, store_library.Collection | None, Any]:
-    wanted = request.query_params.get("collection") or None
-    user = _feed_member(request, f"for-you:{wanted or ''}")
-    col = _collection_or_404(request, user, wanted) if wanted else None
-    # keep_seen: a reader's polls must not empty the list the member sees on the page.
-    res = service.for_you(
-        db_of(request),
-        settings_of(request),
-        user.id,
-        collection_id=col.id if col else None,
-        limit=FEED_ITEMS,
-        keep_seen=True,
-    )
-    return user, col, res
-
-
-def for_you_atom(request: Request) -> Response:
-    """The for-you list (?collection=ID: more like one collection) as a private Atom feed."""
-    _, col, res = _feed_for_you(request)
-    html = path_for(request, "for_you") + (f"?collection={col.id}" if col else "")
-    return feeds.atom_response(
-        request,
-        title=f"{settings_of(request).site_name} – For you" + (f": {col.name}" if col else ""),
-        html_path=html,
-        papers=[(r.paper, res.computed_at, f"Why recommended: {r.reason}") for r in res.items],
-        private=True,
-    )
-
-
-def for_you_bibtex(request: Request) -> Response:
-    """The for-you list as BibTeX."""
-    _, col, res = _feed_for_you(request)
-    return _bib_response(bibtex([r.paper for r in res.items]), "for-you")

@@ -21,6 +21,7 @@ from paperfeed.web import (
     digests,
     feeds,
     follows,
+    for_you,  # the for-you list, split from library
     library,
     member_api,
     notifications,
@@ -136,20 +137,20 @@ ROUTES += [
 
 # --- library & recommendations: save, not interested, collections, import/export, for you ---
 ROUTES += [
-    Route("/for-you", library.for_you_page, "for_you"),
-    Route("/api/for-you", library.for_you_api, "api_for_you", api=True),
-    Route("/for-you.atom", library.for_you_atom, "for_you_atom"),
-    Route("/for-you.bib", library.for_you_bibtex, "for_you_bibtex"),
+    Route("/for-you", for_you.for_you_page, "for_you"),
+    Route("/api/for-you", for_you.for_you_api, "api_for_you", api=True),
+    Route("/for-you.atom", for_you.for_you_atom, "for_you_atom"),
+    Route("/for-you.bib", for_you.for_you_bibtex, "for_you_bibtex"),
     Route("/library", library.library_page, "library"),
     Route("/api/library", library.library_api, "api_library", api=True),
     Route("/library/save", library.save, "library_save", ("POST",)),
     Route("/library/unsave", library.unsave, "library_unsave", ("POST",)),
     Route("/library/not-interested", library.not_interested, "library_not_interested", ("POST",)),
     Route("/library/import", library.import_library, "library_import", ("POST",)),
-    Route("/library/{collection}/similar", library.similar_page, "library_similar"),
+    Route("/library/{collection}/similar", for_you.similar_page, "library_similar"),
     Route(
         "/api/library/{collection}/similar",
-        library.similar_api,
+        for_you.similar_api,
         "api_library_similar",
         api=True,
     ),
