@@ -268,10 +268,18 @@ def snapshot(db: Database) -> dict[str, Any]:
 
 def wipe(db: Database) -> None:
     """Empty what harvests write, back to a fresh database's state."""
+    from paperfeed.store.schema import metadata, papers
+
+    # Every table that points at papers goes first (authorship, identities, matches...), so a new
+    # table written on upsert cannot make this helper fail on a foreign key.
+    dependents = [
+        t.name
+        for t in reversed(metadata.sorted_tables)
+        if any(fk.column.table is papers for fk in t.foreign_keys)
+    ]
     with db.write() as conn:
         for table in (
-            "signals",
-            "feed_entries",
+            *dependents,
             "paper_identities",
             "papers",
             "harvest_state",
