@@ -21,7 +21,7 @@ from paperfeed.store import library as store_library
 from paperfeed.store import notifications as store_notes
 from paperfeed.store import papers as store_papers
 from paperfeed.store import users as store_users
-from paperfeed.store.schema import follow_matches, notifications
+from paperfeed.store.schema import follow_matches, notifications, paper_authors
 
 NOW = datetime(2026, 11, 30, 9, 0)
 
@@ -246,6 +246,26 @@ def test_replies_and_mentions_notify_once(db: Database, settings: Settings) -> N
     with db.write() as conn:
         assert store_notes.mark_read(conn, cy.id) == 1
         assert store_notes.unread_count(conn, cy.id) == 0
+
+
+def test_author_follow_checks_the_authorship_index(db: Database, settings: Settings) -> None:
+    _store(db, _paper("2401.00001", "Old", ["Grace Hopper", "Alan Turing"], ["cs.CL"]))
+    ada = _member(db)
+    f, new = follow_service.follow(db, settings, ada, "author", "grace  HOPPER")
+    assert new and (f.target, f.label) == ("grace-hopper", "Grace Hopper")
+    with pytest.raises(NotFound, match="no paper here is by"):
+        follow_service.follow(db, settings, ada, "author", "Grace Hop")  # no substring match
+    # The check reads paper_authors: a corrected author list changes who can be followed.
+    _store(db, _paper("2401.00001", "Old", ["Grace Hopper", "Alan M. Turing"], ["cs.CL"]))
+    with pytest.raises(NotFound, match="Alan Turing"):
+        follow_service.follow(db, settings, ada, "author", "Alan Turing")
+    assert follow_service.follow(db, settings, ada, "author", "Alan M. Turing")[1]
+    with db.write() as conn:  # the index alone decides, not the papers' author text
+        conn.execute(sa.delete(paper_authors).where(paper_authors.c.name == "Grace Hopper"))
+    with pytest.raises(NotFound):
+        follow_service.follow(
+            db, settings, _member(db, "bob@example.org", "Bob"), "author", "Grace Hopper"
+        )
 
 
 def test_comment_on_claimed_paper_notifies_confirmed_author_once(
