@@ -174,6 +174,28 @@ def unfollow_target(
             store_follows.remove(conn, user.id, found.id)
 
 
+def keyword_searches(db: Database, user: User) -> list[Follow]:
+    """The member's saved keyword searches (what the digest settings page edits)."""
+    return [f for f in list_for(db, user) if f.kind == "search" and f.data.get("mode") != "meaning"]
+
+
+def replace_searches(
+    db: Database, settings: Settings, user: User, old: list[str], new: list[str]
+) -> None:
+    """Make the searches `old` (as shown) become `new`: follow what was added, drop what went."""
+    # Every new search is checked before anything changes, so a bad one loses nothing.
+    keys = {target_key("search", t) for t in old}
+    added = [resolve(db, user, "search", t) for t in new if target_key("search", t) not in keys]
+    kept = {target_key("search", t) for t in new}
+    for r in added:
+        follow(db, settings, user, "search", r.label, resolved=r)
+    with db.write() as conn:
+        for key in keys - kept:
+            found = store_follows.get_target(conn, user.id, "search", key)
+            if found is not None:
+                store_follows.remove(conn, user.id, found.id)
+
+
 def list_for(db: Database, user: User) -> list[Follow]:
     """The member's follows, by kind then label."""
     with db.read() as conn:
