@@ -80,6 +80,9 @@ async def agent(session: ClientSession) -> dict[str, Any]:
     out["upvote"] = await _call(session, "upvote", paper_id=pid)
     out["hide"] = await _call(session, "hide_paper", paper_id=pid)
     out["recommendations"] = await _call(session, "my_recommendations", limit=5)
+    out["follow"] = await _call(session, "follow", kind="paper_version", target=pid)
+    out["follow_nobody"] = await _call(session, "follow", kind="author", target="Nobody Atall")
+    out["follows"] = await _call(session, "my_follows")
     out["missing"] = await _call(session, "get_paper", paper_id="2101.99999")
     out["bad_date"] = await _call(session, "list_daily_papers", date="2024-02-30")
     out["pid"] = pid
@@ -93,6 +96,7 @@ async def reader(session: ClientSession) -> dict[str, Any]:
     out["library"] = await _call(session, "my_library")
     out["save"] = await _call(session, "save_paper", paper_id="2608.19880")
     out["upvote"] = await _call(session, "upvote", paper_id="2608.19880")
+    out["follow"] = await _call(session, "follow", kind="paper_version", target="2608.19880")
     return out
 
 

@@ -332,6 +332,57 @@ def test_library_save_hide_and_collections(db: Database, tmp_path: Path) -> None
         assert names == ["Saved"]
 
 
+def test_follows_list_create_and_delete(db: Database, tmp_path: Path) -> None:
+    with api_site(db, tmp_path) as api:
+        assert api.call("GET", "/api/me/follows", api.read).json() == []
+        assert api.call("GET", "/api/me/follows").status_code == 401
+        body = {"kind": "author", "target": "Ada Lovelace"}
+        assert "read-only" in _error(api.call("POST", "/api/follows", api.read, json=body), 403)
+        made = api.call("POST", "/api/follows", api.write, json=body)
+        assert made.status_code == 201, made.text
+        ada = made.json()
+        assert ada["kind"] == "author" and ada["target"] == "ada-lovelace"
+        assert ada["label"] == "Ada Lovelace" and ada["mode"] is None
+        again = api.call("POST", "/api/follows", api.write, json=body)
+        assert again.status_code == 200 and again.json()["id"] == ada["id"]  # already followed
+        search = {"kind": "search", "target": "graph  neural", "mode": "meaning"}
+        s = api.call("POST", "/api/follows", api.write, json=search)
+        assert s.status_code == 201 and s.json()["mode"] == "meaning", s.text
+        # Names nothing here, or is no valid search: 404 with the reason; bad shapes: 400.
+        nobody = {"kind": "author", "target": "Nobody Atall"}
+        assert "no paper here" in _error(
+            api.call("POST", "/api/follows", api.write, json=nobody), 404
+        )
+        bad = {"kind": "search", "target": "transformers year:abc"}
+        assert "not valid" in _error(api.call("POST", "/api/follows", api.write, json=bad), 404)
+        _error(
+            api.call("POST", "/api/follows", api.write, json={"kind": "planet", "target": "x"}), 400
+        )
+        _error(api.call("POST", "/api/follows", api.write, json={**body, "extra": 1}), 400)
+        listed = api.call("GET", "/api/me/follows", api.read).json()
+        assert {(f["kind"], f["label"]) for f in listed} == {
+            ("author", "Ada Lovelace"),
+            ("search", "graph neural"),
+        }
+        # Cookie writes need the CSRF header, as the other member routes.
+        client, csrf = _cookie_client(api)
+        with closing(client):
+            cat = {"kind": "category", "target": "cs.CL"}
+            _error(client.post("/api/follows", json=cat), 403)
+            ok = client.post("/api/follows", json=cat, headers={"X-CSRF-Token": csrf})
+            assert ok.status_code == 201 and ok.json()["target"] == "cs.cl", ok.text
+        # Another member cannot delete Ada's follow; she can, once.
+        bob = _member(api.db, "bob@example.org")
+        bobs = tokens.create_token(api.db, bob, scope="write").secret
+        _error(api.call("DELETE", f"/api/follows/{ada['id']}", bobs), 404)
+        gone = api.call("DELETE", f"/api/follows/{ada['id']}", api.write)
+        assert gone.json() == {"id": ada["id"], "deleted": True}, gone.text
+        _error(api.call("DELETE", f"/api/follows/{ada['id']}", api.write), 404)
+        _error(api.call("DELETE", f"/api/follows/{2**60}", api.write), 404)
+        left = api.call("GET", "/api/me/follows", api.write).json()
+        assert sorted(f["kind"] for f in left) == ["category", "search"]
+
+
 def test_the_cli_creates_lists_and_revokes_tokens(db: Database, tmp_path: Path) -> None:
     import subprocess
 

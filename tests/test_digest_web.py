@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import date, datetime
+from typing import Any
 
 import pytest
 from _digest_helpers import SmtpServer, add_papers, add_subscriber, smtp_settings
@@ -169,15 +170,20 @@ def test_view_in_browser_and_manage_page(sqlite_db: Database, smtp: SmtpServer) 
     assert bad.status_code == 400
 
 
-def test_member_manages_digests_on_settings_page(sqlite_db: Database, smtp: SmtpServer) -> None:
+def _member_client(db: Database, smtp: SmtpServer) -> tuple[Any, Any, str]:
+    """A verified member, a client of the site, and the member's session cookie value."""
     from paperfeed.store import sessions as session_store
     from paperfeed.store import users as user_store
 
-    db = sqlite_db
     with db.write() as conn:
         user = user_store.create_user(conn, "member@example.org", "Member", verified=True)
         token = session_store.create_session(conn, user.id, days=1)
-    client = _client(_settings(db, smtp.port), db)
+    return user, _client(_settings(db, smtp.port), db), token
+
+
+def test_member_manages_digests_on_settings_page(sqlite_db: Database, smtp: SmtpServer) -> None:
+    db = sqlite_db
+    user, client, token = _member_client(db, smtp)
     assert client.get("/settings/digests", follow_redirects=False).status_code == 303
     client.cookies.set("pf_session", token)
     assert 'href="/settings/digests"' in client.get("/settings").text  # linked from settings
@@ -203,6 +209,41 @@ def test_member_manages_digests_on_settings_page(sqlite_db: Database, smtp: Smtp
     )
     with db.read() as conn:
         assert store_subs.for_user(conn, user.id).status == "unsubscribed"  # type: ignore[union-attr]
+
+
+def test_member_digest_searches_are_follows(sqlite_db: Database, smtp: SmtpServer) -> None:
+    from paperfeed.service import follows as follow_service
+
+    db = sqlite_db
+    user, client, token = _member_client(db, smtp)
+    client.cookies.set("pf_session", token)
+    page = client.get("/settings/digests")
+    assert 'value="searches"' not in page.text and 'value="follows"' in page.text
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert csrf
+    base = {"frequency": "daily", "hour": "6", "timezone": "UTC", "csrf_token": csrf.group(1)}
+    form = {**base, "sections": "trending", "search_0": "diffusion", "search_1": "graph <b>"}
+    form["search_1_categories"] = "cs.LG"
+    r = client.post("/settings/digests", data=form, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    labels = [f.label for f in follow_service.keyword_searches(db, user)]
+    assert sorted(labels) == ["diffusion", "graph <b> cat:cs.LG"]
+    with db.read() as conn:
+        sub = store_subs.for_user(conn, user.id)
+    assert sub is not None and sub.searches == [] and sub.sections == ["trending", "follows"]
+    page = client.get("/settings/digests")
+    assert 'value="graph &lt;b&gt; cat:cs.LG"' in page.text and 'value="diffusion"' in page.text
+    # A bad search is refused with the reason and changes nothing.
+    bad = {**base, "sections": "trending", "search_0": "diffusion", "search_1": "x year:abc"}
+    r = client.post("/settings/digests", data=bad)
+    assert r.status_code == 400 and "not valid" in r.text
+    assert len(follow_service.keyword_searches(db, user)) == 2
+    # Clearing a slot unfollows that search; a meaning search on /settings/follows stays.
+    follow_service.follow(db, _settings(db, smtp.port), user, "search", "robots", "meaning")
+    keep = {**base, "sections": "follows", "search_1": "graph <b> cat:cs.LG"}
+    assert client.post("/settings/digests", data=keep, follow_redirects=False).status_code == 303
+    left = {(f.label, f.data["mode"]) for f in follow_service.list_for(db, user)}
+    assert left == {("graph <b> cat:cs.LG", "keywords"), ("robots", "meaning")}
 
 
 def test_list_unsubscribe_header_link_works_end_to_end(

@@ -11,15 +11,17 @@ from paperfeed.config import Settings
 from paperfeed.errors import InvalidInput, NotFound
 from paperfeed.matching import match_new
 from paperfeed.models import Comment, Organization, Paper, User
+from paperfeed.normalize import author_slug
 from paperfeed.service import comments as comment_service
 from paperfeed.service import follows as follow_service
 from paperfeed.store import Database
+from paperfeed.store import claims as store_claims
 from paperfeed.store import follows as store_follows
 from paperfeed.store import library as store_library
 from paperfeed.store import notifications as store_notes
 from paperfeed.store import papers as store_papers
 from paperfeed.store import users as store_users
-from paperfeed.store.schema import follow_matches, notifications
+from paperfeed.store.schema import follow_matches, notifications, paper_authors
 
 NOW = datetime(2026, 11, 30, 9, 0)
 
@@ -244,6 +246,62 @@ def test_replies_and_mentions_notify_once(db: Database, settings: Settings) -> N
     with db.write() as conn:
         assert store_notes.mark_read(conn, cy.id) == 1
         assert store_notes.unread_count(conn, cy.id) == 0
+
+
+def test_author_follow_checks_the_authorship_index(db: Database, settings: Settings) -> None:
+    _store(db, _paper("2401.00001", "Old", ["Grace Hopper", "Alan Turing"], ["cs.CL"]))
+    ada = _member(db)
+    f, new = follow_service.follow(db, settings, ada, "author", "grace  HOPPER")
+    assert new and (f.target, f.label) == ("grace-hopper", "Grace Hopper")
+    with pytest.raises(NotFound, match="no paper here is by"):
+        follow_service.follow(db, settings, ada, "author", "Grace Hop")  # no substring match
+    # The check reads paper_authors: a corrected author list changes who can be followed.
+    _store(db, _paper("2401.00001", "Old", ["Grace Hopper", "Alan M. Turing"], ["cs.CL"]))
+    with pytest.raises(NotFound, match="Alan Turing"):
+        follow_service.follow(db, settings, ada, "author", "Alan Turing")
+    assert follow_service.follow(db, settings, ada, "author", "Alan M. Turing")[1]
+    with db.write() as conn:  # the index alone decides, not the papers' author text
+        conn.execute(sa.delete(paper_authors).where(paper_authors.c.name == "Grace Hopper"))
+    with pytest.raises(NotFound):
+        follow_service.follow(
+            db, settings, _member(db, "bob@example.org", "Bob"), "author", "Grace Hopper"
+        )
+
+
+def test_comment_on_claimed_paper_notifies_confirmed_author_once(
+    db: Database, settings: Settings
+) -> None:
+    _store(db, _paper("2401.00001", "My result", ["Ada Lovelace", "Cy Young"], ["cs.CL"]))
+    ada = _member(db)
+    bob = _member(db, "bob@example.org", "Bob")
+    cy = _member(db, "cy@example.org", "Cy")
+    with db.write() as conn:
+        for user, position, name in ((ada, 0, "Ada Lovelace"), (cy, 1, "Cy Young")):
+            claim_id = store_claims.add_claim(
+                conn,
+                paper_id="2401.00001",
+                position=position,
+                user_id=user.id,
+                name=name,
+                slug=author_slug(name),
+                orcid=None,
+                at=NOW,
+            )
+            if user is ada:  # Cy's claim stays pending: no notices for an unconfirmed claim
+                store_claims.decide(conn, claim_id, "confirmed", at=NOW)
+    first = comment_service.add(db, settings, bob, "2401.00001", "How does this scale?")
+    with db.read() as conn:
+        ada_notes = store_notes.list_for(conn, ada.id)
+        assert store_notes.list_for(conn, cy.id) == []  # pending claim
+    assert [(n.kind, n.paper_id) for n in ada_notes] == [("claimed", "2401.00001")]
+    assert "Bob commented on your paper" in ada_notes[0].text and first.id > 0
+    comment_service.add(db, settings, ada, "2401.00001", "Author here: linearly.")
+    with db.read() as conn:
+        assert len(store_notes.list_for(conn, ada.id)) == 1  # not for my own comment
+    # Claimed author, earlier commenter and mentioned: still one notification for the comment.
+    comment_service.add(db, settings, bob, "2401.00001", f"Thanks @{ada.username}!")
+    with db.read() as conn:
+        assert [n.kind for n in store_notes.list_for(conn, ada.id)] == ["mention", "claimed"]
 
 
 def test_notifications_page_count_and_mark_read(tmp_path: object) -> None:

@@ -20,6 +20,7 @@ from paperfeed.config import Settings
 from paperfeed.pipeline import import_files
 from paperfeed.service import tokens
 from paperfeed.store import Database, open_database
+from paperfeed.store import follows as follow_store
 from paperfeed.store import library as library_store
 from paperfeed.store import papers as paper_store
 from paperfeed.store import users as user_store
@@ -32,10 +33,12 @@ ROOT = TESTS.parent
 # The oldest SDK pyproject allows (mcp>=2.0): MCPServer and streamable_http_app's options.
 OLDEST = ["mcp==2.0.0", "mcp-types==2.0.0"]
 TOOLS = {
+    "follow",
     "get_paper",
     "hide_paper",
     "list_daily_papers",
     "list_trending",
+    "my_follows",
     "my_library",
     "my_recommendations",
     "save_paper",
@@ -185,6 +188,11 @@ def _check_agent(site: Site, seen: dict[str, Any]) -> None:
     assert not seen["hide"]["error"] and seen["hide"]["data"]["hidden"] is True
     assert not seen["recommendations"]["error"]
     assert pid not in {p["id"] for p in seen["recommendations"]["data"]["papers"]}
+    assert not seen["follow"]["error"] and seen["follow"]["data"]["created"] is True
+    assert seen["follow"]["data"]["target"] == pid and seen["follow"]["data"]["following"]
+    assert seen["follow_nobody"]["error"] and "no paper here" in seen["follow_nobody"]["text"]
+    follows = seen["follows"]["data"]
+    assert follows["total"] == 1 and follows["follows"][0]["kind"] == "paper_version"
     assert seen["missing"]["error"] and "2101.99999" in seen["missing"]["text"]
     assert seen["bad_date"]["error"] and "YYYY-MM-DD" in seen["bad_date"]["text"]
     # The same rows a member's clicks write: the store is the proof, not the tool's answer.
@@ -192,12 +200,13 @@ def _check_agent(site: Site, seen: dict[str, Any]) -> None:
         assert pid in library_store.saved_ids(conn, site.user_id)
         assert pid in library_store.hidden_ids(conn, site.user_id)
         assert vote_store.voted(conn, site.user_id, [pid]) == {pid}
+        assert [f.target for f in follow_store.list_for(conn, site.user_id)] == [pid]
 
 
 def _check_reader(seen: dict[str, Any]) -> None:
     assert not seen["trending"]["error"]
     assert not seen["library"]["error"] and isinstance(seen["library"]["data"]["papers"], list)
-    for change in ("save", "upvote"):
+    for change in ("save", "upvote", "follow"):
         assert seen[change]["error"] and "read-only" in seen[change]["text"], seen[change]
 
 

@@ -15,6 +15,7 @@ from paperfeed.errors import PaperfeedError, PermissionDenied, Unauthorized
 from paperfeed.mcpserver import results
 from paperfeed.recommend import service as recommend
 from paperfeed.search import QueryError, SearchUnavailable, search, similar
+from paperfeed.service import follows as follow_service
 from paperfeed.service import library, limits, papers, periods, submissions, tokens, votes
 from paperfeed.store import Database
 from paperfeed.store import papers as paper_store
@@ -313,6 +314,51 @@ def build(db: Database, settings: Settings, principal_of: PrincipalOf) -> MCPSer
         def run() -> dict[str, Any]:
             got = submissions.submit(db, settings, writer(ctx).user, paper)
             return results.brief(settings, got, submitted=True)
+
+        return _answer(run)
+
+    # --- follows (docs/follow.md) ---------------------------------------------------------------
+
+    @server.tool()
+    def follow(
+        ctx: Context,
+        kind: Annotated[
+            Literal["author", "org", "category", "search", "collection", "paper_version"],
+            Field(description="What to follow"),
+        ],
+        target: Annotated[
+            str,
+            Field(
+                max_length=400,
+                description="An author's name, an organization, a category (cs.CL), search "
+                "text, one of the member's collections, or a paper id",
+            ),
+        ],
+        mode: Annotated[
+            Literal["keywords", "meaning"],
+            Field(description="For a search: match its words, or papers like it"),
+        ] = "keywords",
+        unfollow: Annotated[bool, Field(description="true stops following it")] = False,
+    ) -> dict[str, Any]:
+        """Follow something for the member: its new papers reach their notifications and digest."""
+
+        def run() -> dict[str, Any]:
+            user = writer(ctx).user
+            if unfollow:
+                follow_service.unfollow_target(db, user, kind, target, mode)
+                return {"kind": kind, "target": target, "following": False}
+            got, created = follow_service.follow(db, settings, user, kind, target, mode)
+            return {**follow_service.as_json(got), "following": True, "created": created}
+
+        return _answer(run)
+
+    @server.tool()
+    def my_follows(ctx: Context) -> dict[str, Any]:
+        """Everything the member follows (authors, orgs, categories, searches, ...)."""
+
+        def run() -> dict[str, Any]:
+            got = follow_service.list_for(db, member(ctx).user)
+            return {"follows": [follow_service.as_json(f) for f in got], "total": len(got)}
 
         return _answer(run)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 
@@ -12,6 +11,7 @@ from paperfeed.models import User
 from paperfeed.normalize import author_slug, clean_text, parse_arxiv_id
 from paperfeed.search.query import QueryError, parse
 from paperfeed.store import Database
+from paperfeed.store import authors as store_authors
 from paperfeed.store import follows as store_follows
 from paperfeed.store import library as store_library
 from paperfeed.store import papers as store_papers
@@ -57,30 +57,11 @@ def _author(db: Database, user: User, name: str, mode: str) -> Resolved:
     slug = author_slug(name)
     if not slug:
         raise InvalidInput(f"{name!r} is not an author name (placeholders like 'et al.' are not)")
-    # Candidates are papers whose author text holds a fragment of the name, compared by key.
     with db.read() as conn:
-        shown = None
-        for hint in _hints(slug):
-            lists = store_follows.author_names_like(conn, hint)
-            shown = next((a for names in lists for a in names if author_slug(a) == slug), None)
-            if shown is not None:
-                break
+        shown = store_authors.name_of(conn, slug)
     if shown is None:
         raise NotFound(f"no paper here is by {name!r}: check the spelling on a paper page")
     return Resolved("author", slug, shown, {})
-
-
-def _hints(slug: str) -> list[str]:
-    """Text an author's stored name surely contains: an ASCII run, or an escaped other script."""
-    # Stored JSON escapes non-ASCII letters (\\u00ed), and accents are folded in the key, so
-    # "garcia" would miss "Garc\\u00eda": the longest accent-free run of a part is used instead.
-    runs = [r for part in slug.split("-") for r in re.findall(r"[a-z0-9]+", part)]
-    if runs:
-        # Short ends of the longest runs: an accent inside a run leaves at least one end whole.
-        longest = sorted(runs, key=len, reverse=True)[:2]
-        return list(dict.fromkeys(h for r in longest for h in (r[:3], r[-3:])))
-    part = max(slug.split("-"), key=len)
-    return [json.dumps(part)[1:-1], part]
 
 
 def _org(db: Database, user: User, name: str, mode: str) -> Resolved:
@@ -152,10 +133,17 @@ _RESOLVERS = {
 
 
 def follow(
-    db: Database, settings: Settings, user: User, kind: str, target: str, mode: str = "keywords"
+    db: Database,
+    settings: Settings,
+    user: User,
+    kind: str,
+    target: str,
+    mode: str = "keywords",
+    *,
+    resolved: Resolved | None = None,
 ) -> tuple[Follow, bool]:
-    """Follow something; returns the follow and whether it is new. Capped per member."""
-    r = resolve(db, user, kind, target, mode)
+    """Follow something (or what `resolve` found); returns the follow and whether it is new."""
+    r = resolved or resolve(db, user, kind, target, mode)
     cap = settings.follow_max_per_member
     with db.write() as conn:
         existing = store_follows.get_target(conn, user.id, r.kind, r.target)
@@ -186,10 +174,46 @@ def unfollow_target(
             store_follows.remove(conn, user.id, found.id)
 
 
+def keyword_searches(db: Database, user: User) -> list[Follow]:
+    """The member's saved keyword searches (what the digest settings page edits)."""
+    return [f for f in list_for(db, user) if f.kind == "search" and f.data.get("mode") != "meaning"]
+
+
+def replace_searches(
+    db: Database, settings: Settings, user: User, old: list[str], new: list[str]
+) -> None:
+    """Make the searches `old` (as shown) become `new`: follow what was added, drop what went."""
+    # Every new search is checked before anything changes, so a bad one loses nothing.
+    keys = {target_key("search", t) for t in old}
+    added = [resolve(db, user, "search", t) for t in new if target_key("search", t) not in keys]
+    kept = {target_key("search", t) for t in new}
+    for r in added:
+        follow(db, settings, user, "search", r.label, resolved=r)
+    with db.write() as conn:
+        for key in keys - kept:
+            found = store_follows.get_target(conn, user.id, "search", key)
+            if found is not None:
+                store_follows.remove(conn, user.id, found.id)
+
+
 def list_for(db: Database, user: User) -> list[Follow]:
     """The member's follows, by kind then label."""
     with db.read() as conn:
         return store_follows.list_for(conn, user.id)
+
+
+def as_json(f: Follow) -> dict[str, object]:
+    """A follow as the JSON API and the MCP server show it."""
+    mode = f.data.get("mode", "keywords") if f.kind == "search" else None
+    created = f.created_at.isoformat() if f.created_at else None
+    return {
+        "id": f.id,
+        "kind": f.kind,
+        "target": f.target,
+        "label": f.label,
+        "mode": mode,
+        "created_at": created,
+    }
 
 
 def target_key(kind: str, target: str, mode: str = "keywords") -> str:

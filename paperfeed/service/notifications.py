@@ -8,6 +8,7 @@ from sqlalchemy.engine import Connection
 
 from paperfeed.models import Comment, User
 from paperfeed.store import Database
+from paperfeed.store import claims as claim_store
 from paperfeed.store import notifications as store_notes
 from paperfeed.store.notifications import Notification
 
@@ -24,12 +25,9 @@ def mentions(body: str) -> list[str]:
 
 
 def claimed_members(conn: Connection, paper_id: str) -> list[int]:
-    """Members whose claimed authorship of the paper is confirmed.
-
-    HOOK (authors branch): becomes paperfeed.service.claims.claimed_members once that is merged;
-    until then no paper has confirmed claims.
-    """
-    return []
+    """Members whose claimed authorship of the paper is confirmed."""
+    # The store query, not service.claims.claimed_members: this runs inside the comment's transaction.
+    return claim_store.confirmed_members(conn, paper_id)
 
 
 def for_comment(conn: Connection, comment: Comment, title: str) -> int:

@@ -54,6 +54,12 @@ def replace_authors(conn: Connection, by_paper: Mapping[str, Sequence[str]]) -> 
         conn.execute(paper_authors.insert(), rows)
 
 
+def name_of(conn: Connection, slug: str) -> str | None:
+    """One stored spelling of an author with this slug (by the slug index), None when none wrote here."""
+    q = sa.select(paper_authors.c.name).where(paper_authors.c.slug == slug).limit(1)
+    return conn.execute(q).scalar_one_or_none()
+
+
 def authored(conn: Connection, slug: str, *, limit: int = MAX_GROUPED) -> list[Authored]:
     """The visible papers listing an author with this slug, newest first."""
     claimed = (

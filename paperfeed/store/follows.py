@@ -356,16 +356,6 @@ def existing_feed_nonce(conn: Connection, user_id: int) -> str | None:
 # --- does the thing to follow exist here? ---
 
 
-def author_names_like(conn: Connection, word: str, *, limit: int = 2000) -> list[list[str]]:
-    """Author lists of papers whose authors text contains `word` (candidates for a slug check)."""
-    q = (
-        sa.select(papers.c.authors)
-        .where(sa.cast(papers.c.authors, sa.Text).ilike(f"%{_like(word)}%", escape="\\"))
-        .limit(limit)
-    )
-    return [list(r[0] or []) for r in conn.execute(q)]
-
-
 def organization_name(conn: Connection, name: str) -> str | None:
     """The stored spelling of an organization's name (matched case-insensitively), if any."""
     q = sa.select(organizations.c.name).where(sa.func.lower(organizations.c.name) == name.lower())

@@ -456,3 +456,51 @@ def openapi_without_422(schema: dict[str, Any]) -> dict[str, Any]:
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)
     return schema
+
+
+# --- follows in the JSON API (docs/follow.md) ----------------------------------------------------
+
+
+class FollowIn(_Body):
+    """Follow an author, organization, category, saved search, collection or a paper's versions."""
+
+    kind: Literal["author", "org", "category", "search", "collection", "paper_version"]
+    target: Text = Field(
+        pattern=_NOT_BLANK,
+        max_length=400,
+        description="the name, category, search text, collection name or paper id to follow",
+    )
+    mode: Literal["keywords", "meaning"] = Field(
+        "keywords", description="for a saved search: match its words, or papers like it"
+    )
+
+
+class FollowOut(_Model):
+    """One thing the member follows."""
+
+    id: int
+    kind: str
+    target: str
+    label: str
+    mode: Literal["keywords", "meaning"] | None = None
+    created_at: str | None = None
+
+
+MODELS.update(
+    {
+        "api_me_follows": list[FollowOut],
+        "api_follow_create": FollowOut,
+        "api_follow_delete": DeletedOut,
+    }
+)
+EXTRA_ERRORS.update(
+    {
+        "api_me_follows": _READ_ERRORS,
+        "api_follow_create": {
+            **_WRITE_ERRORS,
+            200: {"model": FollowOut, "description": "Already followed: the existing follow"},
+            404: {**_ERROR, "description": "Nothing of that kind and name to follow here"},
+        },
+        "api_follow_delete": _WRITE_ERRORS,
+    }
+)

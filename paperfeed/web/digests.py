@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 from fastapi import Request
@@ -14,8 +15,10 @@ from paperfeed.config import Settings
 from paperfeed.digest.compose import section_names
 from paperfeed.digest.render import render_digest
 from paperfeed.errors import InvalidInput, NotFound, RateLimited
+from paperfeed.models import User
+from paperfeed.service import follows as follow_service
 from paperfeed.service import subscriptions
-from paperfeed.service.subscriptions import MAX_SEARCHES, Preferences
+from paperfeed.service.subscriptions import MAX_SEARCHES, SEARCH_QUERY_MAX, Preferences
 from paperfeed.store import outbox as store_outbox
 from paperfeed.store import papers as store_papers
 from paperfeed.store import subscriptions as store_subs
@@ -172,12 +175,37 @@ async def _form_lists(request: Request) -> tuple[dict[str, str], dict[str, list[
 
 
 def _section_choices(member: bool) -> list[tuple[str, str]]:
-    # Recommendations need an account (they learn from a member's votes and library).
+    # Recommendations need an account (they learn from a member's votes and library); a
+    # member's saved searches are follows, sent in the follows section.
     return [
         (k, SECTION_LABELS.get(k, k.title()))
         for k in section_names()
-        if member or k not in ("recommendations", "follows")
+        if (k != "searches" if member else k not in ("recommendations", "follows"))
     ]
+
+
+def _search_text(search: dict[str, Any]) -> str:
+    """A digest form search as the search language writes it (categories as cat: filters)."""
+    cats = (search.get("filters") or {}).get("categories", [])
+    return " ".join([search.get("query", ""), *(f"cat:{c}" for c in cats)]).strip()
+
+
+def _member_searches(request: Request, user: User) -> list[dict[str, Any]]:
+    """The member's saved keyword searches (follows) in the form's slots, blanks after."""
+    # Longer ones than the form's field holds stay on /settings/follows (the form would cut them).
+    found = follow_service.keyword_searches(db_of(request), user)
+    shown = [f for f in found if len(f.label) <= SEARCH_QUERY_MAX][:MAX_SEARCHES]
+    searches: list[dict[str, Any]] = [{"query": f.label} for f in shown]
+    return searches + [{}] * (MAX_SEARCHES - len(searches))
+
+
+def _member_defaults(settings: Settings) -> dict[str, Any]:
+    return {
+        "sub": None,
+        "sections": _section_choices(True),
+        "hours": list(range(24)),
+        "default_tz": settings.digest_timezone,
+    }
 
 
 def _manage_context(sub: Subscription, settings: Settings) -> dict[str, Any]:
@@ -246,15 +274,8 @@ def member_page(request: Request) -> Response:
     if sub is not None:
         ctx.update(_manage_context(sub, settings))
     else:
-        ctx.update(
-            {
-                "sub": None,
-                "sections": _section_choices(True),
-                "searches": [{}] * MAX_SEARCHES,
-                "hours": list(range(24)),
-                "default_tz": settings.digest_timezone,
-            }
-        )
+        ctx.update(_member_defaults(settings))
+    ctx["searches"] = _member_searches(request, user)
     return _page(request, "subscription_manage.html", ctx)
 
 
@@ -273,9 +294,12 @@ def _member_save(request: Request, form: dict[str, str], lists: dict[str, list[s
     if form.get("action") == "stop":
         subscriptions.stop_member(db, user)
         return HTMLResponse(status_code=303, headers={"Location": "/settings/digests"})
+    shown = [s.get("query", "") for s in _member_searches(request, user) if s]
     try:
         prefs = _prefs(settings, form, lists)
-    except InvalidInput as exc:
+        wanted = [_search_text(s) for s in prefs.searches]
+        follow_service.replace_searches(db, settings, user, shown, wanted)
+    except (InvalidInput, NotFound) as exc:
         return _page(
             request,
             "subscription_manage.html",
@@ -284,15 +308,16 @@ def _member_save(request: Request, form: dict[str, str], lists: dict[str, list[s
                 "action": "/settings/digests",
                 "member": True,
                 "error": str(exc),
-                "sub": None,
-                "sections": _section_choices(True),
-                "searches": [{}] * MAX_SEARCHES,
-                "hours": list(range(24)),
-                "default_tz": settings.digest_timezone,
+                **_member_defaults(settings),
+                "searches": _member_searches(request, user),
             },
             status=400,
         )
-    subscriptions.save_member(db, user, prefs)
+    # A member's searches are follows (docs/follow.md): the digest sends them in that section.
+    sections = [s for s in prefs.sections if s != "searches"]
+    if wanted and "follows" not in sections:
+        sections.append("follows")
+    subscriptions.save_member(db, user, replace(prefs, searches=[], sections=sections))
     return HTMLResponse(status_code=303, headers={"Location": "/settings/digests?saved=1"})
 
 

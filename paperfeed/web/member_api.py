@@ -7,14 +7,16 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
-from paperfeed.errors import NotFound, Unauthorized
+from paperfeed.errors import InvalidInput, NotFound, Unauthorized
 from paperfeed.models import User
 from paperfeed.service import comments, library, submissions, tokens, votes
+from paperfeed.service import follows as follow_service
 from paperfeed.store.library import Collection
 from paperfeed.web import auth, forms
 from paperfeed.web.api_models import (
     CollectionIn,
     CommentIn,
+    FollowIn,
     IndexIn,
     PaperIn,
     SaveIn,
@@ -236,3 +238,39 @@ def collection_delete(request: Request, collection: str) -> JSONResponse:
     col = library.collection(db_of(request), user, collection)
     library.delete_collection(db_of(request), user, str(col.id))
     return JSONResponse({"id": col.id, "deleted": True})
+
+
+# --- follows ----------------------------------------------------------------------------------
+
+ROW_ID_MAX = 2**53 - 1  # as api_models.RowId: a larger id names no row
+
+
+def my_follows(request: Request) -> JSONResponse:
+    """Everything the member follows, by kind then label."""
+    got = follow_service.list_for(db_of(request), member(request, write=False))
+    return JSONResponse([follow_service.as_json(f) for f in got])
+
+
+def follow_create(request: Request, body: FollowIn) -> JSONResponse:
+    """Follow something that exists here (201), or get the member's existing follow of it (200)."""
+    user = _writer(request)
+    db = db_of(request)
+    try:
+        resolved = follow_service.resolve(db, user, body.kind, body.target, body.mode)
+    except InvalidInput as exc:
+        # A well-formed request whose target names nothing followable: no such thing (404),
+        # as a string that is no paper id is elsewhere in this API.
+        raise NotFound(str(exc)) from None
+    f, created = follow_service.follow(
+        db, settings_of(request), user, body.kind, body.target, body.mode, resolved=resolved
+    )
+    return JSONResponse(follow_service.as_json(f), status_code=201 if created else 200)
+
+
+def follow_delete(request: Request, follow_id: int) -> JSONResponse:
+    """Stop following; 404 when the follow is not the member's."""
+    user = _writer(request)
+    if follow_id > ROW_ID_MAX:
+        raise NotFound("you do not follow that (any more)")
+    follow_service.unfollow(db_of(request), user, follow_id)
+    return JSONResponse({"id": follow_id, "deleted": True})

@@ -269,6 +269,19 @@ ROUTES += [
     Route("/feeds/follows.atom", follows.follows_atom, "follows_atom"),
 ]
 
+# --- follows in the JSON API (bearer or cookie+CSRF, as the other member routes; docs/follow.md) ---
+ROUTES += [
+    Route("/api/me/follows", member_api.my_follows, "api_me_follows", api=True),
+    Route("/api/follows", member_api.follow_create, "api_follow_create", ("POST",), True, 201),
+    Route(
+        "/api/follows/{follow_id:int}",
+        member_api.follow_delete,
+        "api_follow_delete",
+        ("DELETE",),
+        True,
+    ),
+]
+
 CATCH_ALL: list[Route] = [
     Route("/api/papers/{arxiv_id:path}", api.paper, "api_paper", api=True),
     Route("/papers/{arxiv_id:path}", pages.paper_page, "paper"),
