@@ -109,6 +109,10 @@ DATABASE_COMMANDS = {
     "recommend": ["recommend", "--all"],
     "library import": ["library", "import", "{file}", "--user", "a@example.org"],
     "hub-links": ["hub-links", "2401.01234"],
+    "harvest biorxiv": ["harvest", "biorxiv", "--from", "2026-11-01"],
+    "token create": ["token", "create", "a@example.org"],
+    "token list": ["token", "list", "a@example.org"],
+    "token revoke": ["token", "revoke", "a@example.org", "1"],
     "fulltext": ["fulltext", "--limit", "1"],
     "mcp": ["mcp"],  # agents: the stdio MCP server
 }

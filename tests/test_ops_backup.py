@@ -67,6 +67,7 @@ def test_restore_drill(db: Database, database_url: str, tmp_path: Path) -> None:
     # Disaster: feed entries wiped, papers deleted, a title vandalised, rows added.
     with db.write() as conn:
         conn.execute(sa.text("DELETE FROM feed_entries"))
+        _delete_dependents(conn)
         conn.execute(sa.text("DELETE FROM papers WHERE id > :id"), {"id": first.id})
         conn.execute(
             sa.text("UPDATE papers SET title = 'vandalised' WHERE id = :id"), {"id": first.id}
@@ -165,6 +166,7 @@ def test_restore_rebuilds_the_keyword_index(tmp_path: Path) -> None:
         pid, title = conn.execute(sa.text("SELECT id, title FROM papers ORDER BY id LIMIT 1")).one()
     with db.write() as conn:
         conn.execute(sa.text("DELETE FROM feed_entries"))
+        _delete_dependents(conn)
         conn.execute(sa.text("DELETE FROM papers"))
     db.dispose()
     code, out = cli(url, "restore", "-y", str(tmp_path / "b.db"), data_dir=data)
@@ -218,6 +220,7 @@ def test_restore_drill_on_a_whole_postgresql_database(
         assert code == 0, out
         with db.write() as conn:
             conn.execute(sa.text("DELETE FROM feed_entries"))
+            _delete_dependents(conn)
             conn.execute(sa.text("DELETE FROM papers"))
             conn.execute(sa.text("CREATE TABLE made_after_backup (x int)"))
         db.dispose()
@@ -268,3 +271,12 @@ def test_postgres_password_goes_through_the_environment_not_argv() -> None:
 
     url, env = _without_password("postgresql://pf:s3cr%40t@db.internal:5432/papers")
     assert url == "postgresql://pf@db.internal:5432/papers" and env["PGPASSWORD"] == "s3cr@t"
+
+
+def _delete_dependents(conn: sa.Connection) -> None:
+    """Empty every table whose rows point at papers, so the drill can delete papers too."""
+    from paperfeed.store.schema import metadata, papers
+
+    for t in reversed(metadata.sorted_tables):
+        if any(fk.column.table is papers for fk in t.foreign_keys):
+            conn.execute(sa.delete(t))
