@@ -268,18 +268,9 @@ def snapshot(db: Database) -> dict[str, Any]:
 
 def wipe(db: Database) -> None:
     """Empty what harvests write, back to a fresh database's state."""
-    from paperfeed.store.schema import metadata, papers
-
-    # Every table that points at papers goes first (authorship, identities, matches...), so a new
-    # table written on upsert cannot make this helper fail on a foreign key.
-    dependents = [
-        t.name
-        for t in reversed(metadata.sorted_tables)
-        if any(fk.column.table is papers for fk in t.foreign_keys)
-    ]
     with db.write() as conn:
+        empty_paper_dependents(conn)
         for table in (
-            *dependents,
             "paper_identities",
             "papers",
             "harvest_state",
@@ -288,3 +279,13 @@ def wipe(db: Database) -> None:
         ):
             conn.execute(sa.text(f"DELETE FROM {table}"))  # noqa: S608 (fixed table names)
         conn.execute(sa.text("UPDATE counters SET value = 0 WHERE name = 'paper_rev'"))
+
+
+def empty_paper_dependents(conn: sa.Connection) -> None:
+    """Empty every table whose rows point at papers, so papers themselves can be deleted."""
+    from paperfeed.store.schema import metadata, papers
+
+    # Found from the schema: a new table written beside papers cannot break a wipe or a drill.
+    for t in reversed(metadata.sorted_tables):
+        if any(fk.column.table is papers for fk in t.foreign_keys):
+            conn.execute(sa.delete(t))

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from _harvest_helpers import empty_paper_dependents
 from click.testing import CliRunner
 from conftest import FIXTURES
 
@@ -67,7 +68,7 @@ def test_restore_drill(db: Database, database_url: str, tmp_path: Path) -> None:
     # Disaster: feed entries wiped, papers deleted, a title vandalised, rows added.
     with db.write() as conn:
         conn.execute(sa.text("DELETE FROM feed_entries"))
-        _delete_dependents(conn)
+        empty_paper_dependents(conn)
         conn.execute(sa.text("DELETE FROM papers WHERE id > :id"), {"id": first.id})
         conn.execute(
             sa.text("UPDATE papers SET title = 'vandalised' WHERE id = :id"), {"id": first.id}
@@ -166,7 +167,7 @@ def test_restore_rebuilds_the_keyword_index(tmp_path: Path) -> None:
         pid, title = conn.execute(sa.text("SELECT id, title FROM papers ORDER BY id LIMIT 1")).one()
     with db.write() as conn:
         conn.execute(sa.text("DELETE FROM feed_entries"))
-        _delete_dependents(conn)
+        empty_paper_dependents(conn)
         conn.execute(sa.text("DELETE FROM papers"))
     db.dispose()
     code, out = cli(url, "restore", "-y", str(tmp_path / "b.db"), data_dir=data)
@@ -220,7 +221,7 @@ def test_restore_drill_on_a_whole_postgresql_database(
         assert code == 0, out
         with db.write() as conn:
             conn.execute(sa.text("DELETE FROM feed_entries"))
-            _delete_dependents(conn)
+            empty_paper_dependents(conn)
             conn.execute(sa.text("DELETE FROM papers"))
             conn.execute(sa.text("CREATE TABLE made_after_backup (x int)"))
         db.dispose()
@@ -271,12 +272,3 @@ def test_postgres_password_goes_through_the_environment_not_argv() -> None:
 
     url, env = _without_password("postgresql://pf:s3cr%40t@db.internal:5432/papers")
     assert url == "postgresql://pf@db.internal:5432/papers" and env["PGPASSWORD"] == "s3cr@t"
-
-
-def _delete_dependents(conn: sa.Connection) -> None:
-    """Empty every table whose rows point at papers, so the drill can delete papers too."""
-    from paperfeed.store.schema import metadata, papers
-
-    for t in reversed(metadata.sorted_tables):
-        if any(fk.column.table is papers for fk in t.foreign_keys):
-            conn.execute(sa.delete(t))
