@@ -250,3 +250,45 @@ def test_m0010_keeps_imported_comment_counts_as_a_signal(database_url: str) -> N
             assert paper is not None and paper.num_comments == 1  # imports never set it
     finally:
         db.dispose()
+
+
+def test_path_parameters_document_the_values_other_routes_answer(sqlite_db: Database) -> None:
+    """No path the schema gives to one operation is answered by another route (Starlette decides).
+
+    A fuzzer once sent GET /api/papers/search to the one-paper operation and got the search list.
+    """
+    import re
+
+    from starlette.routing import Match, Route
+
+    app = create_app(Settings(database_url=sqlite_db.url), sqlite_db)
+    schema = app.openapi()
+    routes = [r for r in app.router.routes if isinstance(r, Route)]
+
+    def sample(template: str) -> str:
+        return re.sub(r"\{[^}]+\}", "2405.18407", template)
+
+    def dispatched(path: str, method: str) -> Route | None:
+        scope = {"type": "http", "path": path, "method": method, "root_path": ""}
+        return next((r for r in routes if r.matches(scope)[0] is Match.FULL), None)
+
+    checked = 0
+    for op_route in routes:
+        if not op_route.include_in_schema or not op_route.param_convertors:  # type: ignore[attr-defined]
+            continue
+        for method in op_route.methods or ():
+            params = schema["paths"][op_route.path_format][method.lower()]["parameters"]
+            patterns = {p["name"]: p["schema"].get("pattern") for p in params if p["in"] == "path"}
+            for other in routes:
+                path = sample(other.path)
+                m = op_route.path_regex.match(path)
+                if other is op_route or not m or dispatched(path, method) is op_route:
+                    continue
+                checked += 1
+                for name, value in m.groupdict().items():
+                    pattern = patterns.get(name)
+                    assert pattern and not re.search(pattern, value), (
+                        f"{method} {op_route.path_format}: the schema allows {name}={value!r}, "
+                        f"but {path} is answered by {other.path}"
+                    )
+    assert checked >= 3  # search, similar, comments under /api/papers/{arxiv_id}

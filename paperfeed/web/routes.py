@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -296,7 +297,8 @@ ROUTES += [
 
 def register(app: FastAPI, routes: list[Route] | None = None) -> None:
     """Add the URL table (ROUTES, then CATCH_ALL) to an app."""
-    for r in [*(ROUTES if routes is None else routes), *CATCH_ALL]:
+    table = [*(ROUTES if routes is None else routes), *CATCH_ALL]
+    for r in table:
         app.add_api_route(
             r.path,
             r.endpoint,
@@ -329,7 +331,68 @@ def register(app: FastAPI, routes: list[Route] | None = None) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = api_models.openapi_without_422(build())
+            schema = api_models.openapi_without_422(build())
+            app.openapi_schema = with_shadowed_values_excluded(schema, table)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+_PARAM = re.compile(r"\{(\w+)(?::(\w+))?\}")
+
+
+def _template_regex(template: str) -> str:
+    """A path template as a regex of the values it produces (each parameter any text)."""
+    out, at = [], 0
+    for m in _PARAM.finditer(template):
+        out.append(re.escape(template[at : m.start()]))
+        out.append(".+" if m.group(2) == "path" else "[^/]+")
+        at = m.end()
+    return "".join(out) + re.escape(template[at:])
+
+
+def shadowed_values(table: list[Route], index: int) -> list[str]:
+    """Regexes of the values of route `index`'s one parameter that earlier routes answer instead.
+
+    Starlette takes the first route whose path and method both match, so
+    `/api/papers/{arxiv_id:path}` never sees `search` or `2405.18407/similar`: those belong to
+    routes listed before it.
+    """
+    r = table[index]
+    params = list(_PARAM.finditer(r.path))
+    if len(params) != 1:
+        return []
+    param = params[0]
+    prefix, suffix = r.path[: param.start()], r.path[param.end() :]
+    found = []
+    for earlier in table[:index]:
+        p = earlier.path
+        if not set(earlier.methods) & set(r.methods) or p == r.path:
+            continue
+        if not (p.startswith(prefix) and p.endswith(suffix)):
+            continue
+        middle = p[len(prefix) : len(p) - len(suffix)]
+        if not middle or ("/" in middle and param.group(2) != "path"):
+            continue
+        found.append(_template_regex(middle))
+    return found
+
+
+def with_shadowed_values_excluded(schema: dict[str, Any], table: list[Route]) -> dict[str, Any]:
+    """Document in each path parameter's pattern the values an earlier route takes.
+
+    Without it the schema promises, say, a paper for GET /api/papers/search, and a client or a
+    fuzzer that believes it gets the search route's list instead.
+    """
+    for i, r in enumerate(table):
+        values = shadowed_values(table, i) if r.api else []
+        if not values:
+            continue
+        name = _PARAM.search(r.path).group(1)  # type: ignore[union-attr]  # one parameter
+        pattern = "^(?!(?:" + "|".join(values) + ")$)"
+        ops = schema.get("paths", {}).get(_PARAM.sub(r"{\1}", r.path), {})
+        for method in r.methods:
+            for param in ops.get(method.lower(), {}).get("parameters", []):
+                if param.get("in") == "path" and param.get("name") == name:
+                    param.setdefault("schema", {})["pattern"] = pattern
+    return schema
