@@ -75,6 +75,30 @@ def test_versions_never_go_backwards_and_empty_fields_never_erase(db: Database) 
     )
 
 
+def test_links_set_by_hand_outlast_later_harvests(db: Database) -> None:
+    """An author's GitHub link, or a project page they cleared, is not put back by the next harvest."""
+    hf = {"github_repo": "https://github.com/hf/guess", "project_page": "https://hf.example/"}
+    with db.write() as conn:
+        paper_store.upsert_papers(conn, [paper("2401.00009", **hf)])
+        paper_store.set_links(
+            conn, "2401.00009", github_repo="https://github.com/ada/engine", project_page=None
+        )
+    with db.write() as conn:  # a newer version arrives with the source's links again
+        paper_store.upsert_papers(conn, [paper("2401.00009", version=2, title="v2", **hf)])
+        paper_store.upsert_papers(conn, [paper("2401.00010", **hf)])  # never edited: takes them
+    with db.read() as conn:
+        p = paper_store.get_paper(conn, "2401.00009")
+        other = paper_store.get_paper(conn, "2401.00010")
+    assert p is not None and other is not None
+    assert (p.version, p.title, p.github_repo, p.project_page) == (
+        2,
+        "v2",
+        "https://github.com/ada/engine",
+        None,
+    )
+    assert other.github_repo == hf["github_repo"]
+
+
 def test_change_numbers_grow_with_every_write(db: Database) -> None:
     with db.write() as conn:
         paper_store.upsert_papers(conn, [paper("2401.00001"), paper("2401.00002")])

@@ -41,6 +41,8 @@ _FIELDS = (
     "thumbnail",
     "media_urls",
 )
+# Links a confirmed author or curator sets (service/claims.edit_links) that sources never overwrite.
+_EDITABLE_LINKS = frozenset({"github_repo", "project_page"})
 _CHUNK = 500  # ids per IN (...) lookup: well under SQLite's 32k variable limit
 
 
@@ -193,7 +195,7 @@ def _merge(row: Any, p: Paper, values: dict[str, Any]) -> dict[str, Any]:
     change: dict[str, Any] = {}
     for name in _FIELDS:
         new, old = values[name], getattr(row, name)
-        if not _present(new):
+        if not _present(new) or (name in _EDITABLE_LINKS and row.links_edited_at is not None):
             continue
         if (newer_or_same and new != old) or (not newer_or_same and not _present(old)):
             change[name] = new
@@ -364,11 +366,20 @@ def newest_published(
 def set_links(
     conn: Connection, paper_id: str, *, github_repo: str | None, project_page: str | None
 ) -> bool:
-    """Replace a paper's GitHub and project links (None clears one); True when it exists."""
-    rev = next_revs(conn, 1)
+    """Replace a paper's GitHub and project links (None clears one); True when it exists.
+
+    The links are then the paper's own: later harvests leave them as they are.
+    """
+    rev, now = next_revs(conn, 1), _now()
     res = conn.execute(
         sa.update(papers)
         .where(papers.c.id == paper_id)
-        .values(github_repo=github_repo, project_page=project_page, rev=rev, modified_at=_now())
+        .values(
+            github_repo=github_repo,
+            project_page=project_page,
+            links_edited_at=now,
+            rev=rev,
+            modified_at=now,
+        )
     )
     return bool(res.rowcount)

@@ -590,3 +590,6 @@ paper_identities = sa.Table(
     sa.Column("kind", sa.String(16), nullable=False),  # arxiv, biorxiv, medrxiv or journal
     sa.Column("paper_id", sa.String(64), sa.ForeignKey("papers.id"), nullable=False, index=True),
 )
+
+# --- m0025: links an author or curator set by hand outrank the sources' ---
+papers.append_column(sa.Column("links_edited_at", sa.DateTime))
