@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from paperfeed.store.db import insert_for
+from paperfeed.store.leases import LeasedQueue
 from paperfeed.store.schema import chat_channels, chat_outbox
 
 STATES = ("pending", "sending", "sent", "failed")
@@ -199,108 +199,58 @@ def enqueue_to_channel(
     return int(new_id.scalar_one())
 
 
-def _claimable(now: datetime) -> Any:
-    # Pending and due, or 'sending' by a sender whose lease ran out (it died mid-send); only
-    # for channels that are switched on.
-    enabled = (
+_QUEUE = LeasedQueue(chat_outbox, "state", _FINAL)
+
+
+def _enabled() -> Any:
+    # Only alerts for channels that are switched on are claimed.
+    return (
         sa.select(chat_channels.c.id)
         .where(chat_channels.c.id == chat_outbox.c.channel_id, chat_channels.c.enabled.is_(True))
         .exists()
-    )
-    return sa.and_(
-        sa.or_(
-            sa.and_(chat_outbox.c.state == "pending", chat_outbox.c.next_attempt_at <= now),
-            sa.and_(chat_outbox.c.state == "sending", chat_outbox.c.lease_until < now),
-        ),
-        enabled,
     )
 
 
 def has_due(conn: Connection, *, now: datetime | None = None) -> bool:
     """True when some alert can be claimed now (a read, so idle polling takes no write lock)."""
-    q = sa.select(chat_outbox.c.id).where(_claimable(now or _now())).limit(1)
-    return conn.execute(q).first() is not None
+    return _QUEUE.has_due(conn, now or _now(), _enabled())
 
 
 def claim(
     conn: Connection, *, lease: timedelta, now: datetime | None = None
 ) -> ClaimedAlert | None:
-    """Mark the next due alert 'sending' under a fresh claim token until now + lease; None when none.
-
-    One UPDATE … RETURNING picks and marks the row: on PostgreSQL the sub-select skips rows
-    another sender holds (FOR UPDATE SKIP LOCKED); SQLite serialises writers (BEGIN IMMEDIATE).
-    """
-    now = now or _now()
-    pick = (
-        sa.select(chat_outbox.c.id)
-        .where(_claimable(now))
-        .order_by(chat_outbox.c.next_attempt_at, chat_outbox.c.id)
-        .limit(1)
-    )
-    if conn.dialect.name == "postgresql":
-        pick = pick.with_for_update(of=chat_outbox, skip_locked=True)
-    token = secrets.token_hex(16)
-    row = conn.execute(
-        chat_outbox.update()
-        .where(chat_outbox.c.id == pick.scalar_subquery())
-        .values(
-            state="sending",
-            claim_token=token,
-            lease_until=now + lease,
-            attempts=chat_outbox.c.attempts + 1,
-        )
-        .returning(
-            chat_outbox.c.id,
-            chat_outbox.c.channel_id,
-            chat_outbox.c.user_id,
-            chat_outbox.c.title,
-            chat_outbox.c.body,
-            chat_outbox.c.link,
-            chat_outbox.c.attempts,
-        )
-    ).first()
-    if row is None:
+    """Mark the next due alert 'sending' under a fresh claim token until now + lease; None when none."""
+    c = chat_outbox.c
+    columns = (c.id, c.channel_id, c.user_id, c.title, c.body, c.link, c.attempts)
+    claimed = _QUEUE.claim(conn, columns, lease=lease, now=now or _now(), where=_enabled())
+    if claimed is None:
         return None
+    row, token = claimed
     url = conn.execute(
         sa.select(chat_channels.c.url).where(chat_channels.c.id == row.channel_id)
     ).scalar_one()
     return ClaimedAlert(
-        row.id,
-        row.channel_id,
-        row.user_id,
-        url,
-        row.title,
-        row.body,
-        row.link,
-        row.attempts,
-        token,
+        row.id, row.channel_id, row.user_id, url, row.title, row.body, row.link, row.attempts, token
     )
 
 
-def _held(alert: ClaimedAlert) -> Any:
-    # Only the holder of the current claim may record an outcome: a sender whose lease ran out
-    # and whose row another sender took cannot overwrite that sender's result.
-    return sa.and_(
-        chat_outbox.c.id == alert.id,
-        chat_outbox.c.claim_token == alert.claim_token,
-        chat_outbox.c.state == "sending",
+def _channel_error(
+    conn: Connection, channel_id: int, error: str | None, at: datetime | None
+) -> None:
+    conn.execute(
+        chat_channels.update()
+        .where(chat_channels.c.id == channel_id)
+        .values(last_error=error[:2000] if error else None, last_error_at=at)
     )
 
 
 def mark_sent(conn: Connection, alert: ClaimedAlert, *, now: datetime | None = None) -> bool:
     """Record a delivered alert and clear its channel's error; False if this sender no longer holds it."""
-    result = conn.execute(
-        chat_outbox.update()
-        .where(_held(alert))
-        .values(state="sent", sent_at=now or _now(), last_error=None, claim_token=None)
-    )
-    if not result.rowcount:
+    if not _QUEUE.finish(
+        conn, alert.id, alert.claim_token, "sent", sent_at=now or _now(), last_error=None
+    ):
         return False
-    conn.execute(
-        chat_channels.update()
-        .where(chat_channels.c.id == alert.channel_id)
-        .values(last_error=None, last_error_at=None)
-    )
+    _channel_error(conn, alert.channel_id, None, None)
     return True
 
 
@@ -308,55 +258,25 @@ def mark_retry(
     conn: Connection, alert: ClaimedAlert, error: str, *, next_attempt_at: datetime
 ) -> bool:
     """Put an alert back in line for a later attempt."""
-    result = conn.execute(
-        chat_outbox.update()
-        .where(_held(alert))
-        .values(
-            state="pending",
-            next_attempt_at=next_attempt_at,
-            last_error=error[:2000],
-            claim_token=None,
-            lease_until=None,
-        )
-    )
-    return bool(result.rowcount)
+    return _QUEUE.retry(conn, alert.id, alert.claim_token, error, next_attempt_at)
 
 
 def mark_failed(
     conn: Connection, alert: ClaimedAlert, error: str, *, now: datetime | None = None
 ) -> bool:
     """Give an alert up and show the error on its channel."""
-    now = now or _now()
-    result = conn.execute(
-        chat_outbox.update()
-        .where(_held(alert))
-        .values(state="failed", last_error=error[:2000], claim_token=None)
-    )
-    if not result.rowcount:
+    if not _QUEUE.finish(conn, alert.id, alert.claim_token, "failed", last_error=error):
         return False
-    conn.execute(
-        chat_channels.update()
-        .where(chat_channels.c.id == alert.channel_id)
-        .values(last_error=error[:2000], last_error_at=now)
-    )
+    _channel_error(conn, alert.channel_id, error, now or _now())
     return True
 
 
 def states_of(conn: Connection, user_id: int | None = None) -> dict[str, int]:
     """How many alerts are in each state, for one member or everyone."""
-    q = sa.select(chat_outbox.c.state, sa.func.count()).group_by(chat_outbox.c.state)
-    if user_id is not None:
-        q = q.where(chat_outbox.c.user_id == user_id)
-    counts = {s: 0 for s in STATES}
-    counts.update({r[0]: int(r[1]) for r in conn.execute(q)})
-    return counts
+    where = sa.true() if user_id is None else chat_outbox.c.user_id == user_id
+    return _QUEUE.counts(conn, STATES, where)
 
 
 def purge_finished(conn: Connection, before: datetime) -> int:
     """Delete sent and failed alerts created before `before` (their keys stop deduplicating)."""
-    result = conn.execute(
-        chat_outbox.delete().where(
-            chat_outbox.c.state.in_(_FINAL), chat_outbox.c.created_at < before
-        )
-    )
-    return int(result.rowcount or 0)
+    return _QUEUE.purge_finished(conn, before)
