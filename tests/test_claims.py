@@ -248,6 +248,14 @@ def test_confirmed_author_comments_badges_participation_and_links(site: Site) ->
     with site.db.write() as conn:
         comment_store.add_comment(conn, "2611.00008", uid, "Author here: code is coming.")
     assert api.get("/api/papers/2611.00008").json()["isAuthorParticipating"] is True
+    # Search items say so too, for papers with a feed entry or without one.
+    from paperfeed.search.sync import run_index
+
+    run_index(site.db, site.settings.with_(embed_model="hash"))
+    title = api.get("/api/papers/2611.00008").json()["title"]
+    found = api.get("/api/papers/search", params={"q": f'"{title}"', "mode": "lexical"}).json()
+    flags = {i["paper"]["id"]: i["isAuthorParticipating"] for i in found}
+    assert flags["2611.00008"] is True and not any(v for k, v in flags.items() if k != "2611.00008")
     daily = api.get("/api/daily_papers", params={"date": "2026-11-20"}).json()
     flags = {i["paper"]["id"]: i["isAuthorParticipating"] for i in daily}
     assert flags["2611.00008"] is True and flags["2611.00001"] is False

@@ -170,10 +170,10 @@ def confirmed_on(conn: Connection, paper_ids: Sequence[str]) -> dict[str, list[A
     return out
 
 
-def participating(paper_id: Any) -> sa.ColumnElement[bool]:
-    """True when a confirmed author of the paper (a column or value) has a live comment on it."""
-    return sa.exists(
-        sa.select(1)
+def _author_comments() -> Any:
+    # Confirmed claims joined to their member's live comments on the claimed paper.
+    return (
+        sa.select(author_claims.c.paper_id)
         .select_from(
             author_claims.join(
                 comments,
@@ -183,12 +183,21 @@ def participating(paper_id: Any) -> sa.ColumnElement[bool]:
                 ),
             )
         )
-        .where(
-            author_claims.c.paper_id == paper_id,
-            author_claims.c.status == CONFIRMED,
-            comments.c.deleted_at.is_(None),
-        )
+        .where(author_claims.c.status == CONFIRMED, comments.c.deleted_at.is_(None))
     )
+
+
+def participating(paper_id: Any) -> sa.ColumnElement[bool]:
+    """True when a confirmed author of the paper (a column or value) has a live comment on it."""
+    return sa.exists(_author_comments().where(author_claims.c.paper_id == paper_id))
+
+
+def participating_among(conn: Connection, paper_ids: Sequence[str]) -> set[str]:
+    """The papers among these on which a confirmed author has a live comment."""
+    if not paper_ids:
+        return set()
+    q = _author_comments().where(author_claims.c.paper_id.in_(list(paper_ids))).distinct()
+    return {r[0] for r in conn.execute(q)}
 
 
 def is_participating(conn: Connection, paper_id: str) -> bool:

@@ -17,6 +17,7 @@ from paperfeed.models import FeedEntry, FeedItem, Organization, Paper
 from paperfeed.search import QueryError, SearchUnavailable, search
 from paperfeed.search.service import MAX_LIMIT  # the Hub accepts limit 1 to 120
 from paperfeed.service import claims as claim_service
+from paperfeed.store import claims as claim_store
 from paperfeed.store import feed as feed_store
 from paperfeed.store import papers as paper_store
 from paperfeed.web import feeds, views
@@ -132,8 +133,13 @@ def _submitter(entry: FeedEntry | FeedItem) -> dict[str, Any]:
     return user_json(entry.submitted_by, entry.submitter_fullname, entry.submitter_avatar)
 
 
-def item_json(paper: Paper, entry: FeedEntry | FeedItem | None) -> dict[str, Any]:
-    """One daily/search item: {paper: {...}, publishedAt, title, summary, ...} like the Hub."""
+def item_json(
+    paper: Paper, entry: FeedEntry | FeedItem | None, *, author_here: bool = False
+) -> dict[str, Any]:
+    """One daily/search item: {paper: {...}, publishedAt, title, summary, ...} like the Hub.
+
+    `author_here`: a confirmed author commented here (a FeedItem's flag already says so).
+    """
     p = paper_json(paper, entry=entry)
     if entry is not None:
         p["arxiv"]["featuredOn"] = [entry.day.isoformat()]
@@ -147,7 +153,7 @@ def item_json(paper: Paper, entry: FeedEntry | FeedItem | None) -> dict[str, Any
         "title": paper.title,
         "summary": paper.abstract,
         "numComments": paper.num_comments,
-        "isAuthorParticipating": bool(entry and entry.author_participating),
+        "isAuthorParticipating": bool(entry and entry.author_participating) or author_here,
     }
     if paper.thumbnail:
         out["thumbnail"] = paper.thumbnail
@@ -365,9 +371,10 @@ def search_item_json(
     *,
     title: str | None = None,
     snippet: str | None = None,
+    author_here: bool = False,
 ) -> dict[str, Any]:
     """One /api/papers/search item: a daily item plus highlighted title and summary parts."""
-    out = item_json(paper, entry)
+    out = item_json(paper, entry, author_here=author_here)
     out["score"] = round(score, 6)
     for key, marked in (("highlightedTitle", title), ("highlightedSummary", snippet)):
         parts = highlight_parts(marked)
@@ -380,8 +387,10 @@ def search_items(
     request: Request, hits: list[tuple[Paper, float]], result: Any = None
 ) -> list[dict[str, Any]]:
     """Search items for papers and scores, with each paper's first feed entry."""
+    ids = [p.id for p, _ in hits]
     with db_of(request).read() as conn:
-        entries = feed_store.entries_for_many(conn, [p.id for p, _ in hits])
+        entries = feed_store.entries_for_many(conn, ids)
+        authors_here = claim_store.participating_among(conn, ids)
     titles = result.titles if result is not None else {}
     snippets = result.snippets if result is not None else {}
     return [
@@ -391,6 +400,7 @@ def search_items(
             _first(entries.get(p.id)),
             title=titles.get(p.id),
             snippet=snippets.get(p.id),
+            author_here=p.id in authors_here,
         )
         for p, score in hits
     ]
