@@ -72,6 +72,11 @@ def test_publish_then_follow_switches_and_verifies(sqlite_db: Database, tmp_path
     assert all(len(f.sha256) == 64 and f.size >= 0 for f in manifest.files)
     # Nothing new: the next run publishes nothing and the manifest stays.
     assert run_index(db, _worker(db, tmp_path, shared), embed=False).published is None
+    # A rebuild keeps the change number but rewrites every document: it is published.
+    rebuilt = run_index(db, _worker(db, tmp_path, shared), embed=False, rebuild=True).published
+    assert rebuilt is not None and rebuilt != manifest.generation
+    manifest = DirectoryPublisher(shared).manifest()
+    assert manifest is not None and manifest.generation == rebuilt
 
     web = _web(db, tmp_path, shared, "web1")
     eng = _engine(web)

@@ -283,14 +283,24 @@ def publisher_for(settings: Settings) -> Publisher | None:
 
 
 def publish(
-    pub: Publisher, source: Path, *, change_number: int, docs: int, keep: int
+    pub: Publisher,
+    source: Path,
+    *,
+    change_number: int,
+    docs: int,
+    keep: int,
+    changed: bool = False,
 ) -> Manifest | None:
-    """Publish a finished Tantivy folder as a new generation; None when nothing is newer."""
+    """Publish a finished Tantivy folder as a new generation; None when nothing is newer.
+
+    `changed` says the folder was written since the last publish (a rebuild keeps the change
+    number but may change the documents' fields).
+    """
     with pub.lock():
         current = pub.manifest()
         if current is not None and (
             current.change_number > change_number
-            or (current.change_number == change_number and current.docs == docs)
+            or (current.change_number == change_number and current.docs == docs and not changed)
         ):
             return None  # already published (or another worker published a newer one)
         gen = f"g{time.time_ns()}"

@@ -429,7 +429,9 @@ def run_index(
         stats.lexical_rev, stats.lexical_changed, stats.lexical_docs = sync_lexical(
             db, layout, rebuild=rebuild
         )
-        stats.published = publish_lexical(layout, settings, stats.lexical_rev, stats.lexical_docs)
+        stats.published = publish_lexical(
+            layout, settings, stats.lexical_rev, stats.lexical_docs, changed=stats.lexical_changed
+        )
         if not embed:
             return stats
         emb = embedder or get_embedder(settings.embed_model, threads=settings.embed_threads)
@@ -452,13 +454,15 @@ def run_index(
         stats.lexical_rev, more, stats.lexical_docs = sync_lexical(db, layout)
         stats.lexical_changed += more
         stats.published = (
-            publish_lexical(layout, settings, stats.lexical_rev, stats.lexical_docs)
+            publish_lexical(layout, settings, stats.lexical_rev, stats.lexical_docs, changed=more)
             or stats.published
         )
     return stats
 
 
-def publish_lexical(layout: Layout, settings: Settings, rev: int, docs: int) -> str | None:
+def publish_lexical(
+    layout: Layout, settings: Settings, rev: int, docs: int, *, changed: int = 0
+) -> str | None:
     """In publish mode, publish the caught-up keyword index as a generation; returns its name."""
     pub = publisher_for(settings)
     gen = layout.lexical_generation()
@@ -471,6 +475,7 @@ def publish_lexical(layout: Layout, settings: Settings, rev: int, docs: int) -> 
         change_number=rev,
         docs=docs,
         keep=settings.index_publish_keep,
+        changed=changed > 0,
     )
     return None if found is None else found.generation
 
