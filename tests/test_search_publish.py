@@ -122,6 +122,8 @@ def test_corrupt_fetch_keeps_the_old_generation(sqlite_db: Database, tmp_path: P
     db, shared = sqlite_db, tmp_path / "shared"
     load(db)
     first = run_index(db, _worker(db, tmp_path, shared), embed=False).published
+    first_manifest = DirectoryPublisher(shared).manifest()
+    assert first_manifest is not None
     # Copying (not linking) lets a corrupted shared file reach the reader: the checksum sees it.
     web = _web(db, tmp_path, shared, "web1")
     eng = _engine(web)
@@ -130,9 +132,11 @@ def test_corrupt_fetch_keeps_the_old_generation(sqlite_db: Database, tmp_path: P
         upsert_papers(conn, [NEW])
     second = run_index(db, _worker(db, tmp_path, shared), embed=False).published
     assert second
+    before = {f.name for f in first_manifest.files}
     manifest = DirectoryPublisher(shared).manifest()
     assert manifest is not None
-    victim = max(manifest.files, key=lambda f: f.size)
+    # A file new in this generation (unchanged ones are linked from the verified local copy).
+    victim = max((f for f in manifest.files if f.name not in before), key=lambda f: f.size)
     path = shared / second / victim.name
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0xFF
@@ -236,3 +240,28 @@ def test_unknown_publish_backend_names_the_valid_ones(tmp_path: Path) -> None:
 def test_follower_without_manifest_serves_nothing_yet(tmp_path: Path) -> None:
     f = Follower(DirectoryPublisher(tmp_path / "shared"), tmp_path / "local")
     assert f.follow() is None and f.local_generation() is None
+
+
+def test_follower_links_unchanged_files_from_its_live_copy(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
+    db, shared = sqlite_db, tmp_path / "shared"
+    load(db)
+    first = run_index(db, _worker(db, tmp_path, shared), embed=False).published
+    f = Follower(DirectoryPublisher(shared), tmp_path / "local")
+    assert f.follow() == first
+    with db.write() as conn:
+        upsert_papers(conn, [NEW])
+    second = run_index(db, _worker(db, tmp_path, shared), embed=False).published
+    fetched: list[str] = []
+    real = f.pub.fetch
+
+    def counting(manifest: Manifest, name: str, dest: Path) -> None:
+        fetched.append(name)
+        real(manifest, name, dest)
+
+    f.pub.fetch = counting  # type: ignore[method-assign]
+    assert f.follow() == second
+    m = DirectoryPublisher(shared).manifest()
+    assert m is not None and set(fetched) < {x.name for x in m.files}
+    assert "meta.json" in fetched  # rewritten by every commit: always fetched

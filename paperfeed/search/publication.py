@@ -109,8 +109,8 @@ class Publisher(Protocol):
         """Name a stored generation in the manifest, atomically."""
         ...
 
-    def fetch(self, manifest: Manifest, dest: Path) -> None:
-        """Copy the generation a manifest names into a local folder (not yet verified)."""
+    def fetch(self, manifest: Manifest, name: str, dest: Path) -> None:
+        """Copy one file of the generation a manifest names to a local path (not yet verified)."""
         ...
 
     def collect(self, keep: int) -> list[str]:
@@ -234,16 +234,14 @@ class DirectoryPublisher:
             os.replace(tmp, path)
         _fsync_dir(self.root)
 
-    def fetch(self, manifest: Manifest, dest: Path) -> None:
-        """Hard-link (same file system) or copy the generation's files into dest."""
-        src = self.root / manifest.generation
-        for f in manifest.files:
-            try:
-                _link_or_copy(src / f.name, dest / f.name)
-            except FileNotFoundError:
-                raise PublishError(
-                    f"generation {manifest.generation} lost {f.name} (collected meanwhile?)"
-                ) from None
+    def fetch(self, manifest: Manifest, name: str, dest: Path) -> None:
+        """Hard-link (same file system) or copy one file of the generation to dest."""
+        try:
+            _link_or_copy(self.root / manifest.generation / name, dest)
+        except FileNotFoundError:
+            raise PublishError(
+                f"generation {manifest.generation} lost {name} (collected meanwhile?)"
+            ) from None
 
     def generations(self) -> list[str]:
         """The complete generation folders, oldest first."""
@@ -324,13 +322,13 @@ def publish(
     return manifest
 
 
-def verify(folder: Path, manifest: Manifest) -> None:
-    """Check that a fetched folder holds exactly the manifest's files, sizes and checksums."""
+def verify(folder: Path, manifest: Manifest, *, trusted: frozenset[str] = frozenset()) -> None:
+    """Check that a fetched folder holds the manifest's files, sizes and (unless trusted) checksums."""
     for f in manifest.files:
         path = folder / f.name
         if not path.is_file() or path.stat().st_size != f.size:
             raise PublishError(f"fetched {manifest.generation}: {f.name} is missing or truncated")
-        if sha256_of(path) != f.sha256:
+        if f.name not in trusted and sha256_of(path) != f.sha256:
             raise PublishError(f"fetched {manifest.generation}: {f.name} has the wrong checksum")
 
 
@@ -412,14 +410,16 @@ class Follower:
                 shutil.rmtree(tmp, ignore_errors=True)
                 tmp.mkdir()
                 try:
-                    self.pub.fetch(manifest, tmp)
-                    verify(tmp, manifest)
+                    trusted = self._fetch_into(manifest, tmp)
+                    verify(tmp, manifest, trusted=trusted)
                 except BaseException:
                     shutil.rmtree(tmp, ignore_errors=True)
                     raise
                 os.rename(tmp, dest)
             meta = self.root / f"{manifest.generation}.json"
-            meta.write_text(json.dumps({"rev": manifest.change_number}))
+            meta.write_text(
+                json.dumps({"rev": manifest.change_number, "manifest": manifest.to_json()})
+            )
             # Readers switch when they see CURRENT change; the old folder stays for queries
             # still running on it and goes at a later switch.
             tmp_cur = self.root / "CURRENT.tmp"
@@ -429,6 +429,28 @@ class Follower:
             self._collect_local(manifest.generation)
         log.info("switched to keyword index %s (change %d)", dest.name, manifest.change_number)
         return manifest.generation
+
+    def _fetch_into(self, manifest: Manifest, folder: Path) -> frozenset[str]:
+        """Fetch the manifest's files, linking those the live local copy already has (verified then)."""
+        have: dict[str, FileEntry] = {}
+        live = self.local_generation()
+        if live is not None:
+            try:
+                meta = json.loads((self.root / f"{live}.json").read_text())
+                have = {f.name: f for f in Manifest.from_json(meta["manifest"]).files}
+            except (FileNotFoundError, ValueError, KeyError, TypeError):
+                have = {}
+        trusted: set[str] = set()
+        for f in manifest.files:
+            if have.get(f.name) == f and f.name not in MUTABLE:
+                try:
+                    os.link(self.root / str(live) / f.name, folder / f.name)
+                    trusted.add(f.name)
+                    continue
+                except OSError:
+                    pass
+            self.pub.fetch(manifest, f.name, folder / f.name)
+        return frozenset(trusted)
 
     def _collect_local(self, live: str) -> None:
         """Delete this process's old local copies, keeping the newest `keep_local` (live included)."""
