@@ -725,6 +725,7 @@ def _rebuild_derived(settings: Settings, db: Database) -> str:
         from paperfeed.search.sync import (
             Layout,
             indexer_lock,
+            publish_lexical,
             search_dir,
             sync_lexical,
             sync_vectors,
@@ -739,7 +740,9 @@ def _rebuild_derived(settings: Settings, db: Database) -> str:
     except (FileNotFoundError, ValueError):
         meta = {}
     with indexer_lock(layout):
-        _, _, docs = sync_lexical(db, layout, rebuild=True)
+        rev, _, docs = sync_lexical(db, layout, rebuild=True)
+        # Publish mode: web machines switch to the restored store's index at their next search.
+        publish_lexical(layout, settings, rev, docs, changed=docs, rebuilt=True)
         if meta.get("model") and meta.get("dim"):
             # Vectors are stored in the database, so the ANN index rebuilds without the model.
             size, _ = sync_vectors(db, layout, str(meta["model"]), int(meta["dim"]), rebuild=True)

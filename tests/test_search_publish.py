@@ -27,6 +27,7 @@ from paperfeed.search.service import SearchEngine, SearchUnavailable
 from paperfeed.search.sync import run_index, search_dir
 from paperfeed.store import Database
 from paperfeed.store.papers import upsert_papers
+from paperfeed.web.metrics import index_rev
 
 NEW = Paper(
     id="2506.00006",
@@ -86,6 +87,7 @@ def test_publish_then_follow_switches_and_verifies(sqlite_db: Database, tmp_path
     assert follower is not None
     assert follower.follow() == manifest.generation
     assert _ids(eng, "diffusion video")[0] == "2402.00002"
+    assert index_rev(web) == manifest.change_number  # /admin/status and the lag metric
     # The web process never built an index of its own: only the fetched copy exists.
     assert not (search_dir(web) / "lexical").exists()
     assert (search_dir(web) / "published" / manifest.generation).is_dir()
@@ -197,6 +199,9 @@ def test_a_newer_manifest_is_never_replaced_by_an_older_change(
     assert run_index(db, _worker(db, tmp_path, shared), embed=False).published is None
     m = Manifest.from_json(path.read_text())
     assert m.generation == gen
+    # A rebuild (as after restoring an older backup, whose counter is lower) replaces it.
+    rebuilt = run_index(db, _worker(db, tmp_path, shared), embed=False, rebuild=True).published
+    assert rebuilt is not None and Manifest.from_json(path.read_text()).generation == rebuilt
 
 
 def test_background_poll_switches_without_blocking(sqlite_db: Database, tmp_path: Path) -> None:

@@ -288,17 +288,23 @@ def publish(
     docs: int,
     keep: int,
     changed: bool = False,
+    rebuilt: bool = False,
 ) -> Manifest | None:
     """Publish a finished Tantivy folder as a new generation; None when nothing is newer.
 
     `changed` says the folder was written since the last publish (a rebuild keeps the change
-    number but may change the documents' fields).
+    number but may change the documents' fields); `rebuilt` says it was built from scratch and
+    replaces even a higher change number (after a restore the store's counter is lower).
     """
     with pub.lock():
         current = pub.manifest()
-        if current is not None and (
-            current.change_number > change_number
-            or (current.change_number == change_number and current.docs == docs and not changed)
+        if (
+            current is not None
+            and not rebuilt
+            and (
+                current.change_number > change_number
+                or (current.change_number == change_number and current.docs == docs and not changed)
+            )
         ):
             return None  # already published (or another worker published a newer one)
         gen = f"g{time.time_ns()}"

@@ -430,7 +430,12 @@ def run_index(
             db, layout, rebuild=rebuild
         )
         stats.published = publish_lexical(
-            layout, settings, stats.lexical_rev, stats.lexical_docs, changed=stats.lexical_changed
+            layout,
+            settings,
+            stats.lexical_rev,
+            stats.lexical_docs,
+            changed=stats.lexical_changed,
+            rebuilt=rebuild,
         )
         if not embed:
             return stats
@@ -461,7 +466,13 @@ def run_index(
 
 
 def publish_lexical(
-    layout: Layout, settings: Settings, rev: int, docs: int, *, changed: int = 0
+    layout: Layout,
+    settings: Settings,
+    rev: int,
+    docs: int,
+    *,
+    changed: int = 0,
+    rebuilt: bool = False,
 ) -> str | None:
     """In publish mode, publish the caught-up keyword index as a generation; returns its name."""
     pub = publisher_for(settings)
@@ -476,6 +487,7 @@ def publish_lexical(
         docs=docs,
         keep=settings.index_publish_keep,
         changed=changed > 0,
+        rebuilt=rebuilt,
     )
     return None if found is None else found.generation
 
