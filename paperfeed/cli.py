@@ -241,7 +241,9 @@ def serve(
     logging.config.dictConfig(logging_config)
     workers = workers or settings.web_workers
     # Once per deployment, in this parent process, never in each of the N web workers.
-    if settings.index_on_start:
+    if settings.index_publish_dir:
+        _fetch_published(settings)  # publish mode: the worker indexes, web processes never do
+    elif settings.index_on_start:
         from paperfeed.search.sync import index_in_background
 
         index_in_background(db, settings)
@@ -262,6 +264,26 @@ def serve(
     finally:
         if scheduler is not None:
             scheduler.shutdown(wait=False)
+
+
+def _fetch_published(settings: Settings) -> None:
+    """Fetch the newest published keyword index before serving, so search answers at once."""
+    from paperfeed.errors import PaperfeedError
+    from paperfeed.search.publication import follower_for
+    from paperfeed.search.sync import search_dir
+
+    follower = follower_for(settings, search_dir(settings))
+    try:
+        gen = follower.follow() if follower else None
+    except PaperfeedError as exc:
+        click.echo(f"published keyword index not fetched yet: {exc}", err=True)
+        return
+    if gen is None and follower is not None and follower.local_generation() is None:
+        click.echo(
+            "no keyword index published yet: search answers once `paperfeed index` (or the "
+            f"worker) publishes one to {settings.index_publish_dir}",
+            err=True,
+        )
 
 
 def _rank_at_latest_day(db: Database, settings: Settings) -> None:
@@ -368,6 +390,8 @@ def index_cmd(
         f"({stats.unchanged_text} unchanged); vector index: {stats.vectors} vectors",
         err=True,
     )
+    if stats.published:
+        click.echo(f"published keyword index {stats.published} to {settings.index_publish_dir}")
 
 
 @main.command("search")
@@ -701,6 +725,7 @@ def _rebuild_derived(settings: Settings, db: Database) -> str:
         from paperfeed.search.sync import (
             Layout,
             indexer_lock,
+            publish_lexical,
             search_dir,
             sync_lexical,
             sync_vectors,
@@ -715,7 +740,9 @@ def _rebuild_derived(settings: Settings, db: Database) -> str:
     except (FileNotFoundError, ValueError):
         meta = {}
     with indexer_lock(layout):
-        _, _, docs = sync_lexical(db, layout, rebuild=True)
+        rev, _, docs = sync_lexical(db, layout, rebuild=True)
+        # Publish mode: web machines switch to the restored store's index at their next search.
+        publish_lexical(layout, settings, rev, docs, changed=docs, rebuilt=True)
         if meta.get("model") and meta.get("dim"):
             # Vectors are stored in the database, so the ANN index rebuilds without the model.
             size, _ = sync_vectors(db, layout, str(meta["model"]), int(meta["dim"]), rebuild=True)

@@ -84,6 +84,14 @@ class Settings:
         "When the worker brings the search indexes up to date and embeds new papers (cron in "
         "UTC or interval); a run with nothing new takes milliseconds. Empty disables.",
     )
+    # --- publish: one keyword index built by the worker, followed by every web process ---
+    index_publish_dir: str = setting(
+        "",
+        "Shared folder (or file:// URL) where `paperfeed index` and the worker publish keyword-index generations and web processes fetch them (docs/deploy.md); empty means each process indexes for itself.",
+    )
+    index_publish_keep: int = setting(
+        3, "Published keyword-index generations kept in index_publish_dir (the named one always)."
+    )
 
     # --- digests / mail ---
     mail_backend: str = setting(

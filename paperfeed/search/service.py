@@ -16,6 +16,7 @@ from paperfeed.models import Hit, Paper
 from paperfeed.search import fusion
 from paperfeed.search.embed import Embedder, get_embedder, paper_text
 from paperfeed.search.lexical import SORTS, LexicalIndex, paper_key
+from paperfeed.search.publication import PUBLISHED, follower_for
 from paperfeed.search.query import Query, QueryError, parse, words
 from paperfeed.search.sync import EmbedProgress, Layout, _read_json, read_progress, search_dir
 from paperfeed.search.vectors import VectorIndex, from_bytes
@@ -58,7 +59,9 @@ class SearchEngine:
     """Readers over one search folder; they reload when the indexer commits, never wait for it."""
 
     def __init__(self, root: Path, settings: Settings) -> None:
-        self.layout = Layout(root)
+        # In publish mode the keyword index is a fetched copy of the worker's published one.
+        self.follower = follower_for(settings, root)
+        self.layout = Layout(root, PUBLISHED) if self.follower else Layout(root)
         self.settings = settings
         self._lock = threading.Lock()
         self._lexical: LexicalIndex | None = None
@@ -77,6 +80,8 @@ class SearchEngine:
 
     def refresh(self) -> None:
         """Pick up a new keyword generation, a newer commit, or a newer ANN file (4 stat calls)."""
+        if self.follower is not None:
+            self.follower.poll()  # a newer published generation is fetched in the background
         lay = self.layout
         cur = self._mtime(lay.current)
         meta = self._mtime(lay.lexical_meta(self._gen)) if self._gen else 0

@@ -22,6 +22,7 @@ from paperfeed.errors import PaperfeedError
 from paperfeed.search import keywords as keyphrases
 from paperfeed.search.embed import Embedder, get_embedder, paper_text, text_hash
 from paperfeed.search.lexical import TEXT_FIELDS, Body, LexicalIndex, paper_key
+from paperfeed.search.publication import publish, publisher_for
 from paperfeed.search.vectors import VectorIndex, from_bytes, to_bytes
 from paperfeed.store import fulltexts as store_fulltexts
 from paperfeed.store import keywords as store_keywords
@@ -61,9 +62,9 @@ def _read_json(path: Path) -> dict[str, Any]:
 class Layout:
     """Where the index files live: lexical/CURRENT names the live Tantivy generation."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, lexical: str = "lexical") -> None:
         self.root = root
-        self.lexical_root = root / "lexical"
+        self.lexical_root = root / lexical  # "published" for a web process in publish mode
         self.current = self.lexical_root / "CURRENT"
         self.ann = root / "vectors.usearch"
         self.ann_meta = root / "vectors.json"
@@ -120,6 +121,7 @@ class IndexStats:
     ann_changed: int = 0
     rebuilt: bool = False
     keywords: int = 0  # papers whose keywords were extracted this run
+    published: str | None = None  # the generation this run published (publish mode)
 
 
 Progress = Callable[[int, int], None]  # (done, total)
@@ -427,6 +429,14 @@ def run_index(
         stats.lexical_rev, stats.lexical_changed, stats.lexical_docs = sync_lexical(
             db, layout, rebuild=rebuild
         )
+        stats.published = publish_lexical(
+            layout,
+            settings,
+            stats.lexical_rev,
+            stats.lexical_docs,
+            changed=stats.lexical_changed,
+            rebuilt=rebuild,
+        )
         if not embed:
             return stats
         emb = embedder or get_embedder(settings.embed_model, threads=settings.embed_threads)
@@ -448,7 +458,38 @@ def run_index(
         # Papers changed while we embedded reach the keyword index now rather than next run.
         stats.lexical_rev, more, stats.lexical_docs = sync_lexical(db, layout)
         stats.lexical_changed += more
+        stats.published = (
+            publish_lexical(layout, settings, stats.lexical_rev, stats.lexical_docs, changed=more)
+            or stats.published
+        )
     return stats
+
+
+def publish_lexical(
+    layout: Layout,
+    settings: Settings,
+    rev: int,
+    docs: int,
+    *,
+    changed: int = 0,
+    rebuilt: bool = False,
+) -> str | None:
+    """In publish mode, publish the caught-up keyword index as a generation; returns its name."""
+    pub = publisher_for(settings)
+    gen = layout.lexical_generation()
+    if pub is None or gen is None:
+        return None
+    # The caller holds the indexer lock and Tantivy has committed: the folder is still.
+    found = publish(
+        pub,
+        layout.lexical_root / gen,
+        change_number=rev,
+        docs=docs,
+        keep=settings.index_publish_keep,
+        changed=changed > 0,
+        rebuilt=rebuilt,
+    )
+    return None if found is None else found.generation
 
 
 def rich_progress() -> tuple[Any, Progress]:

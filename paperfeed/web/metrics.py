@@ -110,10 +110,12 @@ def install(app: FastAPI) -> None:
 def index_rev(settings: Settings) -> int | None:
     """The keyword index's watermark (the paper rev it has caught up to), or None if not built."""
     try:
+        from paperfeed.search.publication import PUBLISHED
         from paperfeed.search.sync import Layout, search_dir
     except ImportError:
         return None
-    layout = Layout(search_dir(settings))
+    # In publish mode a web process serves its fetched copy of the published index.
+    layout = Layout(search_dir(settings), PUBLISHED if settings.index_publish_dir else "lexical")
     gen = layout.lexical_generation()
     if gen is None:
         return None
