@@ -173,6 +173,12 @@ def _bodies(conn: Any, paper_ids: list[str]) -> dict[str, Body]:
     return {pid: [(s.label, s.text) for s in secs if s.text] for pid, secs in found.items()}
 
 
+def _local_keywords(conn: Any, paper_ids: list[str]) -> dict[str, list[str]]:
+    """The keyphrases extracted here for these papers (HF's come with the paper itself)."""
+    found = store_keywords.keywords_for(conn, paper_ids)
+    return {p: [k.keyword for k in ks if k.source == "local"] for p, ks in found.items()}
+
+
 def sync_lexical(db: Database, layout: Layout, *, rebuild: bool = False) -> tuple[int, int, int]:
     """Bring the Tantivy index up to the store's paper watermark; returns (rev, changed, docs)."""
     layout.lexical_root.mkdir(parents=True, exist_ok=True)
@@ -203,9 +209,10 @@ def sync_lexical(db: Database, layout: Layout, *, rebuild: bool = False) -> tupl
                 break
             for i in range(0, len(rows), BODY_CHUNK):
                 part = rows[i : i + BODY_CHUNK]
+                shown = [p.id for _, p, hidden in part if not hidden]
                 with db.read() as conn:
-                    bodies = _bodies(conn, [p.id for _, p, hidden in part if not hidden])
-                ix.apply(writer, [(p, hidden) for _, p, hidden in part], bodies)
+                    bodies, kws = _bodies(conn, shown), _local_keywords(conn, shown)
+                ix.apply(writer, [(p, hidden) for _, p, hidden in part], bodies, kws)
             writer.commit()
             # The watermark moves only after Tantivy committed: a crash in between redoes the
             # batch, and replacing a paper's document is idempotent.
@@ -300,7 +307,9 @@ def keyword_extractor(embedder: Embedder) -> str:
     return f"{keyphrases.VERSION}:{embedder.name}"
 
 
-def sync_keywords(db: Database, embedder: Embedder, *, batch: int = 32) -> int:
+def sync_keywords(
+    db: Database, embedder: Embedder, *, batch: int = 32, changed: list[str] | None = None
+) -> int:
     """Extract keywords of papers whose text is new or changed, copy HF's; returns how many."""
     name = keyword_extractor(embedder)
     after = done = 0
@@ -332,6 +341,33 @@ def sync_keywords(db: Database, embedder: Embedder, *, batch: int = 32) -> int:
                 )
             store_keywords.record_run(conn, runs)
         done += len(todo)
+        if changed is not None:
+            changed.extend(c.paper_id for c in todo)
+
+
+def reindex_papers(db: Database, layout: Layout, paper_ids: list[str]) -> int:
+    """Rewrite these papers' documents in the live keyword index (their keyphrases changed)."""
+    gen = layout.lexical_generation()
+    if gen is None or not paper_ids:
+        return 0
+    ix = LexicalIndex(layout.lexical_root / gen)
+    writer = ix.writer()
+    done = 0
+    try:
+        for i in range(0, len(paper_ids), BODY_CHUNK):
+            part = paper_ids[i : i + BODY_CHUNK]
+            with db.read() as conn:
+                found = store_papers.get_papers(conn, part)
+                shown = list(found)
+                bodies, kws = _bodies(conn, shown), _local_keywords(conn, shown)
+            # Papers hidden meanwhile are absent here; the next pass over changes deletes them.
+            done += ix.apply(writer, [(p, False) for p in found.values()], bodies, kws)
+        writer.commit()
+        writer.wait_merging_threads()
+    except BaseException:
+        writer.rollback()
+        raise
+    return done
 
 
 def sync_vectors(
@@ -441,7 +477,11 @@ def run_index(
             stats.vectors, stats.ann_changed = sync_vectors(
                 db, layout, emb.name, emb.dim, rebuild=rebuild
             )
-            stats.keywords = sync_keywords(db, emb, batch=batch or settings.embed_batch)
+            new_keywords: list[str] = []
+            stats.keywords = sync_keywords(
+                db, emb, batch=batch or settings.embed_batch, changed=new_keywords
+            )
+            reindex_papers(db, layout, new_keywords)
         finally:
             # Search by meaning is ready (or this run stopped): the page stops showing progress.
             _write_json(layout.progress, {"finished": True})
