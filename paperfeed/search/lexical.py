@@ -41,6 +41,7 @@ Body = list[tuple[str, str]]  # (section label, section text) pairs of one paper
 # docs/benchmarks.md); similar() matches a paper's keyphrases against this field.
 KEYWORDS_FIELD = "keywords"
 KEYWORDS_BOOST = 0.5
+KEYWORDS_IN_QUERIES = True  # False: the field serves similar() only (bench/relevance.py compares)
 TEXT_FIELDS = [*TEXT_FIELDS, KEYWORDS_FIELD]
 BOOSTS = {**BOOSTS, KEYWORDS_FIELD: KEYWORDS_BOOST}
 DF_CACHE = 200_000  # document frequencies remembered per index (about 20 MB at most)
@@ -207,7 +208,7 @@ class LexicalIndex:
         if not text:
             return None
         try:
-            return self.index.parse_query(text, TEXT_FIELDS, BOOSTS)
+            return self.index.parse_query(text, _query_fields(), BOOSTS)
         except ValueError:
             # Only words and quotes reach here, so this is not expected; keep it a clear error.
             raise QueryError("the search words could not be understood; try plain words") from None
@@ -258,7 +259,7 @@ class LexicalIndex:
             clauses.append((Occur.Must, tantivy.Query.const_score_query(ks, 0.0)))
         if q.excluded:
             try:
-                ex = self.index.parse_query(q.tantivy_excluded(), TEXT_FIELDS)
+                ex = self.index.parse_query(q.tantivy_excluded(), _query_fields())
             except ValueError:
                 raise QueryError("the excluded words could not be understood") from None
             clauses.append((Occur.MustNot, ex))
@@ -494,6 +495,13 @@ class LexicalIndex:
         """True when the paper is indexed."""
         searcher = self.index.searcher()
         return bool(searcher.search(tantivy.Query.term_query(self.schema, "id", paper_id), 1).hits)
+
+
+def _query_fields() -> list[str]:
+    """The fields a searcher's words are matched in."""
+    if KEYWORDS_IN_QUERIES:
+        return TEXT_FIELDS
+    return [f for f in TEXT_FIELDS if f != KEYWORDS_FIELD]
 
 
 def _whole_marked(text: str, snippet: Any) -> str:
