@@ -164,7 +164,9 @@ def recall_at(ranked: list[str], gains: dict[str, int], k: int = 50) -> float:
     return len(set(ranked[:k]) & set(gains)) / len(gains) if gains else 0.0
 
 
-def score(rankings: dict[str, list[str]], queries: list[tuple[str, dict[str, int]]]) -> dict[str, float]:
+def score(
+    rankings: dict[str, list[str]], queries: list[tuple[str, dict[str, int]]]
+) -> dict[str, float]:
     """Mean nDCG@20 and recall@50 of rankings (seed id -> ranked ids) over queries."""
     nd = [ndcg_at(rankings[seed], gains) for seed, gains in queries]
     rc = [recall_at(rankings[seed], gains) for seed, gains in queries]
@@ -182,7 +184,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
     ap.add_argument("--work", type=Path, default=ROOT / "bench-data")
-    ap.add_argument("--seeds", type=int, default=400, help="queries per task (half tune, half test)")
+    ap.add_argument(
+        "--seeds", type=int, default=400, help="queries per task (half tune, half test)"
+    )
     ap.add_argument("--prepare", action="store_true", help="only embed and extract, then stop")
     args = ap.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
@@ -222,19 +226,36 @@ def main() -> None:
         configs[f"new minus {n}"] = {**default, n: 0.0}
     # Tuning: a grid on the even-numbered seeds of each task; the odd ones report.
     grid = []
-    for wd in (0.3, 0.4, 0.5, 0.6, 0.7):
-        for wk in (0.0, 0.05, 0.1, 0.2):
-            grid.append({"dense": wd, "tfidf": round(1 - wd - wk, 2), "keywords": wk})
+    for wd in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7):
+        for wk in (0.0, 0.1, 0.2, 0.3):
+            if wd + wk < 1:
+                grid.append({"dense": wd, "tfidf": round(1 - wd - wk, 2), "keywords": wk})
     tune = {t: q[0::2] for t, q in tasks.items()}
     test = {t: q[1::2] for t, q in tasks.items()}
 
-    def mean_ndcg(weights: dict[str, float], qsets: dict[str, Any]) -> float:
+    def ndcgs(weights: dict[str, float], qsets: dict[str, Any]) -> list[float]:
         ranks = {seed: fused(signals[seed], weights) for seed in seeds}
-        return float(np.mean([score(ranks, q)["ndcg@20"] for q in qsets.values()]))
+        return [score(ranks, q)["ndcg@20"] for q in qsets.values()]
 
-    best = max(grid, key=lambda w: (round(mean_ndcg(w, tune), 4), -w["keywords"]))
-    print("best on the tuning half:", best, round(mean_ndcg(best, tune), 4), flush=True)
+    halves = [ndcgs({"dense": 1.0}, tune), ndcgs({"tfidf": 1.0}, tune)]
+    table = {json.dumps(w): ndcgs(w, tune) for w in grid}
+    for w, v in table.items():
+        print("tune", w, [round(x, 4) for x in v], flush=True)
+    best = max(grid, key=lambda w: (round(float(np.mean(table[json.dumps(w)])), 4), -w["keywords"]))
+    print("best on the tuning half:", best, flush=True)
     configs["best of grid (tuning half)"] = best
+    # The expert-judged benchmark in MODELS.md found dense vectors stronger than TF-IDF, and both
+    # proxies here are built from words: of the weightings that beat both halves on both tasks,
+    # take the one leaning most on the dense half.
+    beats = [
+        w
+        for w in grid
+        if all(t > max(h[i] for h in halves) for i, t in enumerate(table[json.dumps(w)]))
+    ]
+    if beats:
+        chosen = max(beats, key=lambda w: (w["dense"], float(np.mean(table[json.dumps(w)]))))
+        print("chosen (most dense of those beating both halves):", chosen, flush=True)
+        configs["chosen: most dense beating both halves (tuning half)"] = chosen
     results: dict[str, Any] = {"papers": len(recs), "tasks": {t: len(q) for t, q in tasks.items()}}
     rows: dict[str, Any] = {}
     old = {
@@ -244,7 +265,9 @@ def main() -> None:
         ]
         for seed in seeds
     }
-    rows["old similar (0.8 dense + 0.2 more-like-this)"] = {t: score(old, q) for t, q in test.items()}
+    rows["old similar (0.8 dense + 0.2 more-like-this)"] = {
+        t: score(old, q) for t, q in test.items()
+    }
     for name, w in configs.items():
         ranks = {seed: fused(signals[seed], w) for seed in seeds}
         rows[name] = {t: score(ranks, q) for t, q in test.items()}
@@ -253,16 +276,26 @@ def main() -> None:
     results["test_half"] = rows
     results["weights"] = configs
     # Latency of the real call a paper page makes (k=6), warm engine.
-    times = []
+    # Interleaved with the old computation (dense + more-like-this) as the baseline, so a busy
+    # machine slows both alike.
+    only_dense = s.with_(similar_tfidf_weight=0.0, similar_keywords_weight=0.0)
+    times: dict[str, list[float]] = {"new": [], "old": []}
     for seed in seeds[:200]:
         t = time.perf_counter()
         similar(db, s, seed, 6)
-        times.append((time.perf_counter() - t) * 1000)
+        times["new"].append((time.perf_counter() - t) * 1000)
+        t = time.perf_counter()
+        d = similar_signals(db, only_dense, seed, 30).dense
+        fusion.weighted([d, eng.lexical.more_like(seed, limit=30)], [0.8, 0.2])
+        times["old"].append((time.perf_counter() - t) * 1000)
     results["ms_per_similar"] = {
-        "p50": round(float(np.percentile(times, 50)), 1),
-        "p95": round(float(np.percentile(times, 95)), 1),
+        name: {
+            "p50": round(float(np.percentile(ts, 50)), 1),
+            "p95": round(float(np.percentile(ts, 95)), 1),
+        }
+        for name, ts in times.items()
     }
-    print("similar() ms:", results["ms_per_similar"], flush=True)
+    print("similar() ms, k=6:", results["ms_per_similar"], flush=True)
     out = args.work / f"similar-results-{len(recs)}.json"
     out.write_text(json.dumps(results, indent=2))
     print(f"wrote {out}")

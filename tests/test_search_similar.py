@@ -62,11 +62,11 @@ def test_tfidf_vectors_are_unit_length_sublinear_and_match_the_index_terms() -> 
     assert tfidf.terms("Running models of GPT-4o") == ["run", "model", "of", "gpt", "4o"]
     tf = tfidf.counts({"title": ["router router"], "abstract": ["router expert"]})
     assert tf == {"router": 2 * tfidf.FIELD_WEIGHTS["title"] + 1.0, "expert": 1.0}
-    idf = tfidf.idf_of(100, {"router": 1, "expert": 50})
+    idf = tfidf.idf_table(100, {"router": 1, "expert": 50, "galaxy": 3})
     v = tfidf.vector(tf, idf)
     assert math.isclose(math.sqrt(sum(x * x for x in v.values())), 1.0)
     # Five occurrences weigh 1 + ln 5 times one, not five times: sublinear.
-    raw = {t: v[t] / idf(t) for t in v}
+    raw = {t: v[t] / idf[t] for t in v}
     assert math.isclose(raw["router"] / raw["expert"], 1 + math.log(tf["router"]))
     assert math.isclose(tfidf.cosine(v, v), 1.0)
     assert tfidf.cosine(v, tfidf.vector({"galaxy": 1.0}, idf)) == 0.0

@@ -142,11 +142,11 @@ def test_crash_during_keyword_indexing_catches_up(
     real_apply = LexicalIndex.apply
     calls = {"n": 0}
 
-    def flaky(writer: object, changes: object, *rest: object) -> int:
+    def flaky(writer: object, changes: object, bodies: object = None) -> int:
         calls["n"] += 1
         if calls["n"] == 2:
             raise Crash("killed")
-        return real_apply(writer, changes, *rest)  # type: ignore[arg-type]
+        return real_apply(writer, changes, bodies)  # type: ignore[arg-type]
 
     monkeypatch.setattr(LexicalIndex, "apply", staticmethod(flaky))
     with pytest.raises(Crash):

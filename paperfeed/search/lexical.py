@@ -73,10 +73,8 @@ def build_schema() -> tantivy.Schema:
     return sb.build()
 
 
-def document(
-    p: Paper, body: Body | None = None, keywords: Sequence[str] = ()
-) -> tantivy.Document:
-    """The Tantivy document for a paper, with its full text's sections and keyphrases."""
+def document(p: Paper, body: Body | None = None) -> tantivy.Document:
+    """The Tantivy document for a paper, with its full text's sections and its keyphrases."""
     doc = tantivy.Document()
     doc.add_text("id", p.id)
     doc.add_unsigned("key", paper_key(p.id))
@@ -97,15 +95,15 @@ def document(
     doc.add_integer("upvotes", int(p.upvotes))
     for _, text in body or ():
         doc.add_text(BODY_FIELD, text)
-    for kw in paper_keywords(p, keywords):
+    for kw in paper_keywords(p):
         doc.add_text(KEYWORDS_FIELD, kw)
     return doc
 
 
-def paper_keywords(p: Paper, local: Sequence[str] = ()) -> list[str]:
+def paper_keywords(p: Paper) -> list[str]:
     """A paper's keyphrases: HF's first, then ones extracted here, each once (case-insensitive)."""
     seen: dict[str, str] = {}
-    for kw in [*p.ai_keywords, *local]:
+    for kw in [*p.ai_keywords, *p.local_keywords]:
         kw = " ".join(str(kw).split())
         if kw and kw.lower() not in seen:
             seen[kw.lower()] = kw
@@ -184,18 +182,14 @@ class LexicalIndex:
         writer: tantivy.IndexWriter,
         changes: Iterable[tuple[Paper, bool]],
         bodies: Mapping[str, Body] | None = None,
-        keywords: Mapping[str, Sequence[str]] | None = None,
     ) -> int:
         """Replace or (when hidden) delete each paper's document; returns how many were added."""
         added = 0
         bodies = bodies or {}
-        keywords = keywords or {}
         for paper, hidden in changes:
             writer.delete_documents_by_term("id", paper.id)
             if not hidden:
-                writer.add_document(
-                    document(paper, bodies.get(paper.id), keywords.get(paper.id, ()))
-                )
+                writer.add_document(document(paper, bodies.get(paper.id)))
                 added += 1
         return added
 

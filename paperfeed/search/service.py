@@ -20,7 +20,6 @@ from paperfeed.search.query import Query, QueryError, parse
 from paperfeed.search.sync import EmbedProgress, Layout, _read_json, read_progress, search_dir
 from paperfeed.search.vectors import VectorIndex, from_bytes
 from paperfeed.store import fulltexts as store_fulltexts
-from paperfeed.store import keywords as store_keywords
 from paperfeed.store import papers as store_papers
 from paperfeed.store import vectors as store_vectors
 from paperfeed.store.db import Database
@@ -315,7 +314,6 @@ def similar_signals(db: Database, settings: Settings, paper_id: str, n: int) -> 
         paper = store_papers.get_paper(conn, paper_id)
         if paper is None:
             raise NotFound(f"no paper {paper_id!r}")
-        local = store_keywords.keywords_for(conn, [paper_id]).get(paper_id, [])
         body = (
             [sec.text for sec in store_fulltexts.sections_of(conn, [paper_id]).get(paper_id, [])]
             if settings.similar_body_weight > 0
@@ -342,11 +340,11 @@ def similar_signals(db: Database, settings: Settings, paper_id: str, n: int) -> 
         found = _dense_keys(eng, Query(), vec, n, exclude=paper_key(paper_id))
         out.dense = _keyed_to_ids(eng, found)
     # The seed is read from the store, not the index: a paper not indexed yet works the same.
-    phrases = paper_keywords(paper, [k.keyword for k in local if k.source == "local"])
+    phrases = paper_keywords(paper)
     fields = {"title": [paper.title], "abstract": [paper.abstract], "keywords": phrases}
     counts = tfidf.counts(fields)
     n_docs, df = lex.doc_freqs(counts)
-    seed = tfidf.vector(counts, tfidf.idf_of(n_docs, df))
+    seed = tfidf.vector(counts, tfidf.idf_table(n_docs, df))
     top = tfidf.top_terms(seed, SIMILAR_TOP_TERMS)
     if settings.similar_tfidf_weight > 0 and top:
         pool = lex.term_search(top, SIMILAR_LEXICAL_FIELDS, limit=SIMILAR_POOL, exclude=paper_id)
@@ -354,7 +352,7 @@ def similar_signals(db: Database, settings: Settings, paper_id: str, n: int) -> 
         stored = lex.stored_fields(cand)
         cand_counts = {pid: tfidf.counts(f) for pid, f in stored.items()}
         n_docs, df = lex.doc_freqs(tfidf.all_terms(list(cand_counts.values())))
-        idf = tfidf.idf_of(n_docs, df)
+        idf = tfidf.idf_table(n_docs, df)
         ranked = tfidf.rank(seed, {pid: tfidf.vector(c, idf) for pid, c in cand_counts.items()})
         out.tfidf = [Hit(pid, score) for pid, score in ranked[:n]]
     if settings.similar_keywords_weight > 0 and phrases:
@@ -364,7 +362,7 @@ def similar_signals(db: Database, settings: Settings, paper_id: str, n: int) -> 
         if body:
             bc = tfidf.counts({**fields, "body": body})
             n_docs, df = lex.doc_freqs(bc)
-            top = tfidf.top_terms(tfidf.vector(bc, tfidf.idf_of(n_docs, df)), SIMILAR_TOP_TERMS)
+            top = tfidf.top_terms(tfidf.vector(bc, tfidf.idf_table(n_docs, df)), SIMILAR_TOP_TERMS)
         out.body = lex.term_search(top, {BODY_FIELD: 1.0}, limit=n, exclude=paper_id)
     return out
 

@@ -173,12 +173,6 @@ def _bodies(conn: Any, paper_ids: list[str]) -> dict[str, Body]:
     return {pid: [(s.label, s.text) for s in secs if s.text] for pid, secs in found.items()}
 
 
-def _local_keywords(conn: Any, paper_ids: list[str]) -> dict[str, list[str]]:
-    """The keyphrases extracted here for these papers (HF's come with the paper itself)."""
-    found = store_keywords.keywords_for(conn, paper_ids)
-    return {p: [k.keyword for k in ks if k.source == "local"] for p, ks in found.items()}
-
-
 def sync_lexical(db: Database, layout: Layout, *, rebuild: bool = False) -> tuple[int, int, int]:
     """Bring the Tantivy index up to the store's paper watermark; returns (rev, changed, docs)."""
     layout.lexical_root.mkdir(parents=True, exist_ok=True)
@@ -209,10 +203,9 @@ def sync_lexical(db: Database, layout: Layout, *, rebuild: bool = False) -> tupl
                 break
             for i in range(0, len(rows), BODY_CHUNK):
                 part = rows[i : i + BODY_CHUNK]
-                shown = [p.id for _, p, hidden in part if not hidden]
                 with db.read() as conn:
-                    bodies, kws = _bodies(conn, shown), _local_keywords(conn, shown)
-                ix.apply(writer, [(p, hidden) for _, p, hidden in part], bodies, kws)
+                    bodies = _bodies(conn, [p.id for _, p, hidden in part if not hidden])
+                ix.apply(writer, [(p, hidden) for _, p, hidden in part], bodies)
             writer.commit()
             # The watermark moves only after Tantivy committed: a crash in between redoes the
             # batch, and replacing a paper's document is idempotent.
@@ -357,11 +350,10 @@ def reindex_papers(db: Database, layout: Layout, paper_ids: list[str]) -> int:
         for i in range(0, len(paper_ids), BODY_CHUNK):
             part = paper_ids[i : i + BODY_CHUNK]
             with db.read() as conn:
-                found = store_papers.get_papers(conn, part)
-                shown = list(found)
-                bodies, kws = _bodies(conn, shown), _local_keywords(conn, shown)
+                found = store_papers.get_papers(conn, part)  # with their new local keywords
+                bodies = _bodies(conn, list(found))
             # Papers hidden meanwhile are absent here; the next pass over changes deletes them.
-            done += ix.apply(writer, [(p, False) for p in found.values()], bodies, kws)
+            done += ix.apply(writer, [(p, False) for p in found.values()], bodies)
         writer.commit()
         writer.wait_merging_threads()
     except BaseException:
