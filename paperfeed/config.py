@@ -398,16 +398,18 @@ class Settings:
 
     # --- similar papers (docs/search.md; weights tuned with bench/similar.py) ---
     similar_dense_weight: float = setting(
-        0.5, "Weight of vector (meaning) similarity in a paper's similar papers."
+        0.3, "Weight of vector (meaning) similarity in a paper's similar papers."
     )
     similar_tfidf_weight: float = setting(
-        0.4, "Weight of whole-document TF-IDF cosine (title, abstract, keywords) in similar papers."
+        0.5, "Weight of whole-document TF-IDF cosine (title, abstract, keywords) in similar papers."
     )
     similar_keywords_weight: float = setting(
-        0.1, "Weight of shared keyphrases (HF's and ours) in similar papers."
+        0.2, "Weight of shared keyphrases (HF's and ours) in similar papers."
     )
     similar_body_weight: float = setting(
-        0.05, "Weight of the paper's distinctive terms found in other papers' full text."
+        0.05,
+        "Weight of the paper's distinctive terms found in other papers' full text (not tuned: "
+        "no benchmark has full texts yet).",
     )
 
     @classmethod

@@ -349,11 +349,10 @@ def similar_signals(db: Database, settings: Settings, paper_id: str, n: int) -> 
     if settings.similar_tfidf_weight > 0 and top:
         pool = lex.term_search(top, SIMILAR_LEXICAL_FIELDS, limit=SIMILAR_POOL, exclude=paper_id)
         cand = list(dict.fromkeys([h.paper_id for h in pool] + [h.paper_id for h in out.dense]))
-        stored = lex.stored_fields(cand)
-        cand_counts = {pid: tfidf.counts(f) for pid, f in stored.items()}
+        cand_counts = lex.term_counts(cand)
         n_docs, df = lex.doc_freqs(tfidf.all_terms(list(cand_counts.values())))
         idf = tfidf.idf_table(n_docs, df)
-        ranked = tfidf.rank(seed, {pid: tfidf.vector(c, idf) for pid, c in cand_counts.items()})
+        ranked = tfidf.rank(seed, cand_counts, idf)
         out.tfidf = [Hit(pid, score) for pid, score in ranked[:n]]
     if settings.similar_keywords_weight > 0 and phrases:
         out.keywords = lex.keyword_search(phrases, limit=n, exclude=paper_id)
