@@ -15,6 +15,9 @@ is left out of its ranking.
 
 Every query goes through paperfeed.search.search() on a real SQLite store, Tantivy index and
 usearch index. Reported: nDCG@10 and recall@100 per mode.
+
+Keyphrases extracted here from each ABSTRACT (never the title, which is the query) are stored
+and indexed; a mode ending in "-nokw" searches without the keywords field, to measure it.
 """
 
 from __future__ import annotations
@@ -40,10 +43,12 @@ from search import real_embeddings, real_papers  # noqa: E402
 
 from paperfeed.config import Settings  # noqa: E402
 from paperfeed.models import Paper  # noqa: E402
-from paperfeed.search import search  # noqa: E402
+from paperfeed.search import lexical, search  # noqa: E402
 from paperfeed.search.embed import get_embedder  # noqa: E402
+from paperfeed.search.keywords import extract_many  # noqa: E402
 from paperfeed.search.sync import Layout, search_dir, sync_lexical, sync_vectors  # noqa: E402
 from paperfeed.search.vectors import to_bytes  # noqa: E402
+from paperfeed.store import keywords as store_keywords  # noqa: E402
 from paperfeed.store import open_database  # noqa: E402
 from paperfeed.store import vectors as store_vectors  # noqa: E402
 from paperfeed.store.papers import upsert_papers  # noqa: E402
@@ -71,6 +76,24 @@ def ndcg_at(ranked: list[str], gains: dict[str, int], k: int = 10) -> float:
 def recall_at(ranked: list[str], gains: dict[str, int], k: int = 100) -> float:
     """Share of relevant documents in the top k."""
     return len(set(ranked[:k]) & set(gains)) / len(gains) if gains else 0.0
+
+
+def abstract_keywords(work: Path, sample: list[dict[str, Any]]) -> dict[str, list[list[Any]]]:
+    """Keyphrases of each paper from its abstract alone (cached in work)."""
+    path = work / f"relevance-keywords-{len(sample)}.json"
+    if path.exists():
+        return dict(json.loads(path.read_text()))
+    emb = get_embedder("minilm")
+    t = time.perf_counter()
+    out: dict[str, list[list[Any]]] = {}
+    for i in range(0, len(sample), 32):
+        part = sample[i : i + 32]
+        found = extract_many(emb, [("", r["abstract"]) for r in part])
+        for r, ks in zip(part, found, strict=True):
+            out[r["id"]] = [[k.phrase, k.score] for k in ks]
+    path.write_text(json.dumps(out))
+    print(f"extracted keywords of {len(sample)} abstracts in {time.perf_counter() - t:.0f} s")
+    return out
 
 
 def build(work: Path, sample: list[dict[str, Any]], docs: np.ndarray) -> tuple[Settings, Any]:
@@ -101,6 +124,8 @@ def build(work: Path, sample: list[dict[str, Any]], docs: np.ndarray) -> tuple[S
             emb.dim,
             [(r["id"], to_bytes(v), "bench", 1) for r, v in zip(sample, docs, strict=True)],
         )
+        for pid, kws in abstract_keywords(work, sample).items():
+            store_keywords.save_keywords(conn, pid, "local", [(k, float(sc)) for k, sc in kws])
     layout = Layout(search_dir(s))
     sync_lexical(db, layout, rebuild=True)
     sync_vectors(db, layout, emb.name, emb.dim, rebuild=True)
@@ -146,6 +171,9 @@ def evaluate(
     out: dict[str, dict[str, float]] = {}
     for name, ms in modes.items():
         mode = name.split("-")[0]
+        lexical.KEYWORDS_IN_QUERIES = not name.endswith("-nokw")
+        boost = name.rsplit("-kw", 1)[1] if "-kw" in name else ""
+        lexical.BOOSTS[lexical.KEYWORDS_FIELD] = float(boost) if boost else lexical.KEYWORDS_BOOST
         nd, rc = [], []
         t = time.perf_counter()
         for seed, text, gains in queries:
@@ -169,6 +197,9 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=300, help="task B queries")
     ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
     ap.add_argument("--work", type=Path, default=ROOT / "bench-data")
+    ap.add_argument(
+        "--modes", default="", help="comma-separated subset of the modes to run (-kwB: boost B)"
+    )
     args = ap.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     real = real_papers(args.shared)
@@ -185,7 +216,14 @@ def main() -> None:
         "hybrid-weighted-0.7": s.with_(search_fusion="weighted", search_dense_weight=0.7),
         "hybrid-weighted-0.5": s.with_(search_fusion="weighted", search_dense_weight=0.5),
         "hybrid-rrf": s.with_(search_fusion="rrf", search_dense_weight=0.5),
+        "lexical-nokw": s,
+        "hybrid-weighted-0.5-nokw": s.with_(search_fusion="weighted", search_dense_weight=0.5),
     }
+    for b in ("0.1", "0.2", "0.5", "1.0"):  # the keywords field at other boosts
+        modes[f"lexical-kw{b}"] = s
+        modes[f"hybrid-weighted-0.5-kw{b}"] = modes["hybrid-weighted-0.5-nokw"]
+    if args.modes:
+        modes = {m: modes[m] for m in args.modes.split(",")}
     results: dict[str, Any] = {"corpus": len(sample)}
     print(f"task A: {len(known)} known-item queries", flush=True)
     results["known_item"] = evaluate(s, db, known, modes)  # type: ignore[arg-type]

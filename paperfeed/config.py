@@ -404,6 +404,22 @@ class Settings:
         5000, "New papers matched against the follows per step (one in-memory keyword index each)."
     )
 
+    # --- similar papers (docs/search.md; weights tuned with bench/similar.py) ---
+    similar_dense_weight: float = setting(
+        0.3, "Weight of vector (meaning) similarity in a paper's similar papers."
+    )
+    similar_tfidf_weight: float = setting(
+        0.5, "Weight of whole-document TF-IDF cosine (title, abstract, keywords) in similar papers."
+    )
+    similar_keywords_weight: float = setting(
+        0.2, "Weight of shared keyphrases (HF's and ours) in similar papers."
+    )
+    similar_body_weight: float = setting(
+        0.05,
+        "Weight of the paper's distinctive terms found in other papers' full text (not tuned: "
+        "no benchmark has full texts yet).",
+    )
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Read PAPERFEED_* variables, apply explicit overrides, and validate types."""

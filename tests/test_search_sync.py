@@ -268,14 +268,21 @@ def test_more_like_this_uses_distinctive_words_not_common_ones(tmp_path: Path) -
     assert ix.more_like("2999.00001", limit=5) == []  # not indexed: nothing, not an error
 
 
-def test_similar_for_a_paper_not_yet_indexed_uses_its_title(db: Database, tmp_path: Path) -> None:
+def test_similar_for_a_paper_not_yet_indexed_uses_its_text(db: Database, tmp_path: Path) -> None:
     load(db)
     s = settings_for(db, tmp_path)
     run_index(db, s, embed=False)
-    fresh = replace(PAPERS[1], id="2506.00009", title="Dark Matter Halos Revisited")
+    fresh = replace(
+        PAPERS[1],
+        id="2506.00009",
+        title="Dark Matter Halos Revisited",
+        abstract="Weak lensing mass profiles of halos in galaxy clusters, against simulations.",
+    )
     with db.write() as conn:
         upsert_papers(conn, [fresh])  # harvested after the last index run
-    assert [h.paper_id for h in similar(db, s, "2506.00009", k=3)][:1] == ["2503.00003"]
+    hits = similar(db, s, "2506.00009", k=3)
+    assert [h.paper_id for h in hits][:1] == ["2503.00003"]
+    assert "2506.00009" not in [h.paper_id for h in hits]
 
 
 def test_web_processes_map_the_vector_file_and_survive_its_replacement(tmp_path: Path) -> None:

@@ -16,6 +16,8 @@ from paperfeed.errors import PaperfeedError
 from paperfeed.models import Hit, Paper
 from paperfeed.normalize import id_month
 from paperfeed.search.query import Query, QueryError
+from paperfeed.search.tfidf import counts as tfidf_counts
+from paperfeed.search.tfidf import terms
 
 TEXT_FIELDS = ["title", "abstract", "authors"]
 # Title words say what a paper is about far more than a passing mention in the abstract;
@@ -34,6 +36,19 @@ TEXT_FIELDS = [*TEXT_FIELDS, BODY_FIELD]
 BOOSTS = {**BOOSTS, BODY_FIELD: BODY_BOOST}
 Body = list[tuple[str, str]]  # (section label, section text) pairs of one paper
 # --- end full text ---
+
+# --- similar (issue 16): a paper's keyphrases, HF's and ours, as a field of their own ---
+# A query matching a keyphrase ranks the paper a little higher. bench/relevance.py: at 0.2 both
+# tasks move by under 0.003 nDCG@10 either way, at 0.5 known-item lexical search lost 0.005;
+# similar() matches a paper's keyphrases against this field.
+KEYWORDS_FIELD = "keywords"
+KEYWORDS_BOOST = 0.2
+KEYWORDS_IN_QUERIES = True  # False: the field serves similar() only (bench/relevance.py compares)
+TEXT_FIELDS = [*TEXT_FIELDS, KEYWORDS_FIELD]
+BOOSTS = {**BOOSTS, KEYWORDS_FIELD: KEYWORDS_BOOST}
+DF_CACHE = 200_000  # document frequencies remembered per index (about 20 MB at most)
+COUNTS_CACHE = 20_000  # papers' term counts remembered per index (about 40 MB at most)
+# --- end similar ---
 
 
 def paper_key(paper_id: str) -> int:
@@ -57,11 +72,12 @@ def build_schema() -> tantivy.Schema:
     sb.add_integer_field("day", indexed=True, fast=True)  # YYYYMMDD of first version
     sb.add_integer_field("upvotes", indexed=False, fast=True)
     sb.add_text_field(BODY_FIELD, stored=False, tokenizer_name="en_stem")  # full text
+    sb.add_text_field(KEYWORDS_FIELD, stored=True, tokenizer_name="en_stem")
     return sb.build()
 
 
 def document(p: Paper, body: Body | None = None) -> tantivy.Document:
-    """The Tantivy document for a paper, with its full text's sections when it has them."""
+    """The Tantivy document for a paper, with its full text's sections and its keyphrases."""
     doc = tantivy.Document()
     doc.add_text("id", p.id)
     doc.add_unsigned("key", paper_key(p.id))
@@ -82,7 +98,19 @@ def document(p: Paper, body: Body | None = None) -> tantivy.Document:
     doc.add_integer("upvotes", int(p.upvotes))
     for _, text in body or ():
         doc.add_text(BODY_FIELD, text)
+    for kw in paper_keywords(p):
+        doc.add_text(KEYWORDS_FIELD, kw)
     return doc
+
+
+def paper_keywords(p: Paper) -> list[str]:
+    """A paper's keyphrases: HF's first, then ones extracted here, each once (case-insensitive)."""
+    seen: dict[str, str] = {}
+    for kw in [*p.ai_keywords, *p.local_keywords]:
+        kw = " ".join(str(kw).split())
+        if kw and kw.lower() not in seen:
+            seen[kw.lower()] = kw
+    return list(seen.values())
 
 
 @dataclass(slots=True)
@@ -126,6 +154,7 @@ class LexicalIndex:
     def reload(self) -> None:
         """See the latest commit (readers call this when the indexer has committed)."""
         self.index.reload()
+        self.__dict__.pop("_counts", None)  # a paper's text may have changed
 
     def has_fields(self, names: Sequence[str]) -> bool:
         """True when the index on disk has these text fields (an older build may lack one)."""
@@ -177,7 +206,7 @@ class LexicalIndex:
         if not text:
             return None
         try:
-            return self.index.parse_query(text, TEXT_FIELDS, BOOSTS)
+            return self.index.parse_query(text, _query_fields(), BOOSTS)
         except ValueError:
             # Only words and quotes reach here, so this is not expected; keep it a clear error.
             raise QueryError("the search words could not be understood; try plain words") from None
@@ -228,7 +257,7 @@ class LexicalIndex:
             clauses.append((Occur.Must, tantivy.Query.const_score_query(ks, 0.0)))
         if q.excluded:
             try:
-                ex = self.index.parse_query(q.tantivy_excluded(), TEXT_FIELDS)
+                ex = self.index.parse_query(q.tantivy_excluded(), _query_fields())
             except ValueError:
                 raise QueryError("the excluded words could not be understood") from None
             clauses.append((Occur.MustNot, ex))
@@ -357,6 +386,95 @@ class LexicalIndex:
         hits = [Hit(searcher.doc(addr)["id"][0], float(score)) for score, addr in res.hits]
         return [h for h in hits if h.paper_id != paper_id][:limit]
 
+    # --- similar (issue 16): the lexical signals of paper-to-paper similarity ---
+
+    def stored_fields(self, paper_ids: Sequence[str]) -> dict[str, dict[str, list[str]]]:
+        """Title, abstract and keyphrases of the indexed papers among these, by paper id."""
+        if not paper_ids:
+            return {}
+        searcher = self.index.searcher()
+        q = tantivy.Query.term_set_query(self.schema, "id", list(dict.fromkeys(paper_ids)))
+        out: dict[str, dict[str, list[str]]] = {}
+        for _, addr in searcher.search(q, len(paper_ids), count=False).hits:
+            d = searcher.doc(addr)
+            out[d["id"][0]] = {
+                f: [str(v) for v in d.get_all(f)] for f in ("title", "abstract", KEYWORDS_FIELD)
+            }
+        return out
+
+    def term_counts(self, paper_ids: Sequence[str]) -> dict[str, dict[str, float]]:
+        """Weighted term counts (tfidf.counts) of the indexed papers among these, by paper id."""
+        cache: dict[str, dict[str, float]] = self.__dict__.setdefault("_counts", {})
+        out = {pid: cache[pid] for pid in paper_ids if pid in cache}
+        missing = [pid for pid in paper_ids if pid not in out]
+        # Analysing ~150 candidates' text is most of a similar() call: neighbours recur.
+        for pid, fields in self.stored_fields(missing).items():
+            out[pid] = tfidf_counts(fields)
+            if len(cache) >= COUNTS_CACHE:
+                cache.clear()
+            cache[pid] = out[pid]
+        return out
+
+    def doc_freqs(self, terms: Iterable[str]) -> tuple[int, dict[str, int]]:
+        """The number of papers and, per stemmed term, how many abstracts hold it."""
+        cache: dict[str, int] = self.__dict__.setdefault("_df", {})
+        searcher = self.index.searcher()
+        n = int(searcher.num_docs)
+        if self.__dict__.get("_df_n") != n:  # a commit changed the corpus: start afresh
+            cache.clear()
+            self.__dict__["_df_n"] = n
+        out: dict[str, int] = {}
+        for t in terms:
+            df = cache.get(t)
+            if df is None:
+                df = int(searcher.doc_freq("abstract", t))
+                if len(cache) < DF_CACHE:
+                    cache[t] = df
+            out[t] = df
+        return n, out
+
+    def term_search(
+        self,
+        weighted: Sequence[tuple[str, float]],
+        fields: Mapping[str, float],
+        *,
+        limit: int,
+        exclude: str | None = None,
+    ) -> list[Hit]:
+        """Papers scored by BM25 over some stemmed terms, each boosted by its weight, best first."""
+        clauses = []
+        for field_name, fb in fields.items():
+            for term, w in weighted:
+                tq = tantivy.Query.term_query(self.schema, field_name, term)
+                clauses.append((tantivy.Occur.Should, tantivy.Query.boost_query(tq, w * fb)))
+        return self._hits(clauses, limit, exclude)
+
+    def keyword_search(
+        self, phrases: Sequence[str], *, limit: int, exclude: str | None = None
+    ) -> list[Hit]:
+        """Papers whose keyphrases hold these phrases (BM25 on the keywords field), best first."""
+        clauses = []
+        for phrase in dict.fromkeys(p.lower() for p in phrases):
+            ts: list[Any] = terms(phrase, every=True)
+            if not ts:
+                continue
+            if len(ts) == 1:
+                q = tantivy.Query.term_query(self.schema, KEYWORDS_FIELD, ts[0])
+            else:
+                q = tantivy.Query.phrase_query(self.schema, KEYWORDS_FIELD, ts)
+            clauses.append((tantivy.Occur.Should, q))
+        return self._hits(clauses, limit, exclude)
+
+    def _hits(self, clauses: list[tuple[Any, Any]], limit: int, exclude: str | None) -> list[Hit]:
+        if not clauses:
+            return []
+        searcher = self.index.searcher()
+        res = searcher.search(tantivy.Query.boolean_query(clauses), limit + 1, count=False)
+        hits = [Hit(searcher.doc(addr)["id"][0], float(score)) for score, addr in res.hits]
+        return [h for h in hits if h.paper_id != exclude][:limit]
+
+    # --- end similar ---
+
     def body_snippets(self, q: Query, bodies: Mapping[str, Body]) -> dict[str, tuple[str, str]]:
         """For each paper, the section whose text matches q best: (section label, safe HTML)."""
         tq = self._text_query(q)
@@ -388,6 +506,13 @@ class LexicalIndex:
         """True when the paper is indexed."""
         searcher = self.index.searcher()
         return bool(searcher.search(tantivy.Query.term_query(self.schema, "id", paper_id), 1).hits)
+
+
+def _query_fields() -> list[str]:
+    """The fields a searcher's words are matched in."""
+    if KEYWORDS_IN_QUERIES:
+        return TEXT_FIELDS
+    return [f for f in TEXT_FIELDS if f != KEYWORDS_FIELD]
 
 
 def _whole_marked(text: str, snippet: Any) -> str:

@@ -13,11 +13,11 @@ import numpy as np
 from paperfeed.config import Settings
 from paperfeed.errors import NotFound, PaperfeedError
 from paperfeed.models import Hit, Paper
-from paperfeed.search import fusion
+from paperfeed.search import fusion, tfidf
 from paperfeed.search.embed import Embedder, get_embedder, paper_text
-from paperfeed.search.lexical import SORTS, LexicalIndex, paper_key
+from paperfeed.search.lexical import BODY_FIELD, SORTS, LexicalIndex, paper_key, paper_keywords
 from paperfeed.search.publication import PUBLISHED, follower_for
-from paperfeed.search.query import Query, QueryError, parse, words
+from paperfeed.search.query import Query, QueryError, parse
 from paperfeed.search.sync import EmbedProgress, Layout, _read_json, read_progress, search_dir
 from paperfeed.search.vectors import VectorIndex, from_bytes
 from paperfeed.store import fulltexts as store_fulltexts
@@ -298,25 +298,43 @@ def _body_snippets(
     return lex.body_snippets(q, bodies)
 
 
-def similar(db: Database, settings: Settings, paper_id: str, k: int = 10) -> list[Hit]:
-    """Papers nearest in meaning to a paper, blended with a little shared-keyword signal."""
+SIMILAR_TOP_TERMS = 40  # a paper's heaviest TF-IDF terms make the candidate query
+SIMILAR_LEXICAL_FIELDS = {"title": 2.0, "abstract": 1.0, "keywords": 1.0}  # as tfidf weighs them
+SIMILAR_POOL = 100  # candidates from the term query, re-scored by exact cosine with the dense ones
+
+
+@dataclass(slots=True)
+class SimilarSignals:
+    """The ranked lists similar() fuses, each best first (empty when its weight is zero)."""
+
+    dense: list[Hit] = field(default_factory=list)
+    tfidf: list[Hit] = field(default_factory=list)
+    keywords: list[Hit] = field(default_factory=list)
+    body: list[Hit] = field(default_factory=list)
+
+
+def similar_signals(db: Database, settings: Settings, paper_id: str, n: int) -> SimilarSignals:
+    """Each signal of similar() on its own: dense, TF-IDF cosine, shared keyphrases, full text."""
     with db.read() as conn:
         paper = store_papers.get_paper(conn, paper_id)
         if paper is None:
             raise NotFound(f"no paper {paper_id!r}")
+        body = (
+            [sec.text for sec in store_fulltexts.sections_of(conn, [paper_id]).get(paper_id, [])]
+            if settings.similar_body_weight > 0
+            else []
+        )
+    out = SimilarSignals()
     eng = engine_for(settings)
     eng.refresh()
     try:
         lex = eng.lexical
     except SearchUnavailable:
-        return []
-    k = max(1, min(k, MAX_LIMIT))
-    n = max(3 * k, 30)
-    dense: list[Hit] = []
-    ann = eng.ann()
+        return out
+    ann = eng.ann() if settings.similar_dense_weight > 0 else None
     if ann is not None:
         vec = ann.get(paper_key(paper_id))
-        if vec is None:
+        if vec is None:  # not in the ANN file yet: its stored vector, or embed it now
             with db.read() as conn:
                 raw = store_vectors.get_vector(conn, paper_id, eng.embedder.name)
             vec = (
@@ -324,19 +342,47 @@ def similar(db: Database, settings: Settings, paper_id: str, k: int = 10) -> lis
                 if raw is not None
                 else eng.embedder.embed([paper_text(paper.title, paper.abstract)])[0]
             )
-        dense = _keyed_to_ids(eng, _dense_keys(eng, Query(), vec, n, exclude=paper_key(paper_id)))
-    # Shared distinctive words help where meaning is close. A paper not indexed yet falls back to
-    # its title's words as a query, which is slower on a large index (common words match most).
-    lexical = lex.more_like(paper_id, limit=n)
-    if not lexical:
-        title_q = Query(words=tuple(dict.fromkeys(words(paper.title)))[:32])
-        found = lex.search(title_q, limit=n + 1, snippets=False).hits
-        lexical = [h for h in found if h.paper_id != paper_id]
-    if dense:
-        hits = fusion.weighted([dense, lexical], [0.8, 0.2])
-    else:
-        hits = lexical
-    return hits[:k]
+        found = _dense_keys(eng, Query(), vec, n, exclude=paper_key(paper_id))
+        out.dense = _keyed_to_ids(eng, found)
+    # The seed is read from the store, not the index: a paper not indexed yet works the same.
+    phrases = paper_keywords(paper)
+    fields = {"title": [paper.title], "abstract": [paper.abstract], "keywords": phrases}
+    counts = tfidf.counts(fields)
+    n_docs, df = lex.doc_freqs(counts)
+    seed = tfidf.vector(counts, tfidf.idf_table(n_docs, df))
+    top = tfidf.top_terms(seed, SIMILAR_TOP_TERMS)
+    if settings.similar_tfidf_weight > 0 and top:
+        pool = lex.term_search(top, SIMILAR_LEXICAL_FIELDS, limit=SIMILAR_POOL, exclude=paper_id)
+        cand = list(dict.fromkeys([h.paper_id for h in pool] + [h.paper_id for h in out.dense]))
+        cand_counts = lex.term_counts(cand)
+        n_docs, df = lex.doc_freqs(tfidf.all_terms(list(cand_counts.values())))
+        idf = tfidf.idf_table(n_docs, df)
+        ranked = tfidf.rank(seed, cand_counts, idf)
+        out.tfidf = [Hit(pid, score) for pid, score in ranked[:n]]
+    if settings.similar_keywords_weight > 0 and phrases:
+        out.keywords = lex.keyword_search(phrases, limit=n, exclude=paper_id)
+    if settings.similar_body_weight > 0 and top:
+        # The body's own distinctive terms join the seed's when it has full text.
+        if body:
+            bc = tfidf.counts({**fields, "body": body})
+            n_docs, df = lex.doc_freqs(bc)
+            top = tfidf.top_terms(tfidf.vector(bc, tfidf.idf_table(n_docs, df)), SIMILAR_TOP_TERMS)
+        out.body = lex.term_search(top, {BODY_FIELD: 1.0}, limit=n, exclude=paper_id)
+    return out
+
+
+def similar(db: Database, settings: Settings, paper_id: str, k: int = 10) -> list[Hit]:
+    """Papers most like a paper: dense, TF-IDF, keyphrase and full-text signals, fused by weight."""
+    k = max(1, min(k, MAX_LIMIT))
+    sig = similar_signals(db, settings, paper_id, max(3 * k, 30))
+    lists = [sig.dense, sig.tfidf, sig.keywords, sig.body]
+    weights = [
+        settings.similar_dense_weight,
+        settings.similar_tfidf_weight,
+        settings.similar_keywords_weight,
+        settings.similar_body_weight,
+    ]
+    return fusion.weighted(lists, weights)[:k]
 
 
 def similar_papers(db: Database, settings: Settings, paper_id: str, k: int = 6) -> list[Paper]:

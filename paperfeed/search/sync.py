@@ -302,7 +302,9 @@ def keyword_extractor(embedder: Embedder) -> str:
     return f"{keyphrases.VERSION}:{embedder.name}"
 
 
-def sync_keywords(db: Database, embedder: Embedder, *, batch: int = 32) -> int:
+def sync_keywords(
+    db: Database, embedder: Embedder, *, batch: int = 32, changed: list[str] | None = None
+) -> int:
     """Extract keywords of papers whose text is new or changed, copy HF's; returns how many."""
     name = keyword_extractor(embedder)
     after = done = 0
@@ -334,6 +336,32 @@ def sync_keywords(db: Database, embedder: Embedder, *, batch: int = 32) -> int:
                 )
             store_keywords.record_run(conn, runs)
         done += len(todo)
+        if changed is not None:
+            changed.extend(c.paper_id for c in todo)
+
+
+def reindex_papers(db: Database, layout: Layout, paper_ids: list[str]) -> int:
+    """Rewrite these papers' documents in the live keyword index (their keyphrases changed)."""
+    gen = layout.lexical_generation()
+    if gen is None or not paper_ids:
+        return 0
+    ix = LexicalIndex(layout.lexical_root / gen)
+    writer = ix.writer()
+    done = 0
+    try:
+        for i in range(0, len(paper_ids), BODY_CHUNK):
+            part = paper_ids[i : i + BODY_CHUNK]
+            with db.read() as conn:
+                found = store_papers.get_papers(conn, part)  # with their new local keywords
+                bodies = _bodies(conn, list(found))
+            # Papers hidden meanwhile are absent here; the next pass over changes deletes them.
+            done += ix.apply(writer, [(p, False) for p in found.values()], bodies)
+        writer.commit()
+        writer.wait_merging_threads()
+    except BaseException:
+        writer.rollback()
+        raise
+    return done
 
 
 def sync_vectors(
@@ -451,7 +479,11 @@ def run_index(
             stats.vectors, stats.ann_changed = sync_vectors(
                 db, layout, emb.name, emb.dim, rebuild=rebuild
             )
-            stats.keywords = sync_keywords(db, emb, batch=batch or settings.embed_batch)
+            new_keywords: list[str] = []
+            stats.keywords = sync_keywords(
+                db, emb, batch=batch or settings.embed_batch, changed=new_keywords
+            )
+            reindex_papers(db, layout, new_keywords)
         finally:
             # Search by meaning is ready (or this run stopped): the page stops showing progress.
             _write_json(layout.progress, {"finished": True})
