@@ -404,15 +404,15 @@ class Settings:
         5000, "New papers matched against the follows per step (one in-memory keyword index each)."
     )
 
-    # --- similar papers (docs/search.md; weights tuned with bench/similar.py) ---
+    # --- similar papers (docs/search.md; bench/similar.py and MODELS.md's expert-judged figures) ---
     similar_dense_weight: float = setting(
-        0.3, "Weight of vector (meaning) similarity in a paper's similar papers."
+        0.6, "Weight of vector (meaning) similarity in a paper's similar papers."
     )
     similar_tfidf_weight: float = setting(
-        0.5, "Weight of whole-document TF-IDF cosine (title, abstract, keywords) in similar papers."
+        0.3, "Weight of whole-document TF-IDF cosine (title, abstract, keywords) in similar papers."
     )
     similar_keywords_weight: float = setting(
-        0.2, "Weight of shared keyphrases (HF's and ours) in similar papers."
+        0.1, "Weight of shared keyphrases (HF's and ours) in similar papers."
     )
     similar_body_weight: float = setting(
         0.05,
