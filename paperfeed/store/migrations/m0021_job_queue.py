@@ -1,0 +1,36 @@
+"""The PostgreSQL job queue: procrastinate's own schema and the errors of failed attempts (no-op on SQLite)."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+
+def upgrade(conn: Connection, dialect: str) -> None:
+    """Create procrastinate's tables, types and functions, and queue_errors, on PostgreSQL."""
+    if dialect != "postgresql":
+        return  # the queue needs PostgreSQL; SQLite keeps the in-process scheduler
+    if not sa.inspect(conn).has_table("procrastinate_jobs"):
+        # The schema of the installed procrastinate (pinned to 3.10.x in pyproject.toml): its
+        # next minor release ships delta files under procrastinate/sql/migrations that a later
+        # migration of ours applies.
+        schema = (resources.files("procrastinate.sql") / "schema.sql").read_text("utf-8")
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(schema)  # no parameters: many statements, '%' taken literally
+        finally:
+            cursor.close()
+    m = sa.MetaData()
+    errors = sa.Table(
+        "queue_errors",
+        m,
+        sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+        sa.Column("job_id", sa.BigInteger, nullable=False, index=True),
+        sa.Column("task", sa.String(255), nullable=False),
+        sa.Column("attempt", sa.Integer, nullable=False),  # 0 for the first run
+        sa.Column("message", sa.Text, nullable=False),
+        sa.Column("at", sa.DateTime, nullable=False, index=True),
+    )
+    m.create_all(conn, tables=[errors])
