@@ -7,6 +7,8 @@ from importlib import resources
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from paperfeed.errors import MissingExtra
+
 
 def upgrade(conn: Connection, dialect: str) -> None:
     """Create procrastinate's tables, types and functions, and queue_errors, on PostgreSQL."""
@@ -16,7 +18,14 @@ def upgrade(conn: Connection, dialect: str) -> None:
         # The schema of the installed procrastinate (pinned to 3.10.x in pyproject.toml): its
         # next minor release ships delta files under procrastinate/sql/migrations that a later
         # migration of ours applies.
-        schema = (resources.files("procrastinate.sql") / "schema.sql").read_text("utf-8")
+        try:
+            schema = (resources.files("procrastinate.sql") / "schema.sql").read_text("utf-8")
+        except ModuleNotFoundError:
+            # Failing beats recording this migration as applied without the queue's tables.
+            raise MissingExtra(
+                "migration m0021 needs procrastinate's schema: `pip install paperfeed` (or "
+                "`pip install 'procrastinate>=3.10,<3.11'`), then migrate again"
+            ) from None
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
             cursor.execute(schema)  # no parameters: many statements, '%' taken literally
