@@ -98,9 +98,8 @@ def _backoff(settings: Settings) -> Any:
         ) -> procrastinate.RetryDecision | None:
             if job.attempts >= settings.queue_retries:
                 return None
-            return procrastinate.RetryDecision(
-                retry_in={"seconds": retry_wait(settings, job.attempts)}
-            )
+            wait = timedelta(seconds=retry_wait(settings, job.attempts))
+            return procrastinate.RetryDecision(retry_at=datetime.now(UTC) + wait)
 
     return Backoff()
 

@@ -428,7 +428,13 @@ def _embed_part(settings: Settings, db: Database, part: Part) -> None:
     embedded, unchanged = embed_missing(
         db, emb, batch=settings.embed_batch, after_rev=after, upto_rev=upto
     )
-    log.info("embedded %d paper(s) (%d unchanged) of changes %d-%d", embedded, unchanged, after, upto)
+    log.info(
+        "embedded %d paper(s) (%d unchanged) changed after %d up to %d",
+        embedded,
+        unchanged,
+        after,
+        upto,
+    )
 
 
 register_job(

@@ -108,9 +108,7 @@ def recent_failures(conn: Connection, *, limit: int = 20) -> list[QueueFailure]:
         retry_at = r.scheduled_at if r.status == "todo" else None
         if retry_at is not None and retry_at.tzinfo is not None:
             retry_at = retry_at.astimezone(UTC).replace(tzinfo=None)
-        out.append(
-            QueueFailure(r.job_id, r.task, r.attempt, r.message, r.at, r.status, retry_at)
-        )
+        out.append(QueueFailure(r.job_id, r.task, r.attempt, r.message, r.at, r.status, retry_at))
     return out
 
 
