@@ -239,6 +239,20 @@ def defer(settings: Settings, db: Database, name: str) -> int | None:
             return None
 
 
+def defer_parts(settings: Settings, db: Database, name: str) -> None:
+    """Queue a job's parts only (e.g. the embedding backlog, without the rest of `index`)."""
+    job = get_job(name)
+    if job.plan is None:
+        raise ConfigError(f"job {name!r} has no parts; jobs with parts: {_with_parts()}")
+    app = build_app(settings, db)
+    with app.open():
+        _queue_parts(settings, db, job, app)
+
+
+def _with_parts() -> str:
+    return ", ".join(sorted(n for n, j in JOBS.items() if j.plan is not None))
+
+
 def run_queue_worker(settings: Settings, db: Database) -> None:
     """Run a procrastinate worker until SIGTERM or Ctrl-C (`paperfeed worker` with job_queue=postgres)."""
     app = build_app(settings, db)
