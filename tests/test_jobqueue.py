@@ -110,6 +110,11 @@ def test_postgres_queue_on_sqlite_says_what_to_set(sqlite_db: Database) -> None:
     assert "PAPERFEED_JOB_QUEUE=local" in result.output
     bad = CliRunner().invoke(main, ["worker"], env={**env, "PAPERFEED_JOB_QUEUE": "redis"})
     assert bad.exit_code != 0 and "use 'local' or 'postgres'" in bad.output
+    from paperfeed.worker import maybe_start_scheduler
+
+    # `serve` starts no timer of its own when the queue's workers schedule the jobs.
+    queued = Settings(database_url=sqlite_db.url, serve_scheduler=True, job_queue="postgres")
+    assert maybe_start_scheduler(queued, sqlite_db) is None
     with sqlite_db.read() as conn:
         # m0021 is a no-op on SQLite: the local scheduler needs no queue tables.
         assert not queue_store.has_queue(conn)
