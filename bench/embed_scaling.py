@@ -157,7 +157,9 @@ def main() -> None:
     for name, rate in rates.items():
         print(f"| {name} | {rate:,.1f} | {ARXIV / rate / 3600:,.1f} h |")
     one, two = rates["1 queue worker(s)"], rates["2 queue worker(s)"]
-    print(f"ratio 2 workers / 1 worker: {two / one:.2f}x; 1 worker / in-process: {one / inproc:.2f}x")
+    print(
+        f"ratio 2 workers / 1 worker: {two / one:.2f}x; 1 worker / in-process: {one / inproc:.2f}x"
+    )
     print(
         f"| 1 GPU worker, ASSUMED {args.gpu_rate:,.0f} papers/s (not measured here) | "
         f"{args.gpu_rate:,.0f} | {ARXIV / args.gpu_rate / 3600:,.1f} h |"
