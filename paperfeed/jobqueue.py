@@ -25,7 +25,7 @@ TASK_PREFIX = "paperfeed."
 PART_TASK = "paperfeed.part"  # one share of a job that plans parts (the embedding backlog)
 STALLED_TASK = "paperfeed.retry_stalled"
 PRUNE_TASK = "paperfeed.prune"
-KEEP_HOURS = 7 * 24  # finished jobs and their errors stay a week for the status page
+KEEP_HOURS = 7 * 24  # succeeded jobs and recorded errors stay a week for the status page
 RETRY_WAIT_MAX = 86_400.0  # seconds: the doubling backoff stops growing at a day
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
