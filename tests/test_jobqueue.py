@@ -194,6 +194,24 @@ def pg_url() -> Iterator[str]:
     admin.dispose()
 
 
+@pytest.mark.postgres
+def test_m0021_applies_again_over_leftovers_of_a_restore(pg_url: str) -> None:
+    from paperfeed.store.migrate import upgrade
+
+    db = open_database(pg_url)
+    # A restore of a pre-m0021 backup drops the queue's tables but leaves its types and functions.
+    with db.write() as conn:
+        for table in ("periodic_defers", "events", "jobs", "workers"):
+            conn.execute(sa.text(f"DROP TABLE procrastinate_{table} CASCADE"))
+        conn.execute(sa.text("DROP TABLE queue_errors"))
+        conn.execute(sa.text("DELETE FROM schema_migrations WHERE name = 'm0021_job_queue'"))
+    assert upgrade(db) == ["m0021_job_queue"]
+    with db.read() as conn:
+        assert queue_store.has_queue(conn) and queue_store.depth(conn) == {}
+    db.dispose()
+    defer(pg_url, "rank")  # the recreated functions work
+
+
 class Workers:
     """`paperfeed worker` subprocesses on one queue, stopped (by their own pid) at the end."""
 

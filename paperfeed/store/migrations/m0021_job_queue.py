@@ -26,6 +26,7 @@ def upgrade(conn: Connection, dialect: str) -> None:
                 "migration m0021 needs procrastinate's schema: `pip install paperfeed` (or "
                 "`pip install 'procrastinate>=3.10,<3.11'`), then migrate again"
             ) from None
+        _drop_leftovers(conn)
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
             cursor.execute(schema)  # no parameters: many statements, '%' taken literally
@@ -43,3 +44,29 @@ def upgrade(conn: Connection, dialect: str) -> None:
         sa.Column("at", sa.DateTime, nullable=False, index=True),
     )
     m.create_all(conn, tables=[errors])
+
+
+def _drop_leftovers(conn: Connection) -> None:
+    """Drop procrastinate functions and types left without their tables in this schema.
+
+    A restore of a backup taken before this migration drops the tables it did not hold but not
+    these, and schema.sql's CREATE TYPE/FUNCTION would then fail.
+    """
+    funcs = conn.execute(
+        sa.text(
+            "SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n "
+            "ON n.oid = p.pronamespace WHERE n.nspname = current_schema() "
+            "AND p.proname LIKE 'procrastinate%'"
+        )
+    ).scalars()
+    for signature in list(funcs):
+        conn.execute(sa.text(f"DROP FUNCTION IF EXISTS {signature} CASCADE"))
+    types = conn.execute(
+        sa.text(
+            "SELECT t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace "
+            "WHERE n.nspname = current_schema() AND t.typname LIKE 'procrastinate%' "
+            "AND (t.typtype = 'e' OR EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = t.typrelid AND c.relkind = 'c'))"
+        )
+    ).scalars()
+    for name in list(types):
+        conn.execute(sa.text(f'DROP TYPE IF EXISTS "{name}" CASCADE'))
