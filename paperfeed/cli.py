@@ -623,11 +623,20 @@ def harvest_status(ctx: click.Context, as_json: bool) -> None:
     "--once", multiple=True, metavar="JOB", help="Run the named job now and exit (repeatable)."
 )
 @click.option("--list", "list_jobs", is_flag=True, help="List the jobs and their schedules.")
+@click.option(
+    "--defer",
+    "defer_jobs",
+    multiple=True,
+    metavar="JOB",
+    help="With PAPERFEED_JOB_QUEUE=postgres: queue a run of the named job now and exit.",
+)
 @click.pass_context
-def worker_cmd(ctx: click.Context, once: tuple[str, ...], list_jobs: bool) -> None:
+def worker_cmd(
+    ctx: click.Context, once: tuple[str, ...], list_jobs: bool, defer_jobs: tuple[str, ...]
+) -> None:
     """Run scheduled jobs (harvests, ranking, indexing, recommendations, digests) from the settings."""
 
-    from paperfeed.worker import JOBS, get_job, run_job, run_worker
+    from paperfeed.worker import JOBS, get_job, queued, run_job, run_worker
 
     settings = settings_of(ctx)
     if list_jobs:
@@ -650,6 +659,17 @@ def worker_cmd(ctx: click.Context, once: tuple[str, ...], list_jobs: bool) -> No
             click.echo(f"{name}: {outcome}")
         if outcome == "busy":
             ctx.exit(3)
+        return
+    if defer_jobs or queued(settings):
+        # jobs: the PostgreSQL queue shared by every worker (docs/deploy.md).
+        from paperfeed.jobqueue import defer, require_postgres, run_queue_worker
+
+        require_postgres(settings)
+        for name in defer_jobs:
+            job_id = defer(settings, db, name)
+            click.echo(f"{name}: queued as job {job_id}" if job_id else f"{name}: already queued")
+        if not defer_jobs:
+            run_queue_worker(settings, db)
         return
     run_worker(settings, db)
 

@@ -420,6 +420,46 @@ class Settings:
         "no benchmark has full texts yet).",
     )
 
+    # --- jobs: the PostgreSQL job queue shared by several workers, GPU-ready embedding ---
+    job_queue: str = setting(
+        "local",
+        "How `paperfeed worker` runs jobs: 'local' (an in-process scheduler, one worker per "
+        "database) or 'postgres' (a procrastinate queue in the PostgreSQL database shared by "
+        "any number of workers; docs/deploy.md).",
+    )
+    queue_concurrency: int = setting(
+        1, "With job_queue=postgres: jobs one `paperfeed worker` process runs at once."
+    )
+    queue_heartbeat: float = setting(
+        10.0, "With job_queue=postgres: seconds between a worker's heartbeats in the database."
+    )
+    queue_stalled_after: float = setting(
+        60.0,
+        "With job_queue=postgres: seconds without a heartbeat after which a worker counts as "
+        "dead and its running jobs are queued again (checked every half of this).",
+    )
+    queue_retries: int = setting(
+        5, "With job_queue=postgres: retries of a failed job before it stays failed."
+    )
+    queue_retry_wait: float = setting(
+        60.0,
+        "With job_queue=postgres: seconds before the first retry of a failed job; each next "
+        "retry waits twice as long (at most a day).",
+    )
+    queue_poll: float = setting(
+        5.0, "With job_queue=postgres: most seconds an idle worker waits before looking for jobs."
+    )
+    embed_claim: int = setting(
+        1000,
+        "With job_queue=postgres: papers one queued embedding job takes from the backlog, so "
+        "several workers share it without embedding a paper twice.",
+    )
+    embed_providers: str = setting(
+        "CPUExecutionProvider",
+        "ONNX Runtime execution providers of the embedding model, in order of preference (e.g. "
+        "'CUDAExecutionProvider,CPUExecutionProvider' where onnxruntime-gpu is installed).",
+    )
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Read PAPERFEED_* variables, apply explicit overrides, and validate types."""

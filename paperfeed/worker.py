@@ -1,4 +1,4 @@
-"""Scheduled jobs (harvests now; ranking, indexing and digests can register later) via APScheduler."""
+"""The registry of jobs (harvests, indexing, ranking, digests...) and their local APScheduler loop."""
 
 from __future__ import annotations
 
@@ -28,26 +28,49 @@ MISFIRE_GRACE = 3600  # seconds: a job missed while the machine slept still runs
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
+Part = dict[str, Any]  # one share of a job's work, as JSON the job queue stores
+
+
 @dataclass(frozen=True)
 class Job:
-    """A named job, the setting holding its schedule, and what it does."""
+    """A named job, the setting holding its schedule, and what it does.
+
+    A job with `plan` can be shared out: the PostgreSQL queue (jobqueue.py) runs `run`, then
+    queues each part `plan` returns as its own task for `run_part`, so several workers split it.
+    """
 
     name: str
     run: Callable[[Settings, Database], Any]
     schedule_setting: str
     help: str
+    plan: Callable[[Settings, Database], list[Part]] | None = None
+    run_part: Callable[[Settings, Database, Part], Any] | None = None
 
 
 JOBS: dict[str, Job] = {}
 
 
 def register_job(
-    name: str, run: Callable[[Settings, Database], Any], *, schedule_setting: str, help: str
+    name: str,
+    run: Callable[[Settings, Database], Any],
+    *,
+    schedule_setting: str,
+    help: str,
+    plan: Callable[[Settings, Database], list[Part]] | None = None,
+    run_part: Callable[[Settings, Database, Part], Any] | None = None,
 ) -> Job:
     """Add a job to the registry; its schedule is read from the named setting (empty = off)."""
-    job = Job(name, run, schedule_setting, help)
+    job = Job(name, run, schedule_setting, help, plan, run_part)
     JOBS[name] = job
     return job
+
+
+def queued(settings: Settings) -> bool:
+    """True when jobs run from the PostgreSQL queue (job_queue=postgres), not this process's timer."""
+    mode = settings.job_queue.strip().lower()
+    if mode not in ("local", "postgres"):
+        raise ConfigError(f"PAPERFEED_JOB_QUEUE={settings.job_queue!r}: use 'local' or 'postgres'")
+    return mode == "postgres"
 
 
 def parse_schedule(text: str) -> BaseTrigger | None:
@@ -180,6 +203,10 @@ def maybe_start_scheduler(
 ) -> BackgroundScheduler | None:
     """Start the scheduler for `paperfeed serve` when PAPERFEED_SERVE_SCHEDULER is on, else None."""
     if not settings.serve_scheduler:
+        return None
+    if queued(settings):
+        # Two timers (this one and the queue's) would run every job twice per period.
+        log.warning("PAPERFEED_SERVE_SCHEDULER ignored: with job_queue=postgres workers run jobs")
         return None
     return start_scheduler(settings, db)
 
@@ -362,7 +389,8 @@ def _index(settings: Settings, db: Database) -> None:
     from paperfeed.search.sync import IndexerBusy, run_index
 
     try:
-        stats = run_index(db, settings)
+        # In the queue the backlog is embedded by the parts below, on every worker at once.
+        stats = run_index(db, settings, limit=0 if queued(settings) else None)
     except IndexerBusy:
         # e.g. `paperfeed serve` is still embedding at start-up: this run has nothing to add.
         log.info("index: another indexer is running; skipped")
@@ -376,11 +404,46 @@ def _index(settings: Settings, db: Database) -> None:
     )
 
 
+def _embed_plan(settings: Settings, db: Database) -> list[Part]:
+    from paperfeed.search.embed import get_embedder
+    from paperfeed.store.vectors import embed_ranges
+
+    # The model name only (the hash of a spec is cheap; minilm loads in about a second).
+    name = get_embedder(
+        settings.embed_model, threads=settings.embed_threads, providers=settings.embed_providers
+    ).name
+    with db.read() as conn:
+        ranges = embed_ranges(conn, name, max(1, settings.embed_claim))
+    return [{"after_rev": a, "upto_rev": b} for a, b in ranges]
+
+
+def _embed_part(settings: Settings, db: Database, part: Part) -> None:
+    from paperfeed.search.embed import get_embedder
+    from paperfeed.search.sync import embed_missing
+
+    emb = get_embedder(
+        settings.embed_model, threads=settings.embed_threads, providers=settings.embed_providers
+    )
+    after, upto = int(part["after_rev"]), int(part["upto_rev"])
+    embedded, unchanged = embed_missing(
+        db, emb, batch=settings.embed_batch, after_rev=after, upto_rev=upto
+    )
+    log.info(
+        "embedded %d paper(s) (%d unchanged) changed after %d up to %d",
+        embedded,
+        unchanged,
+        after,
+        upto,
+    )
+
+
 register_job(
     "index",
     _index,
     schedule_setting="schedule_index",
     help="Embed papers without vectors and bring the keyword and vector indexes up to date.",
+    plan=_embed_plan,
+    run_part=_embed_part,
 )
 
 

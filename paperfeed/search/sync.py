@@ -243,20 +243,29 @@ def embed_missing(
     batch: int = 32,
     limit: int | None = None,
     progress: Progress | None = None,
+    after_rev: int = 0,
+    upto_rev: int | None = None,
 ) -> tuple[int, int]:
     """Embed visible papers lacking a current vector, saving every chunk; returns (embedded, unchanged)."""
+    # after_rev/upto_rev: a queued job's share of the backlog (jobs: worker.py plans them).
     with db.read() as conn:
-        total = store_vectors.count_to_embed(conn, embedder.name)
+        total = store_vectors.count_to_embed(
+            conn, embedder.name, after_rev=after_rev, upto_rev=upto_rev
+        )
     if limit is not None:
         total = min(total, limit)
     done = embedded = unchanged = 0
-    after = 0
+    after = after_rev
     if progress:
         progress(0, total)
     while done < total:
         with db.read() as conn:
             cands = store_vectors.papers_to_embed(
-                conn, embedder.name, after_rev=after, limit=min(EMBED_CHUNK, total - done)
+                conn,
+                embedder.name,
+                after_rev=after,
+                upto_rev=upto_rev,
+                limit=min(EMBED_CHUNK, total - done),
             )
         if not cands:
             break
@@ -467,7 +476,9 @@ def run_index(
         )
         if not embed:
             return stats
-        emb = embedder or get_embedder(settings.embed_model, threads=settings.embed_threads)
+        emb = embedder or get_embedder(
+            settings.embed_model, threads=settings.embed_threads, providers=settings.embed_providers
+        )
         try:
             stats.embedded, stats.unchanged_text = embed_missing(
                 db,

@@ -54,7 +54,12 @@ def _needs_vector(model: str) -> sa.ColumnElement[bool]:
 
 
 def papers_to_embed(
-    conn: Connection, model: str, *, after_rev: int = 0, limit: int = 256
+    conn: Connection,
+    model: str,
+    *,
+    after_rev: int = 0,
+    limit: int = 256,
+    upto_rev: int | None = None,
 ) -> list[EmbedCandidate]:
     """The next papers (in change order after after_rev) whose vector must be made or checked."""
     j = papers.outerjoin(paper_vectors, paper_vectors.c.paper_id == papers.c.id)
@@ -68,7 +73,7 @@ def papers_to_embed(
             paper_vectors.c.model,
         )
         .select_from(j)
-        .where(papers.c.rev > after_rev, _needs_vector(model))
+        .where(papers.c.rev > after_rev, _needs_vector(model), *_upto(upto_rev))
         .order_by(papers.c.rev)
         .limit(limit)
     )
@@ -78,10 +83,20 @@ def papers_to_embed(
     ]
 
 
-def count_to_embed(conn: Connection, model: str) -> int:
+def _upto(upto_rev: int | None) -> list[sa.ColumnElement[bool]]:
+    return [] if upto_rev is None else [papers.c.rev <= upto_rev]
+
+
+def count_to_embed(
+    conn: Connection, model: str, *, after_rev: int = 0, upto_rev: int | None = None
+) -> int:
     """How many visible papers need their vector made or checked."""
     j = papers.outerjoin(paper_vectors, paper_vectors.c.paper_id == papers.c.id)
-    q = sa.select(sa.func.count()).select_from(j).where(_needs_vector(model))
+    q = (
+        sa.select(sa.func.count())
+        .select_from(j)
+        .where(_needs_vector(model), papers.c.rev > after_rev, *_upto(upto_rev))
+    )
     return int(conn.execute(q).scalar_one())
 
 
@@ -170,3 +185,24 @@ def max_vector_rev(conn: Connection) -> int:
     """The highest vector change number handed out so far."""
     q = sa.select(counters.c.value).where(counters.c.name == VECTOR_REV)
     return int(conn.execute(q).scalar_one())
+
+
+# --- jobs: the queue splits the embedding backlog into change-number ranges ---
+
+
+def embed_ranges(conn: Connection, model: str, size: int) -> list[tuple[int, int]]:
+    """The backlog as (after_rev, upto_rev] ranges of at most `size` papers each, in change order."""
+    j = papers.outerjoin(paper_vectors, paper_vectors.c.paper_id == papers.c.id)
+    numbered = (
+        sa.select(papers.c.rev, sa.func.row_number().over(order_by=papers.c.rev).label("n"))
+        .select_from(j)
+        .where(_needs_vector(model))
+        .subquery()
+    )
+    # Every size-th change number ends a range; the last one ends the backlog.
+    q = sa.select(numbered.c.rev).where(numbered.c.n % size == 0).order_by(numbered.c.rev)
+    ends = [int(r[0]) for r in conn.execute(q)]
+    last = conn.execute(sa.select(sa.func.max(numbered.c.rev))).scalar_one()
+    if last is not None and (not ends or ends[-1] != int(last)):
+        ends.append(int(last))
+    return list(zip([0, *ends[:-1]], ends, strict=True))

@@ -14,6 +14,7 @@ from paperfeed.config import Settings
 from paperfeed.errors import PermissionDenied
 from paperfeed.store import Database, ops
 from paperfeed.store import harvests as harvest_store
+from paperfeed.store import jobqueue as queue_store
 from paperfeed.store.harvests import HarvestRun
 from paperfeed.web import auth
 from paperfeed.web.context import db_of, path_for, render, settings_of
@@ -29,6 +30,9 @@ class StatusView:
     snapshot: ops.OpsSnapshot
     index_rev: int | None  # None: no keyword index built yet
     runs: list[HarvestRun] = field(default_factory=list)
+    # jobs: the PostgreSQL job queue; None where there is none (SQLite, job_queue=local)
+    queue: dict[str, dict[str, int]] | None = None
+    queue_failures: list[queue_store.QueueFailure] = field(default_factory=list)
 
     @property
     def index_lag(self) -> int | None:
@@ -41,7 +45,11 @@ def status_view(db: Database, settings: Settings) -> StatusView:
     with db.read() as conn:
         snap = ops.snapshot(conn)
         runs = harvest_store.recent_runs(conn, limit=RECENT_RUNS)
-    return StatusView(snap, index_rev(settings), runs)
+        view = StatusView(snap, index_rev(settings), runs)
+        if queue_store.has_queue(conn):
+            view.queue = queue_store.depth(conn)
+            view.queue_failures = queue_store.recent_failures(conn, limit=RECENT_RUNS)
+    return view
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -83,6 +91,23 @@ def status_json(view: StatusView) -> dict[str, Any]:
             ],
         },
         "digests": {"outbox": dict(sorted(snap.outbox.items()))},
+        "queue": None
+        if view.queue is None
+        else {
+            "tasks": view.queue,
+            "recent_failures": [
+                {
+                    "job_id": f.job_id,
+                    "task": f.task,
+                    "attempt": f.attempt + 1,
+                    "at": _iso(f.at),
+                    "message": f.message,
+                    "status": f.status,
+                    "retry_at": _iso(f.retry_at),
+                }
+                for f in view.queue_failures
+            ],
+        },
     }
 
 
