@@ -396,6 +396,21 @@ class Settings:
         5000, "New papers matched against the follows per step (one in-memory keyword index each)."
     )
 
+    # --- pgvec: vectors in PostgreSQL (docs/search.md "Vector backends") ---
+    vector_backend: str = setting(
+        "auto",
+        "Where search by meaning runs: 'auto' (pgvector on PostgreSQL with the vector extension, "
+        "else usearch), 'usearch' (a local index file per machine) or 'pgvector' (in PostgreSQL).",
+    )
+    pgvector_ef_search: int = setting(
+        200,
+        "pgvector: HNSW candidates kept per search (hnsw.ef_search); higher is slower and finds more.",
+    )
+    pgvector_build_memory: str = setting(
+        "1GB",
+        "pgvector: maintenance_work_mem for building the HNSW index; about 1 GB per million vectors keeps the build in memory.",
+    )
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Read PAPERFEED_* variables, apply explicit overrides, and validate types."""
