@@ -265,12 +265,13 @@ def nearest(
         **_filter_params(filters or Filters(), exclude),
     }
     d = int(dim)
-    conn.execute(sa.text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
+    # One round trip for the three scan settings (transaction-local, like SET LOCAL).
     conn.execute(
-        sa.text("SELECT set_config('hnsw.ef_search', :v, true)"), {"v": str(int(ef_search))}
-    )
-    conn.execute(
-        sa.text("SELECT set_config('hnsw.max_scan_tuples', :v, true)"), {"v": str(MAX_SCAN_TUPLES)}
+        sa.text(
+            "SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true),"
+            " set_config('hnsw.ef_search', :ef, true), set_config('hnsw.max_scan_tuples', :mx, true)"
+        ),
+        {"ef": str(int(ef_search)), "mx": str(MAX_SCAN_TUPLES)},
     )
     sql = _NEAREST.replace("DIM", str(d))
     rows = conn.execute(sa.text(sql), params).all()
