@@ -18,8 +18,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 TABLE = "paper_embeddings"
-# HNSW build parameters: pgvector's defaults (m=16, ef_construction=64) measured within 0.01
-# recall@10 of ef_construction=128 in bench/vectors_pg.py at half the build time.
+# HNSW build parameters: pgvector's defaults, as usearch's 16 links; ef_construction 64 (not
+# usearch's 128) halves the build time, and recall is measured with it (docs/benchmarks.md).
 HNSW_M = 16
 HNSW_EF_CONSTRUCTION = 64
 # Candidates each HNSW scan keeps; 200 matches the usearch engine's 192 (docs/benchmarks.md).
