@@ -107,7 +107,7 @@ def sync(
     """Copy vectors new since the table's watermark into PostgreSQL; returns (size, changed).
 
     Hidden flags need no copying: searches join papers. The HNSW index is built after a first
-    (or rebuilding) copy, which is several times faster than growing it row by row.
+    (or rebuilding) copy, as pgvector advises, rather than grown row by row.
     """
     with db.write() as conn:
         if not pgvectors.ensure_schema(conn):
