@@ -81,12 +81,13 @@ class PgvectorTables:
         self._ready: dict[str, tuple[float, bool]] = {}
 
     def available(self) -> bool:
-        """True when this database has the vector extension (the table may still be missing)."""
-        try:
-            with self.db.read() as conn:
-                return pgvectors.has_table(conn) or pgvectors.extension_installed(conn)
-        except sa.exc.DBAPIError:
-            return False
+        """True when this database has the vector extension (the table may still be missing).
+
+        A database that cannot be reached raises: the choice is made again on the next search
+        instead of settling on usearch for the life of the process.
+        """
+        with self.db.read() as conn:
+            return pgvectors.has_table(conn) or pgvectors.extension_installed(conn)
 
     def current(self, model: str, dim: int) -> PgvectorBackend | None:
         """The backend once at least one vector of the model was copied, else None."""
