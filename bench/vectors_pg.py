@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import time
 from collections import Counter
@@ -33,6 +34,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 import _pgvector_server  # noqa: E402
 from search import (  # noqa: E402
+    QUERIES,
     bench_http,
     pct,
     real_embeddings,
@@ -136,6 +138,8 @@ def main() -> None:
         }
         print("usearch", label, json.dumps(us[label]), flush=True)
     out["usearch"] = us
+    ann_file = args.work / f"vectors-pg-{n}.usearch"
+    ix.save(ann_file)
     del ix
 
     # --- pgvector: the same vectors through paperfeed's store and copy step ---
@@ -203,7 +207,24 @@ def main() -> None:
             sync_lexical(db, Layout(search_dir(s)), rebuild=True)
             out["lexical_build_s"] = time.perf_counter() - t
             out["http_pgvector"] = bench_http(s, db, args.repeats)
-            print(json.dumps(out["http_pgvector"]), flush=True)
+            print("http pgvector", json.dumps(out["http_pgvector"]), flush=True)
+            # The baseline in the same process and store: the usearch file, same vectors.
+            us_s = s.with_(vector_backend="usearch")
+            layout = Layout(search_dir(us_s))
+            shutil.copy(ann_file, layout.ann)
+            meta = {"model": emb_name, "dim": dim, "vector_rev": 0, "paper_rev": 0}
+            layout.ann_meta.write_text(json.dumps(meta))
+            out["http_usearch"] = bench_http(us_s, db, args.repeats)
+            print("http usearch", json.dumps(out["http_usearch"]), flush=True)
+            # What the query embedding alone costs now (the machine's load moves it most).
+            emb = get_embedder("minilm")
+            lat = []
+            for q in QUERIES * args.repeats:
+                t = time.perf_counter()
+                emb.embed([q])
+                lat.append(time.perf_counter() - t)
+            out["embed_query"] = {"p50_ms": pct(lat, 50), "p95_ms": pct(lat, 95)}
+            print("embed query", json.dumps(out["embed_query"]), flush=True)
         db.dispose()
     finally:
         server.stop()
