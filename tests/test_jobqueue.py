@@ -173,6 +173,8 @@ def test_a_queued_part_embeds_its_range_in_batches_of_embed_batch(
         assert embed_ranges(conn, "hash-64", 10) == [(0, revs[9]), (revs[9], revs[24])]
     # The whole backlog in one process (the local scheduler's way) is unchanged.
     assert embed_missing(db, HashEmbedder(64), batch=8) == (15, 0)
+    with db.read() as conn:
+        assert embed_ranges(conn, "hash-64", 10) == []  # nothing left: nothing to plan
 
 
 # --- PostgreSQL: real worker processes ---

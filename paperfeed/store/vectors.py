@@ -205,4 +205,5 @@ def embed_ranges(conn: Connection, model: str, size: int) -> list[tuple[int, int
     last = conn.execute(sa.select(sa.func.max(numbered.c.rev))).scalar_one()
     if last is not None and (not ends or ends[-1] != int(last)):
         ends.append(int(last))
-    return list(zip([0, *ends[:-1]], ends, strict=True))
+    # No backlog, no ranges (the scheduled index run after everything is embedded).
+    return list(zip([0, *ends[:-1]], ends, strict=True)) if ends else []
