@@ -20,7 +20,7 @@ import numpy as np
 from paperfeed.config import Settings
 from paperfeed.errors import PaperfeedError
 from paperfeed.search import keywords as keyphrases
-from paperfeed.search.embed import Embedder, get_embedder, paper_text, text_hash
+from paperfeed.search.embed import Embedder, get_embedder, paper_text, text_hash, token_states
 from paperfeed.search.lexical import TEXT_FIELDS, Body, LexicalIndex, paper_key
 from paperfeed.search.vectors import VectorIndex, from_bytes, to_bytes
 from paperfeed.store import fulltexts as store_fulltexts
@@ -241,8 +241,14 @@ def embed_missing(
     batch: int = 32,
     limit: int | None = None,
     progress: Progress | None = None,
+    keywords: SharedKeywords | None = None,
 ) -> tuple[int, int]:
-    """Embed visible papers lacking a current vector, saving every chunk; returns (embedded, unchanged)."""
+    """Embed visible papers lacking a current vector, saving every chunk; returns (embedded, unchanged).
+
+    With keywords (and an embedder with token states) the same model pass ranks the papers'
+    keyphrases, so `sync_keywords` afterwards has none of these papers left to extract.
+    """
+    share = keywords is not None and callable(getattr(embedder, "token_states", None))
     with db.read() as conn:
         total = store_vectors.count_to_embed(conn, embedder.name)
     if limit is not None:
@@ -261,6 +267,7 @@ def embed_missing(
         after = cands[-1].rev
         todo: list[tuple[str, str, int]] = []
         touch: list[tuple[str, int]] = []
+        texts = {c.paper_id: (c.title, c.abstract) for c in cands}
         for c in cands:
             text = paper_text(c.title, c.abstract)
             h = text_hash(text)
@@ -269,11 +276,18 @@ def embed_missing(
             else:
                 todo.append((c.paper_id, text, c.rev))
         rows: list[tuple[str, bytes, str, int]] = []
+        found: dict[str, tuple[tuple[str, str], list[keyphrases.Keyword]]] = {}
         # Similar lengths in one model call waste less padding (the texts are truncated anyway).
         todo.sort(key=lambda t: len(t[1]))
         for i in range(0, len(todo), batch):
             part = todo[i : i + batch]
-            vecs = embedder.embed([t for _, t, _ in part])
+            if share:
+                vecs, kws = _embed_with_keywords(embedder, [texts[pid] for pid, _, _ in part])
+                found.update(
+                    (pid, (texts[pid], k)) for (pid, _, _), k in zip(part, kws, strict=True)
+                )
+            else:
+                vecs = embedder.embed([t for _, t, _ in part])
             rows += [
                 (pid, to_bytes(v), text_hash(t), rev)
                 for (pid, t, rev), v in zip(part, vecs, strict=True)
@@ -284,6 +298,8 @@ def embed_missing(
         with db.write() as conn:
             store_vectors.save_vectors(conn, embedder.name, embedder.dim, rows)
             store_vectors.touch_vectors(conn, touch)
+            if keywords is not None:
+                keywords.made += save_shared_keywords(conn, embedder, found)
         embedded += len(rows)
         unchanged += len(touch)
         done += len(cands)
@@ -300,6 +316,54 @@ def keyword_extractor(embedder: Embedder) -> str:
     return f"{keyphrases.VERSION}:{embedder.name}"
 
 
+@dataclass(slots=True)
+class SharedKeywords:
+    """Asks embed_missing to make keyphrases in its model pass, and counts the papers done."""
+
+    made: int = 0
+
+
+def _embed_with_keywords(
+    embedder: Embedder, papers: list[tuple[str, str]]
+) -> tuple[np.ndarray, list[list[keyphrases.Keyword]]]:
+    """One model pass for (title, abstract) pairs: their vectors and their keyphrases."""
+    states = token_states(embedder, [paper_text(t, a) for t, a in papers])
+    vecs = np.stack([s.pooled for s in states]) if states else np.zeros((0, embedder.dim))
+    return vecs.astype(np.float32), keyphrases.extract_with_states(papers, states)
+
+
+def save_shared_keywords(
+    conn: Any,
+    embedder: Embedder,
+    found: dict[str, tuple[tuple[str, str], list[keyphrases.Keyword]]],
+) -> int:
+    """Store keyphrases made in the embedding pass (papers whose text is still that); how many."""
+    name = keyword_extractor(embedder)
+    runs: list[tuple[str, str, str, int]] = []
+    for c in store_keywords.candidates_among(conn, name, list(found)):
+        (title, abstract), kws = found[c.paper_id]
+        if (c.title, c.abstract) != (title, abstract):
+            continue  # edited since it was read: sync_keywords extracts it again
+        _save_keywords(conn, c, kws)
+        runs.append((c.paper_id, name, _keyword_hash(c), c.rev))
+    store_keywords.record_run(conn, runs)
+    return len(runs)
+
+
+def _keyword_hash(c: store_keywords.KeywordCandidate) -> str:
+    return text_hash(paper_text(c.title, c.abstract) + "\x00" + "\x00".join(c.ai_keywords))
+
+
+def _save_keywords(
+    conn: Any, c: store_keywords.KeywordCandidate, kws: list[keyphrases.Keyword]
+) -> None:
+    store_keywords.save_keywords(conn, c.paper_id, "local", [(k.phrase, k.score) for k in kws])
+    n = len(c.ai_keywords)
+    store_keywords.save_keywords(
+        conn, c.paper_id, "hf", [(k, float(n - i)) for i, k in enumerate(c.ai_keywords)]
+    )
+
+
 def sync_keywords(db: Database, embedder: Embedder, *, batch: int = 32) -> int:
     """Extract keywords of papers whose text is new or changed, copy HF's; returns how many."""
     name = keyword_extractor(embedder)
@@ -313,7 +377,7 @@ def sync_keywords(db: Database, embedder: Embedder, *, batch: int = 32) -> int:
         todo = []
         runs: list[tuple[str, str, str, int]] = []
         for c in cands:
-            h = text_hash(paper_text(c.title, c.abstract) + "\x00" + "\x00".join(c.ai_keywords))
+            h = _keyword_hash(c)
             if c.extractor != name or c.text_hash != h:
                 todo.append(c)
             runs.append((c.paper_id, name, h, c.rev))
@@ -323,13 +387,7 @@ def sync_keywords(db: Database, embedder: Embedder, *, batch: int = 32) -> int:
             found += keyphrases.extract_many(embedder, [(c.title, c.abstract) for c in part])
         with db.write() as conn:
             for c, kws in zip(todo, found, strict=True):
-                store_keywords.save_keywords(
-                    conn, c.paper_id, "local", [(k.phrase, k.score) for k in kws]
-                )
-                n = len(c.ai_keywords)
-                store_keywords.save_keywords(
-                    conn, c.paper_id, "hf", [(k, float(n - i)) for i, k in enumerate(c.ai_keywords)]
-                )
+                _save_keywords(conn, c, kws)
             store_keywords.record_run(conn, runs)
         done += len(todo)
 
@@ -430,6 +488,7 @@ def run_index(
         if not embed:
             return stats
         emb = embedder or get_embedder(settings.embed_model, threads=settings.embed_threads)
+        shared = SharedKeywords()
         try:
             stats.embedded, stats.unchanged_text = embed_missing(
                 db,
@@ -437,11 +496,14 @@ def run_index(
                 batch=batch or settings.embed_batch,
                 limit=limit,
                 progress=_tracked(layout, progress),
+                keywords=shared,  # one model pass makes both a paper's vector and keywords
             )
             stats.vectors, stats.ann_changed = sync_vectors(
                 db, layout, emb.name, emb.dim, rebuild=rebuild
             )
-            stats.keywords = sync_keywords(db, emb, batch=batch or settings.embed_batch)
+            stats.keywords = shared.made + sync_keywords(
+                db, emb, batch=batch or settings.embed_batch
+            )
         finally:
             # Search by meaning is ready (or this run stopped): the page stops showing progress.
             _write_json(layout.progress, {"finished": True})
