@@ -174,10 +174,11 @@ class OnnxMiniLM:
         pooled = _normalize((hidden * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1e-9))
         out = []
         for i, e in enumerate(enc):
-            # Special and padding tokens have no characters: (0, 0) offsets.
-            real = [j for j, (a, b) in enumerate(e.offsets) if b > a]
-            offs = np.array([e.offsets[j] for j in real], dtype=np.int64).reshape(-1, 2)
-            out.append(TokenStates(hidden[i, real].astype(np.float32), offs, pooled[i]))
+            # Special and padding tokens have no characters: (0, 0) offsets. A boolean mask,
+            # not a per-token Python loop: this runs for every paper the indexer embeds.
+            offs = np.array(e.offsets, dtype=np.int64).reshape(-1, 2)
+            real = offs[:, 1] > offs[:, 0]
+            out.append(TokenStates(hidden[i, real].astype(np.float32), offs[real], pooled[i]))
         return out
 
 
