@@ -222,7 +222,7 @@ CITED_BY_SHOWN = 50  # a paper page lists this many citing papers, newest first
 
 
 @dataclass(slots=True)
-class FullText:
+class PaperFullText:
     """A paper's stored full text (when fetched), its references and the papers citing it here."""
 
     stored: StoredFullText | None
@@ -255,14 +255,14 @@ class FullText:
         return out
 
 
-def full_text(db: Database, paper: Paper) -> FullText:
+def full_text(db: Database, paper: Paper) -> PaperFullText:
     """A paper's stored full text, references and the visible papers citing it."""
     with db.read() as conn:
         stored = fulltext_store.get(conn, paper.id)
         refs = fulltext_store.references(conn, paper.id)
         citing = fulltext_store.cited_by(conn, paper.id, limit=CITED_BY_SHOWN)
         found = paper_store.get_papers(conn, citing)
-    return FullText(
+    return PaperFullText(
         stored, allows_full_text(paper.license), refs, [found[i] for i in citing if i in found]
     )
 
@@ -278,7 +278,7 @@ def reference_link(ref: StoredReference) -> tuple[str | None, bool]:
     return ref.url, False
 
 
-def _full_text_markdown(text: FullText, arxiv_html: str) -> list[str]:
+def _full_text_markdown(text: PaperFullText, arxiv_html: str) -> list[str]:
     if not text.has_text:
         return [
             "## Full text",

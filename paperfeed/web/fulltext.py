@@ -25,7 +25,7 @@ class ReferenceLink:
 class FullTextView:
     """What a paper page shows of its full text."""
 
-    text: papers.FullText
+    text: papers.PaperFullText
     arxiv_html: str  # arXiv's own HTML rendering of the paper
     enabled: bool  # the operator fetches full texts
     references: list[ReferenceLink] = field(default_factory=list)
