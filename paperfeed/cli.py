@@ -236,6 +236,10 @@ def serve(
             click.echo("loading the bundled sample...", err=True)
             _import(db, [SAMPLE], quiet=False)
             _rank_at_latest_day(db, settings)
+            from paperfeed.fulltext import load_bundled
+
+            # A few real papers with full text, references and body search (docs/fulltext.md).
+            click.echo(f"loaded {load_bundled(db)} bundled full texts", err=True)
     logging_config = log_config(settings.log_format, settings.log_level)
     # Configured now, not when uvicorn starts: start-up indexing logs its progress before that.
     logging.config.dictConfig(logging_config)

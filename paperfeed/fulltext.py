@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from paperfeed.config import Settings
 from paperfeed.errors import UpstreamError
-from paperfeed.models import Paper
-from paperfeed.normalize import is_arxiv_id
+from paperfeed.models import FullText, Paper, Reference, TextSection
+from paperfeed.normalize import is_arxiv_id, valid_paper
 from paperfeed.sources import arxiv_html
 from paperfeed.sources.http import HttpClient
 from paperfeed.store import fulltexts as store
@@ -23,6 +26,8 @@ MAX_ATTEMPTS = 8  # a paper failing this often is left alone until asked for by 
 MISSING_RETRY = timedelta(days=7)  # arXiv converts most new papers within days of announcement
 MISSING_ATTEMPTS = 3  # a paper with no HTML after three weekly looks likely never gets one
 FAILED_RETRY = timedelta(hours=1)  # doubles per attempt: 1 h, 2 h, 4 h ... at most a week
+# Parsed from real LaTeXML pages by scripts/build_demo_fulltexts.py, for `serve --demo`.
+DEMO_FULLTEXTS = Path(__file__).resolve().parent / "data" / "demo_fulltexts.json.gz"
 
 
 @dataclass(slots=True)
@@ -145,3 +150,34 @@ def run_job(settings: Settings, db: Database) -> FetchSummary | None:
     summary = fetch_fulltexts(db, settings)
     log.info("%s", summary.line())
     return summary
+
+
+def load_bundled(db: Database, path: Path = DEMO_FULLTEXTS) -> int:
+    """Store the bundled papers and their parsed full texts (the demo's); returns how many."""
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        entries = json.load(fh)
+    with db.write() as conn:
+        for e in entries:
+            p = e["paper"]
+            paper = valid_paper(  # as any source's records: cleaned of control characters
+                Paper(
+                    id=p["id"],
+                    title=p["title"],
+                    abstract=p["abstract"],
+                    authors=list(p["authors"]),
+                    categories=list(p["categories"]),
+                    version=int(p["version"]),
+                    license=p["license"],
+                )
+            )
+            if paper_store.get_paper(conn, paper.id, include_hidden=True) is None:
+                paper_store.upsert_papers(conn, [paper])
+            f = e["fulltext"]
+            ft = FullText(
+                f["title"],
+                [TextSection(**s) for s in f["sections"]],
+                [Reference(**r) for r in f["references"]],
+            )
+            store.save(conn, paper.id, e["source_url"], ft, version=paper.version)
+        store.resolve(conn)
+    return len(entries)

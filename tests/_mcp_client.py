@@ -108,6 +108,16 @@ async def burst(session: ClientSession) -> dict[str, Any]:
     return {"calls": seen}
 
 
+async def reading(session: ClientSession) -> dict[str, Any]:
+    """Read a paper whose full text is stored and one without, as the tool and as the resource."""
+    out: dict[str, Any] = {}
+    for pid in ("2501.11120", "2608.19880"):
+        out[pid] = await _call(session, "get_paper", paper_id=pid)
+    md = await session.read_resource("paperfeed://papers/2501.11120.md")
+    out["resource"] = getattr(md.contents[0], "text", None)
+    return out
+
+
 async def main(transport: str, target: str, token: str, plan: str) -> None:
     async with AsyncExitStack() as stack:
         try:
@@ -115,7 +125,9 @@ async def main(transport: str, target: str, token: str, plan: str) -> None:
         except BaseException as exc:  # the refusal of a bad token, as the agent sees it
             print(json.dumps({"connect_error": repr(exc)[:2000]}))
             return
-        result = await {"agent": agent, "reader": reader, "burst": burst}[plan](session)
+        result = await {"agent": agent, "reader": reader, "burst": burst, "reading": reading}[plan](
+            session
+        )
     print(json.dumps(result, default=str))
 
 

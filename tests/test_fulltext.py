@@ -356,6 +356,15 @@ def test_harvest_then_fetch_then_search_and_pages(
     assert "Cited by (in this instance)" in cited and 'href="/papers/2501.11120"' in cited
     assert "Full text not available, showing the abstract." in cited
 
+    # The agent view follows the same rule: a note and arXiv's link, the references, no text.
+    md = client.get("/papers/2501.11120.md").text
+    assert "does not let this site show its full text" in md and "Make Me Say rules" not in md
+    assert "## References" in md and "</papers/2309.14402> (in this instance)" not in md
+    assert "</papers/2309.14402 (in this instance)>" in md
+    cited_md = client.get("/papers/2309.14402.md").text
+    assert "Full text not available here, showing the abstract" in cited_md
+    assert "## Cited by (in this instance)" in cited_md and "</papers/2501.11120>" in cited_md
+
     # Under CC BY the sections are shown, with a table of contents.
     with db.write() as conn:
         p = paper_store.get_paper(conn, "2501.11120")

@@ -130,3 +130,37 @@ def test_digest_items_carry_the_keywords(tmp_path: Path) -> None:
     item = item_view(Settings(data_dir=str(tmp_path)), p)
     assert "Keywords: sparse attention, token <pruning>" in item["text"]
     assert "Keywords: sparse attention, token &lt;pruning&gt;" in item["html"]
+
+
+class _CountingEmbedder(HashEmbedder):
+    """The test embedder, counting the texts each kind of model call sees."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embedded: list[str] = []
+        self.stated: list[str] = []
+
+    def embed(self, texts):  # type: ignore[no-untyped-def]
+        self.embedded += list(texts)
+        return super().embed(texts)
+
+    def token_states(self, texts):  # type: ignore[no-untyped-def]
+        self.stated += list(texts)
+        return super().token_states(texts)
+
+
+def test_one_model_pass_makes_both_the_vector_and_the_keywords(
+    db: Database, tmp_path: Path
+) -> None:
+    load(db)
+    emb = _CountingEmbedder()
+    stats = run_index(db, settings_for(db, tmp_path), embedder=emb)
+    assert stats.embedded == len(PAPERS) and stats.keywords == len(PAPERS)
+    # Every paper's text went through the model once, for its vector and its keywords.
+    assert len(emb.stated) == len(set(emb.stated)) == len(PAPERS)
+    assert emb.embedded == []
+    with db.read() as conn:
+        kws = store_keywords.keywords_for(conn, [p.id for p in PAPERS])
+    expected = keywords.extract_many(HashEmbedder(), [(p.title, p.abstract) for p in PAPERS])
+    for p, want in zip(PAPERS, expected, strict=True):
+        assert [k.keyword for k in kws[p.id] if k.source == "local"] == [w.phrase for w in want]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import socket
@@ -17,10 +18,13 @@ import httpx
 import pytest
 
 from paperfeed.config import Settings
+from paperfeed.models import Paper
 from paperfeed.pipeline import import_files
 from paperfeed.service import tokens
+from paperfeed.sources.arxiv_html import parse
 from paperfeed.store import Database, open_database
 from paperfeed.store import follows as follow_store
+from paperfeed.store import fulltexts as fulltext_store
 from paperfeed.store import library as library_store
 from paperfeed.store import papers as paper_store
 from paperfeed.store import users as user_store
@@ -28,6 +32,8 @@ from paperfeed.store import votes as vote_store
 
 TESTS = Path(__file__).resolve().parent
 HF_DAYS = TESTS / "fixtures" / "hf_raw_days"
+FIXTURES = TESTS / "fixtures"
+SERVED = "arxiv.org_html_2501.11120v1.html.gz"  # arXiv's page, 9 sections and 48 references
 CLIENT = TESTS / "_mcp_client.py"
 ROOT = TESTS.parent
 # The oldest SDK pyproject allows (mcp>=2.0): MCPServer and streamable_http_app's options.
@@ -293,3 +299,28 @@ def test_oldest_supported_sdk_over_stdio_and_http(site: Site, oldest_sdk: Path) 
     _check_agent(site, seen)
     for served in _serve(site, **path):
         _check_reader(_client(site, "http", served, site.read, "reader", **path))
+
+
+def test_agent_reads_the_full_text_by_section_or_the_abstract_with_a_note(site: Site) -> None:
+    parsed = parse(gzip.decompress((FIXTURES / "arxiv_html" / SERVED).read_bytes()))
+    assert parsed is not None
+    paper = Paper(
+        id="2501.11120",
+        title="Tell me about yourself: LLMs are aware of their learned behaviors",
+        abstract="We study behavioral self-awareness.",
+        authors=["Jan Betley"],
+        license="http://creativecommons.org/licenses/by/4.0/",
+    )
+    with site.db.write() as conn:
+        paper_store.upsert_papers(conn, [paper])
+        fulltext_store.save(
+            conn, paper.id, "https://arxiv.org/html/2501.11120v1", parsed, version=1
+        )
+    seen = _client(site, "stdio", site.url, "", "reading")
+    text = seen["2501.11120"]["text"]
+    assert not seen["2501.11120"]["error"]
+    assert "## Abstract" in text and "## Full text" in text and "Make Me Say rules" in text
+    assert "#### 3.1 Finetuning on multiple-choice" in text and "## References" in text
+    assert seen["resource"] == text
+    other = seen["2608.19880"]["text"]
+    assert "## Abstract" in other and "Full text not available here, showing the abstract" in other

@@ -13,7 +13,7 @@ from _search_helpers import PAPERS, load, settings_for
 from paperfeed.errors import PaperfeedError
 from paperfeed.search import search, similar
 from paperfeed.search import sync as sync_mod
-from paperfeed.search.embed import HashEmbedder
+from paperfeed.search.embed import HashEmbedder, TokenStates
 from paperfeed.search.lexical import LexicalIndex, paper_key
 from paperfeed.search.sync import Layout, indexer_lock, run_index, search_dir
 from paperfeed.search.vectors import VectorIndex
@@ -114,6 +114,12 @@ class CrashingEmbedder(HashEmbedder):
         if self.calls == self.fail_at:
             raise Crash("killed")
         return super().embed(texts)
+
+    def token_states(self, texts: list[str]) -> list[TokenStates]:  # type: ignore[override]
+        self.calls += 1  # the indexer's model call when keywords share the pass
+        if self.calls == self.fail_at:
+            raise Crash("killed")
+        return super().token_states(texts)
 
 
 def test_crash_during_embedding_loses_nothing(

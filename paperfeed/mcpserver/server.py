@@ -125,12 +125,14 @@ def build(db: Database, settings: Settings, principal_of: PrincipalOf) -> MCPSer
         )
         return listed(res.papers, res.total, page, limit, mode=res.mode, notes=list(res.notes))
 
+    def markdown(paper_id: str) -> str:
+        return papers.paper_markdown(db, paper_id, arxiv_html_url=settings.arxiv_html_url)
+
     @server.tool()
     def get_paper(paper_id: PaperId) -> str:
-        """One paper as Markdown: title, authors, AI summary, full abstract and links."""
-        return _answer(
-            lambda: papers.paper_markdown(papers.paper_view(db, paper_id, redirect=False))
-        )
+        """One paper as Markdown: metadata, AI summary, abstract, then its full text by section
+        with references where this instance holds it and its licence allows it."""
+        return _answer(lambda: markdown(paper_id))
 
     @server.tool()
     def list_daily_papers(
@@ -395,9 +397,7 @@ def build(db: Database, settings: Settings, principal_of: PrincipalOf) -> MCPSer
         mime_type="text/markdown",
     )
     def paper_md(paper_id: str) -> str:
-        return resource(
-            lambda: papers.paper_markdown(papers.paper_view(db, paper_id, redirect=False))
-        )
+        return resource(lambda: markdown(paper_id))
 
     return server
 

@@ -95,9 +95,11 @@ class Keyword:
 class _Word:
     text: str
     low: str
+    key: str  # lower case, plural folded: see _key
     start: int
     end: int
     stop: bool
+    shape: bool  # a capital inside, a digit or a hyphen
 
 
 def _mask_latex(text: str) -> str:
@@ -111,16 +113,17 @@ def _mask_latex(text: str) -> str:
     return text.replace("{", " ").replace("}", " ")
 
 
+def _fold(w: str) -> str:
+    if len(w) > 3 and w.endswith("ies"):
+        return w[:-3] + "y"
+    if len(w) > 3 and w.endswith("s") and not w.endswith(("ss", "us", "is")):
+        return w[:-1]
+    return w
+
+
 def _key(low: str) -> str:
     """A phrase's identity for counting and de-duplication: lower case, plurals folded."""
-    out = []
-    for w in low.replace("-", " ").split():
-        if len(w) > 3 and w.endswith("ies"):
-            w = w[:-3] + "y"
-        elif len(w) > 3 and w.endswith("s") and not w.endswith(("ss", "us", "is")):
-            w = w[:-1]
-        out.append(w)
-    return " ".join(out)
+    return " ".join(_fold(w) for w in low.replace("-", " ").split())
 
 
 def _runs(text: str) -> list[list[_Word]]:
@@ -143,7 +146,8 @@ def _runs(text: str) -> list[list[_Word]]:
             or _NUMBER.match(low) is not None
             or len(low) < 2
         )
-        cur.append(_Word(raw, low, m.start(), m.start() + len(raw), bad))
+        shape = "-" in raw or raw[1:] != raw[1:].lower() or any(ch.isdigit() for ch in raw)
+        cur.append(_Word(raw, low, _key(low), m.start(), m.start() + len(raw), bad, shape))
         last = m.start() + len(raw)
         if m.end() != last:  # a trailing dot or slash ended a sentence or a pair
             runs.append(cur)
@@ -190,18 +194,12 @@ def candidates(title: str, abstract: str) -> tuple[str, list[_Candidate]]:
                 for j in range(i + 1, min(n, i + MAX_WORDS) + 1):
                     ws = piece[i:j]
                     start, end = ws[0].start, ws[-1].end
-                    phrase = text[start:end]
-                    key = _key(" ".join(w.low for w in ws))
+                    key = " ".join(w.key for w in ws)
                     c = found.get(key)
                     if c is None:
-                        shape = any(
-                            any(ch.isdigit() for ch in w.text)
-                            or "-" in w.text
-                            or any(ch.isupper() for ch in w.text[1:])
-                            for w in ws
-                        )
+                        shape = any(w.shape for w in ws)
                         c = found[key] = _Candidate(
-                            key, phrase, start, [], j - i, False, start < title_end, shape
+                            key, text[start:end], start, [], j - i, False, start < title_end, shape
                         )
                     c.spans.append((start, end))
                     c.whole = c.whole or (i == 0 and j == n)
@@ -210,17 +208,13 @@ def candidates(title: str, abstract: str) -> tuple[str, list[_Candidate]]:
 
 def _features(text_len: int, cands: Sequence[_Candidate]) -> np.ndarray:
     """Per candidate: first position, log frequency, in title, whole run, extra words, shape."""
-    out = np.zeros((len(cands), 6), dtype=np.float32)
-    for i, c in enumerate(cands):
-        out[i] = (
-            1.0 - c.first / max(text_len, 1),
-            np.log1p(len(c.spans)),
-            float(c.in_title),
-            float(c.whole),
-            float(c.words - 1),
-            float(c.shape),
-        )
-    return out
+    raw = np.array(
+        [(c.first, len(c.spans), c.in_title, c.whole, c.words - 1, c.shape) for c in cands],
+        dtype=np.float32,
+    ).reshape(-1, 6)
+    raw[:, 0] = 1.0 - raw[:, 0] / max(text_len, 1)
+    raw[:, 1] = np.log1p(raw[:, 1])
+    return raw
 
 
 _WEIGHTS = np.array([W_FIRST, W_FREQ, W_TITLE, W_WHOLE, W_LEN, W_SHAPE], dtype=np.float32)
@@ -231,18 +225,22 @@ def _candidate_vectors(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Mean token vector of each candidate's occurrences, unit length; and which had tokens."""
     vecs = states.vectors
+    if not len(vecs):
+        return np.zeros((len(cands), vecs.shape[1]), dtype=np.float32), np.zeros(len(cands), bool)
+    # All occurrences at once (a paper has ~500): owner candidate, character start and end.
+    owner = np.fromiter((i for i, c in enumerate(cands) for _ in c.spans), dtype=np.int64)
+    spans = np.array([sp for c in cands for sp in c.spans], dtype=np.int64).reshape(-1, 2)
+    a = np.searchsorted(states.offsets[:, 1], spans[:, 0], side="right")  # first token ending after
+    b = np.searchsorted(states.offsets[:, 0], spans[:, 1], side="left")  # tokens starting before
+    ok = b > a
+    owner, a, n = owner[ok], a[ok], (b - a)[ok]
+    # Prefix sums make each occurrence's mean O(1); a BLAS product (candidates x tokens) would
+    # be as fast but wakes OpenBLAS's threads, whose spinning made the whole step 8x slower.
     csum = np.vstack([np.zeros((1, vecs.shape[1]), dtype=np.float32), np.cumsum(vecs, axis=0)])
-    starts = states.offsets[:, 0]
-    ends = states.offsets[:, 1]
     out = np.zeros((len(cands), vecs.shape[1]), dtype=np.float32)
+    np.add.at(out, owner, (csum[a + n] - csum[a]) / n[:, None].astype(np.float32))
     seen = np.zeros(len(cands), dtype=bool)
-    for i, c in enumerate(cands):
-        for s, e in c.spans:
-            a = int(np.searchsorted(ends, s, side="right"))  # first token ending after s
-            b = int(np.searchsorted(starts, e, side="left"))  # tokens starting before e
-            if b > a:
-                out[i] += (csum[b] - csum[a]) / (b - a)
-                seen[i] = True
+    seen[owner] = True
     norms = np.linalg.norm(out, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
     return out / norms, seen
@@ -271,10 +269,17 @@ def extract_many(
     embedder: Embedder, papers: Sequence[tuple[str, str]], *, count: int = DEFAULT_COUNT
 ) -> list[list[Keyword]]:
     """Keyphrases for each (title, abstract), best first, with one model pass per paper."""
-    prepared = [candidates(t, a) for t, a in papers]
-    states = token_states(embedder, [text for text, _ in prepared])
+    states = token_states(embedder, [paper_text(t, a) for t, a in papers])
+    return extract_with_states(papers, states, count=count)
+
+
+def extract_with_states(
+    papers: Sequence[tuple[str, str]], states: Sequence[TokenStates], *, count: int = DEFAULT_COUNT
+) -> list[list[Keyword]]:
+    """Keyphrases for each (title, abstract) from its text's token states (the indexer's pass)."""
     out: list[list[Keyword]] = []
-    for (text, cands), st in zip(prepared, states, strict=True):
+    for (title, abstract), st in zip(papers, states, strict=True):
+        text, cands = candidates(title, abstract)
         if not cands:
             out.append([])
             continue

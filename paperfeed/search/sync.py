@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from paperfeed.errors import PaperfeedError
 from paperfeed.search import ann_pgvector
 from paperfeed.search import keywords as keyphrases
 from paperfeed.search.ann import configured, resolve
-from paperfeed.search.embed import Embedder, get_embedder, paper_text, text_hash
+from paperfeed.search.embed import Embedder, get_embedder, paper_text, text_hash, token_states
 from paperfeed.search.lexical import TEXT_FIELDS, Body, LexicalIndex, paper_key
 from paperfeed.search.publication import publish, publisher_for
 from paperfeed.search.vectors import VectorIndex, from_bytes, to_bytes
@@ -248,9 +248,15 @@ def embed_missing(
     progress: Progress | None = None,
     after_rev: int = 0,
     upto_rev: int | None = None,
+    keywords: SharedKeywords | None = None,
 ) -> tuple[int, int]:
-    """Embed visible papers lacking a current vector, saving every chunk; returns (embedded, unchanged)."""
-    # after_rev/upto_rev: a queued job's share of the backlog (jobs: worker.py plans them).
+    """Embed visible papers lacking a current vector, saving every chunk; returns (embedded, unchanged).
+
+    With keywords (and an embedder with token states) the same model pass ranks the papers'
+    keyphrases, so `sync_keywords` afterwards has none of these papers left to extract.
+    after_rev/upto_rev: a queued job's share of the backlog (jobs: worker.py plans them).
+    """
+    share = keywords is not None and callable(getattr(embedder, "token_states", None))
     with db.read() as conn:
         total = store_vectors.count_to_embed(
             conn, embedder.name, after_rev=after_rev, upto_rev=upto_rev
@@ -275,6 +281,7 @@ def embed_missing(
         after = cands[-1].rev
         todo: list[tuple[str, str, int]] = []
         touch: list[tuple[str, int]] = []
+        texts = {c.paper_id: (c.title, c.abstract) for c in cands}
         for c in cands:
             text = paper_text(c.title, c.abstract)
             h = text_hash(text)
@@ -283,11 +290,18 @@ def embed_missing(
             else:
                 todo.append((c.paper_id, text, c.rev))
         rows: list[tuple[str, bytes, str, int]] = []
+        found: dict[str, tuple[tuple[str, str], list[keyphrases.Keyword]]] = {}
         # Similar lengths in one model call waste less padding (the texts are truncated anyway).
         todo.sort(key=lambda t: len(t[1]))
         for i in range(0, len(todo), batch):
             part = todo[i : i + batch]
-            vecs = embedder.embed([t for _, t, _ in part])
+            if share:
+                vecs, kws = _embed_with_keywords(embedder, [texts[pid] for pid, _, _ in part])
+                found.update(
+                    (pid, (texts[pid], k)) for (pid, _, _), k in zip(part, kws, strict=True)
+                )
+            else:
+                vecs = embedder.embed([t for _, t, _ in part])
             rows += [
                 (pid, to_bytes(v), text_hash(t), rev)
                 for (pid, t, rev), v in zip(part, vecs, strict=True)
@@ -298,6 +312,9 @@ def embed_missing(
         with db.write() as conn:
             store_vectors.save_vectors(conn, embedder.name, embedder.dim, rows)
             store_vectors.touch_vectors(conn, touch)
+            if keywords is not None:
+                keywords.made += save_shared_keywords(conn, embedder, found)
+                keywords.ids.extend(found)
         embedded += len(rows)
         unchanged += len(touch)
         done += len(cands)
@@ -312,6 +329,55 @@ def embed_missing(
 def keyword_extractor(embedder: Embedder) -> str:
     """The name stored with each keyword run: a changed name means extracting again."""
     return f"{keyphrases.VERSION}:{embedder.name}"
+
+
+@dataclass(slots=True)
+class SharedKeywords:
+    """Asks embed_missing to make keyphrases in its model pass, and counts the papers done."""
+
+    made: int = 0
+    ids: list[str] = field(default_factory=list)  # whose keyphrases changed: to reindex
+
+
+def _embed_with_keywords(
+    embedder: Embedder, papers: list[tuple[str, str]]
+) -> tuple[np.ndarray, list[list[keyphrases.Keyword]]]:
+    """One model pass for (title, abstract) pairs: their vectors and their keyphrases."""
+    states = token_states(embedder, [paper_text(t, a) for t, a in papers])
+    vecs = np.stack([s.pooled for s in states]) if states else np.zeros((0, embedder.dim))
+    return vecs.astype(np.float32), keyphrases.extract_with_states(papers, states)
+
+
+def save_shared_keywords(
+    conn: Any,
+    embedder: Embedder,
+    found: dict[str, tuple[tuple[str, str], list[keyphrases.Keyword]]],
+) -> int:
+    """Store keyphrases made in the embedding pass (papers whose text is still that); how many."""
+    name = keyword_extractor(embedder)
+    runs: list[tuple[str, str, str, int]] = []
+    for c in store_keywords.candidates_among(conn, name, list(found)):
+        (title, abstract), kws = found[c.paper_id]
+        if (c.title, c.abstract) != (title, abstract):
+            continue  # edited since it was read: sync_keywords extracts it again
+        _save_keywords(conn, c, kws)
+        runs.append((c.paper_id, name, _keyword_hash(c), c.rev))
+    store_keywords.record_run(conn, runs)
+    return len(runs)
+
+
+def _keyword_hash(c: store_keywords.KeywordCandidate) -> str:
+    return text_hash(paper_text(c.title, c.abstract) + "\x00" + "\x00".join(c.ai_keywords))
+
+
+def _save_keywords(
+    conn: Any, c: store_keywords.KeywordCandidate, kws: list[keyphrases.Keyword]
+) -> None:
+    store_keywords.save_keywords(conn, c.paper_id, "local", [(k.phrase, k.score) for k in kws])
+    n = len(c.ai_keywords)
+    store_keywords.save_keywords(
+        conn, c.paper_id, "hf", [(k, float(n - i)) for i, k in enumerate(c.ai_keywords)]
+    )
 
 
 def sync_keywords(
@@ -329,7 +395,7 @@ def sync_keywords(
         todo = []
         runs: list[tuple[str, str, str, int]] = []
         for c in cands:
-            h = text_hash(paper_text(c.title, c.abstract) + "\x00" + "\x00".join(c.ai_keywords))
+            h = _keyword_hash(c)
             if c.extractor != name or c.text_hash != h:
                 todo.append(c)
             runs.append((c.paper_id, name, h, c.rev))
@@ -339,13 +405,7 @@ def sync_keywords(
             found += keyphrases.extract_many(embedder, [(c.title, c.abstract) for c in part])
         with db.write() as conn:
             for c, kws in zip(todo, found, strict=True):
-                store_keywords.save_keywords(
-                    conn, c.paper_id, "local", [(k.phrase, k.score) for k in kws]
-                )
-                n = len(c.ai_keywords)
-                store_keywords.save_keywords(
-                    conn, c.paper_id, "hf", [(k, float(n - i)) for i, k in enumerate(c.ai_keywords)]
-                )
+                _save_keywords(conn, c, kws)
             store_keywords.record_run(conn, runs)
         done += len(todo)
         if changed is not None:
@@ -491,6 +551,7 @@ def run_index(
         emb = embedder or get_embedder(
             settings.embed_model, threads=settings.embed_threads, providers=settings.embed_providers
         )
+        shared = SharedKeywords()
         try:
             stats.embedded, stats.unchanged_text = embed_missing(
                 db,
@@ -498,6 +559,7 @@ def run_index(
                 batch=batch or settings.embed_batch,
                 limit=limit,
                 progress=_tracked(layout, progress),
+                keywords=shared,  # one model pass makes both a paper's vector and keywords
             )
             if vector_backend(db, settings) == "pgvector":
                 stats.vectors, stats.ann_changed = ann_pgvector.sync(
@@ -508,10 +570,10 @@ def run_index(
                     db, layout, emb.name, emb.dim, rebuild=rebuild
                 )
             new_keywords: list[str] = []
-            stats.keywords = sync_keywords(
+            stats.keywords = shared.made + sync_keywords(
                 db, emb, batch=batch or settings.embed_batch, changed=new_keywords
             )
-            reindex_papers(db, layout, new_keywords)
+            reindex_papers(db, layout, [*shared.ids, *new_keywords])
         finally:
             # Search by meaning is ready (or this run stopped): the page stops showing progress.
             _write_json(layout.progress, {"finished": True})

@@ -1,4 +1,4 @@
-"""Reading the feed: a period's papers, the newest, what trends, one paper (and as Markdown)."""
+"""Reading the feed: a period's papers, the newest, what trends, one paper and its full text."""
 
 from __future__ import annotations
 
@@ -7,11 +7,22 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from paperfeed.errors import InvalidId, NotFound, PaperfeedError
-from paperfeed.models import FeedEntry, FeedItem, Paper, TrendingScore
+from paperfeed.licenses import allows_full_text
+from paperfeed.models import (
+    FeedEntry,
+    FeedItem,
+    Paper,
+    StoredFullText,
+    StoredReference,
+    TextSection,
+    TrendingScore,
+)
 from paperfeed.normalize import parse_paper_id
 from paperfeed.service.periods import Period, day_period, month_period, week_period
+from paperfeed.sources.arxiv_html import html_url
 from paperfeed.store import Database
 from paperfeed.store import feed as feed_store
+from paperfeed.store import fulltexts as fulltext_store
 from paperfeed.store import hub_links as link_store
 from paperfeed.store import identities as identity_store
 from paperfeed.store import papers as paper_store
@@ -207,27 +218,133 @@ def sorted_items(
     return items, total
 
 
-def paper_markdown(view: PaperView) -> str:
-    """A paper as Markdown, the answer huggingface_hub's read_paper expects from /papers/{id}.md."""
+CITED_BY_SHOWN = 50  # a paper page lists this many citing papers, newest first
+
+
+@dataclass(slots=True)
+class PaperFullText:
+    """A paper's stored full text (when fetched), its references and the papers citing it here."""
+
+    stored: StoredFullText | None
+    allowed: bool  # the paper's licence lets this instance show the text
+    references: list[StoredReference] = field(default_factory=list)
+    cited_by: list[Paper] = field(default_factory=list)
+
+    @property
+    def has_text(self) -> bool:
+        """True when a full text is stored (shown or not)."""
+        return self.stored is not None and self.stored.status == "ok"
+
+    @property
+    def sections(self) -> list[TextSection]:
+        """The sections to show: none unless the text is stored and its licence allows it."""
+        return self.stored.sections if self.stored and self.has_text and self.allowed else []
+
+    @property
+    def headed(self) -> list[tuple[TextSection, int]]:
+        """The sections with their heading rank (3 for a section), never skipping a rank.
+
+        LaTeXML puts a \\paragraph straight under a \\section, which would jump from h3 to h6.
+        """
+        out: list[tuple[TextSection, int]] = []
+        prev = 2  # the "Full text" heading is a level 2 heading
+        for s in self.sections:
+            rank = min(s.level + 2, prev + 1, 6)
+            out.append((s, rank))
+            prev = rank
+        return out
+
+
+def full_text(db: Database, paper: Paper) -> PaperFullText:
+    """A paper's stored full text, references and the visible papers citing it."""
+    with db.read() as conn:
+        stored = fulltext_store.get(conn, paper.id)
+        refs = fulltext_store.references(conn, paper.id)
+        citing = fulltext_store.cited_by(conn, paper.id, limit=CITED_BY_SHOWN)
+        found = paper_store.get_papers(conn, citing)
+    return PaperFullText(
+        stored, allows_full_text(paper.license), refs, [found[i] for i in citing if i in found]
+    )
+
+
+def reference_link(ref: StoredReference) -> tuple[str | None, bool]:
+    """Where a reference points: (local paper id, True), else (arXiv/DOI/URL link, False)."""
+    if ref.cited_id:
+        return ref.cited_id, True
+    if ref.arxiv_id:
+        return f"https://arxiv.org/abs/{ref.arxiv_id}", False
+    if ref.doi:
+        return f"https://doi.org/{ref.doi}", False
+    return ref.url, False
+
+
+def _full_text_markdown(text: PaperFullText, arxiv_html: str) -> list[str]:
+    if not text.has_text:
+        return [
+            "## Full text",
+            "",
+            "Full text not available here, showing the abstract. arXiv's HTML rendering, "
+            f"when it has one: {arxiv_html}",
+            "",
+        ]
+    if not text.allowed:
+        return [
+            "## Full text",
+            "",
+            "This paper's licence does not let this site show its full text: "
+            f"read it at {arxiv_html}",
+            "",
+        ]
+    lines = ["## Full text", ""]
+    for s, rank in text.headed:
+        lines += ["#" * rank + " " + s.label, ""]
+        if s.text:
+            lines += [s.text, ""]
+    return lines
+
+
+def paper_markdown(db: Database, raw_id: str, *, arxiv_html_url: str) -> str:
+    """A paper as Markdown for agents (/papers/{id}.md, HfApi.read_paper, MCP get_paper).
+
+    As the Hub's agent view: the metadata, AI summary, keywords and abstract, then the full
+    text with its sections where it is stored and its licence allows it (a note and arXiv's
+    link otherwise), then the references.
+    """
+    view = paper_view(db, raw_id, redirect=False)
     p = view.paper
+    text = full_text(db, p)
     lines = [f"# {p.title}", "", "Authors: " + ", ".join(p.authors), ""]
     if p.organization:
         lines += [f"Organization: {p.organization.fullname}", ""]
     lines += [f"arXiv: {p.abs_url} · PDF: {p.pdf_url} · Upvotes: {p.upvotes}", ""]
     if p.categories:
         lines += ["Categories: " + ", ".join(p.categories), ""]
-    # As the Hub's agent view: the AI summary and keywords, then the abstract, then links.
     if p.ai_summary:
         lines += ["## AI summary", "", p.ai_summary, ""]
     elif view.summary is not None:
         lines += [f"## AI-generated summary ({view.summary.model})", "", view.summary.summary, ""]
     if p.ai_keywords:
         lines += ["Keywords: " + ", ".join(p.ai_keywords), ""]
+    if p.local_keywords:
+        lines += ["Keywords extracted by paperfeed: " + ", ".join(p.local_keywords), ""]
     lines += ["## Abstract", "", p.abstract, ""]
     stars = f" ({p.github_stars} stars)" if p.github_stars is not None else ""
     links: list[tuple[str, str | None]] = [("arXiv", p.abs_url), ("PDF", p.pdf_url)]
     links += [("Code", p.github_repo and p.github_repo + stars), ("Project page", p.project_page)]
     lines += ["## Links", "", *(f"- {name}: {url}" for name, url in links if url), ""]
+    lines += _full_text_markdown(text, html_url(arxiv_html_url, p.id))
+    if text.references:
+        lines += ["## References", ""]
+        for ref in text.references:
+            where, local = reference_link(ref)
+            if local:
+                where = f"/papers/{where} (in this instance)"
+            lines.append(f"{ref.position}. {ref.text}" + (f" <{where}>" if where else ""))
+        lines.append("")
+    if text.cited_by:
+        lines += ["## Cited by (in this instance)", ""]
+        lines += [f"- {c.title} </papers/{c.id}>" for c in text.cited_by]
+        lines.append("")
     return "\n".join(lines)
 
 

@@ -54,10 +54,9 @@ def _needs_run(extractor: str) -> sa.ColumnElement[bool]:
     )
 
 
-def papers_to_extract(
-    conn: Connection, extractor: str, *, after_rev: int = 0, limit: int = 256
+def _candidates(
+    conn: Connection, where: sa.ColumnElement[bool], limit: int
 ) -> list[KeywordCandidate]:
-    """The next papers (in change order after after_rev) whose keywords must be made or checked."""
     j = papers.outerjoin(keyword_runs, keyword_runs.c.paper_id == papers.c.id)
     q = (
         sa.select(
@@ -70,7 +69,7 @@ def papers_to_extract(
             keyword_runs.c.extractor,
         )
         .select_from(j)
-        .where(papers.c.rev > after_rev, _needs_run(extractor))
+        .where(where)
         .order_by(papers.c.rev)
         .limit(limit)
     )
@@ -86,6 +85,23 @@ def papers_to_extract(
         )
         for r in conn.execute(q)
     ]
+
+
+def papers_to_extract(
+    conn: Connection, extractor: str, *, after_rev: int = 0, limit: int = 256
+) -> list[KeywordCandidate]:
+    """The next papers (in change order after after_rev) whose keywords must be made or checked."""
+    return _candidates(conn, sa.and_(papers.c.rev > after_rev, _needs_run(extractor)), limit)
+
+
+def candidates_among(
+    conn: Connection, extractor: str, paper_ids: Sequence[str]
+) -> list[KeywordCandidate]:
+    """Those of these papers whose keywords must be made or checked (the embedding pass's)."""
+    if not paper_ids:
+        return []
+    where = sa.and_(papers.c.id.in_(list(paper_ids)), _needs_run(extractor))
+    return _candidates(conn, where, len(paper_ids))
 
 
 def count_to_extract(conn: Connection, extractor: str) -> int:

@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from paperfeed.errors import NotFound
 from paperfeed.service import papers
-from paperfeed.web import feeds, fulltext, views
+from paperfeed.web import feeds, fulltext, views  # noqa: F401  (fulltext: the page's template global)
 from paperfeed.web.context import db_of, path_for, render, settings_of
 from paperfeed.web.pagecache import visitor_page
 
@@ -142,14 +142,14 @@ def latest_month(request: Request) -> Response:
     return _latest_of(request, views.month_period)
 
 
-paper_markdown = papers.paper_markdown
-
-
 def paper_page(request: Request, arxiv_id: str) -> Response:
     """One paper: full abstract, all authors, links, categories, dates and upvotes."""
     if arxiv_id.endswith(".md"):
-        md = views.paper_view(db_of(request), arxiv_id.removesuffix(".md"), redirect=False)
-        text = paper_markdown(md) + fulltext.markdown(request, md.paper)  # full text, if stored
+        text = papers.paper_markdown(
+            db_of(request),
+            arxiv_id.removesuffix(".md"),
+            arxiv_html_url=settings_of(request).arxiv_html_url,
+        )
         return PlainTextResponse(text, media_type="text/markdown; charset=utf-8")
     try:
         view = views.paper_view(db_of(request), arxiv_id)
