@@ -196,6 +196,16 @@ class Settings:
         "When the worker harvests bioRxiv/medRxiv (cron in UTC or interval, e.g. '0 4 * * *'); "
         "empty (the default) disables the job.",
     )
+    sources: str = setting(
+        "arxiv,biorxiv,medrxiv",
+        "Comma-separated paper sources this instance harvests and shows (arxiv, biorxiv, "
+        "medrxiv): the worker skips the others' jobs, feeds and search leave their papers out.",
+    )
+    categories: str = setting(
+        "",
+        "Comma-separated categories this instance harvests and shows (e.g. biorxiv.genomics,"
+        "medrxiv or cs.CL); a server or archive means all of it, empty means every category.",
+    )
     serve_scheduler: bool = setting(
         False, "Run the worker's scheduled jobs inside `paperfeed serve` (single-machine setups)."
     )

@@ -34,6 +34,7 @@ TEXT_FIELDS = [*TEXT_FIELDS, BODY_FIELD]
 BOOSTS = {**BOOSTS, BODY_FIELD: BODY_BOOST}
 Body = list[tuple[str, str]]  # (section label, section text) pairs of one paper
 # --- end full text ---
+SOURCE_FIELD = "source"  # bio: the paper's source, for source:biorxiv (docs/biorxiv.md)
 
 
 def paper_key(paper_id: str) -> int:
@@ -57,6 +58,7 @@ def build_schema() -> tantivy.Schema:
     sb.add_integer_field("day", indexed=True, fast=True)  # YYYYMMDD of first version
     sb.add_integer_field("upvotes", indexed=False, fast=True)
     sb.add_text_field(BODY_FIELD, stored=False, tokenizer_name="en_stem")  # full text
+    sb.add_text_field(SOURCE_FIELD, tokenizer_name="raw")  # arxiv, biorxiv or medrxiv
     return sb.build()
 
 
@@ -82,6 +84,7 @@ def document(p: Paper, body: Body | None = None) -> tantivy.Document:
     doc.add_integer("upvotes", int(p.upvotes))
     for _, text in body or ():
         doc.add_text(BODY_FIELD, text)
+    doc.add_text(SOURCE_FIELD, p.source)
     return doc
 
 
@@ -187,6 +190,8 @@ class LexicalIndex:
         out: list[Any] = []
         if q.categories:
             out.append(tantivy.Query.term_set_query(s, "cats", list(q.categories)))
+        if q.sources:
+            out.append(tantivy.Query.term_set_query(s, SOURCE_FIELD, list(q.sources)))
         for name in q.authors:
             if len(name) == 1:
                 out.append(tantivy.Query.term_query(s, "authors", name[0]))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -16,7 +16,7 @@ from paperfeed.models import Hit, Paper
 from paperfeed.search import fusion
 from paperfeed.search.embed import Embedder, get_embedder, paper_text
 from paperfeed.search.lexical import SORTS, LexicalIndex, paper_key
-from paperfeed.search.query import Query, QueryError, parse, words
+from paperfeed.search.query import SOURCES, Query, QueryError, parse, words
 from paperfeed.search.sync import EmbedProgress, Layout, _read_json, read_progress, search_dir
 from paperfeed.search.vectors import VectorIndex, from_bytes
 from paperfeed.store import fulltexts as store_fulltexts
@@ -218,6 +218,7 @@ def search(
         return res
     if q.is_empty:
         return res
+    q = within_instance(q, settings)
     eng = engine_for(settings)
     eng.refresh()
     lex = eng.lexical
@@ -340,3 +341,18 @@ def similar_papers(db: Database, settings: Settings, paper_id: str, k: int = 6) 
     with db.read() as conn:
         found = store_papers.get_papers(conn, [h.paper_id for h in hits])
     return [found[h.paper_id] for h in hits if h.paper_id in found]
+
+
+# --- bio: a biology-only instance searches only its sources and categories (docs/biorxiv.md) ---
+
+
+def within_instance(q: Query, settings: Settings) -> Query:
+    """The query narrowed to PAPERFEED_SOURCES and PAPERFEED_CATEGORIES (never widened)."""
+    listed = [s.strip().lower() for s in settings.sources.split(",") if s.strip()]
+    if listed and set(SOURCES) - set(listed):
+        kept = tuple(s for s in q.sources if s in listed) if q.sources else tuple(listed)
+        q = replace(q, sources=kept or ("none",))
+    cats = [c.strip().lower() for c in settings.categories.split(",") if c.strip()]
+    if cats and not q.categories:
+        q = replace(q, categories=tuple(cats))
+    return q

@@ -372,3 +372,18 @@ def set_links(
         .values(github_repo=github_repo, project_page=project_page, rev=rev, modified_at=_now())
     )
     return bool(res.rowcount)
+
+
+# --- bio: the categories to browse, per source (docs/biorxiv.md) ---
+
+
+def category_counts(conn: Connection) -> list[tuple[str, str, int]]:
+    """(source, primary category, visible papers) for every primary category in use."""
+    n = sa.func.count()
+    q = (
+        sa.select(papers.c.source, papers.c.primary_category, n)
+        .where(papers.c.hidden == sa.false(), papers.c.primary_category.is_not(None))
+        .group_by(papers.c.source, papers.c.primary_category)
+        .order_by(papers.c.source, papers.c.primary_category)
+    )
+    return [(r[0], r[1], int(r[2])) for r in conn.execute(q)]

@@ -20,6 +20,7 @@ from paperfeed.service import claims as claim_service
 from paperfeed.store import feed as feed_store
 from paperfeed.store import papers as paper_store
 from paperfeed.web import feeds, views
+from paperfeed.web import sources as source_pages  # bio: source=/cat= filters
 from paperfeed.web.context import db_of, settings_of
 
 API_DEFAULT_LIMIT = 50  # huggingface_hub documents 50 as the daily_papers default
@@ -124,6 +125,9 @@ def paper_json(
     }
     if days is not None:
         out["arxiv"]["featuredOn"] = [d.isoformat() for d in days]
+    if paper.source != "arxiv":
+        # bio: a DOI paper says which server it is from (docs/biorxiv.md, "The JSON API").
+        out["source"] = paper.source
     return out
 
 
@@ -212,12 +216,16 @@ def daily_papers(
         Literal["publishedAt", "trending"] | None,
         Query(description="publishedAt: newest first; trending: by trending score"),
     ] = None,
+    source: source_pages.SourceParam = None,
+    cat: source_pages.CategoryParam = None,
 ) -> JSONResponse:
     """The papers of a day, ISO week or month, most upvoted first.
 
     Without a period this is the latest day; with submitter or sort=trending it is all days.
+    source= and cat= (paperfeed's extension) keep papers of some sources or categories.
     """
     db = db_of(request)
+    only = source_pages.request_filter(request)
     if date is not None:
         period: views.Period | None = views.parse_day(date)
     elif week is not None:
@@ -227,18 +235,24 @@ def daily_papers(
     elif submitter or sort == "trending":
         period = None  # a submitter's papers, or what trends, across every day
     else:
-        period = views.latest_period(db)
+        period = views.latest_period(db, only)
         if period is None:
             return JSONResponse([], headers={"X-Total-Count": "0"})
+    if sort is not None and only:
+        raise views.BadRequest("sort cannot be combined with source or cat yet")
     if sort is not None:
         # community: newest first, or by the stored trending score (`paperfeed rank`).
         items, total = feeds.sorted_items(
             db, period, sort=sort, submitter=submitter or None, page=p, size=limit
         )
     elif period is None:
-        items, total = views.newest_items(db, submitted_by=submitter, page=p, page_size=limit)
+        items, total = views.newest_items(
+            db, submitted_by=submitter, page=p, page_size=limit, only=only
+        )
     else:
-        view = views.feed_view(db, period, page=p, page_size=limit, submitted_by=submitter or None)
+        view = views.feed_view(
+            db, period, page=p, page_size=limit, submitted_by=submitter or None, only=only
+        )
         items, total = view.items, view.total
     body = [daily_item_json(i) for i in items]
     return _paged(request, body, total=total, page=p, size=limit)
@@ -264,6 +278,9 @@ def paper(
         db_of(request), view.paper.id
     )
     out.update(extras_json(view))
+    if len(view.identities) > 1:
+        # bio: every identity (arXiv id, preprint DOI, journal DOI) when there is more than one.
+        out["identities"] = [{"kind": k, "value": v} for k, v in view.identities]
     return JSONResponse(out)
 
 
