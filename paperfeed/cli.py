@@ -110,6 +110,9 @@ def settings_of(ctx: click.Context) -> Settings:
 # --- core: init, import, export, serve, settings ---
 
 SAMPLE = Path(__file__).resolve().parent / "data" / "sample.jsonl.gz"
+# bio: the demo's bioRxiv/medRxiv slice (scripts/make_preprint_sample.py), loaded with SAMPLE.
+PREPRINT_SAMPLE = SAMPLE.with_name("sample_preprints.jsonl.gz")
+SAMPLES = [SAMPLE, PREPRINT_SAMPLE]
 
 
 def _open(settings: Settings) -> Database:
@@ -118,7 +121,9 @@ def _open(settings: Settings) -> Database:
 
 @main.command()
 @click.option(
-    "--sample", is_flag=True, help="Also load the bundled real sample (about 4,900 papers)."
+    "--sample",
+    is_flag=True,
+    help="Also load the bundled real sample (about 4,900 arXiv papers, 100 bioRxiv/medRxiv).",
 )
 @click.pass_context
 def init(ctx: click.Context, sample: bool) -> None:
@@ -130,7 +135,7 @@ def init(ctx: click.Context, sample: bool) -> None:
         f"database ready at {_shown_url(settings.database_url)} ({len(applied)} migration(s) applied)"
     )
     if sample:
-        _import(db, [SAMPLE], quiet=False)
+        _import(db, SAMPLES, quiet=False)
 
 
 @main.command("import")
@@ -234,7 +239,7 @@ def serve(
             empty = count_papers(conn) == 0
         if empty:
             click.echo("loading the bundled sample...", err=True)
-            _import(db, [SAMPLE], quiet=False)
+            _import(db, SAMPLES, quiet=False)
             _rank_at_latest_day(db, settings)
     logging_config = log_config(settings.log_format, settings.log_level)
     # Configured now, not when uvicorn starts: start-up indexing logs its progress before that.
