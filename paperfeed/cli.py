@@ -529,6 +529,13 @@ def harvest_ids(ctx: click.Context, ids: tuple[str, ...], quiet: bool) -> None:
     help="Which preprint server to list.",
 )
 @click.option("--category", help="One subject, e.g. 'cell biology' (default: every subject).")
+@click.option(
+    "--doi",
+    "dois",
+    multiple=True,
+    help="Look one preprint up by DOI or link instead (repeatable; backfill), e.g. "
+    "--doi 10.1101/2021.09.30.462652.",
+)
 @_quiet
 @click.pass_context
 def harvest_biorxiv(
@@ -537,9 +544,15 @@ def harvest_biorxiv(
     to: str | None,
     server: str,
     category: str | None,
+    dois: tuple[str, ...],
     quiet: bool,
 ) -> None:
     """Harvest bioRxiv or medRxiv preprints posted in a date window, e.g. --from 2026-11-01."""
+    if dois:
+        if from_ or to or category:
+            raise click.UsageError("--doi looks DOIs up: it takes no --from, --to or --category")
+        _harvest_cli(ctx, "biorxiv-dois", quiet, dois=dois)
+        return
     _harvest_cli(ctx, "biorxiv", quiet, from_=from_, to=to, server=server, category=category)
 
 
