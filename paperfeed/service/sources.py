@@ -28,6 +28,8 @@ def _values(raw: Iterable[str | None] | str | None) -> list[str]:
     out: list[str] = []
     for item in items:
         out.extend(v.strip().lower() for v in (item or "").split(",") if v.strip())
+    if len(out) > MAX_VALUES:  # counted before duplicates drop: the request is bounded as sent
+        raise BadFilter(f"at most {MAX_VALUES} sources or categories in one request")
     return list(dict.fromkeys(out))
 
 
