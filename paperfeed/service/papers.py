@@ -204,6 +204,7 @@ def sorted_items(
     submitter: str | None,
     page: int,
     size: int,
+    only: FeedFilter | None = None,
 ) -> tuple[list[FeedItem], int]:
     """A period's feed (all days when None) by upvotes, publishedAt or trending score."""
     start, end = (period.start, period.end) if period else (None, None)
@@ -216,8 +217,9 @@ def sorted_items(
             sort=sort,
             limit=size,
             offset=page * size,
+            only=only,
         )
-        total = trending_store.count_sorted(conn, start, end, submitter=submitter)
+        total = trending_store.count_sorted(conn, start, end, submitter=submitter, only=only)
     return items, total
 
 

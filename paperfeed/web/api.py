@@ -238,12 +238,10 @@ def daily_papers(
         period = views.latest_period(db, only)
         if period is None:
             return JSONResponse([], headers={"X-Total-Count": "0"})
-    if sort is not None and only:
-        raise views.BadRequest("sort cannot be combined with source or cat yet")
     if sort is not None:
         # community: newest first, or by the stored trending score (`paperfeed rank`).
         items, total = feeds.sorted_items(
-            db, period, sort=sort, submitter=submitter or None, page=p, size=limit
+            db, period, sort=sort, submitter=submitter or None, page=p, size=limit, only=only
         )
     elif period is None:
         items, total = views.newest_items(
@@ -267,9 +265,20 @@ def _api_id(arxiv_id: str) -> str:
 
 
 def paper(
-    request: Request, arxiv_id: Annotated[str, Path(description="An arXiv id, e.g. 2405.18407")]
+    request: Request,
+    arxiv_id: Annotated[
+        str,
+        Path(
+            description="An arXiv id, e.g. 2405.18407, or a bioRxiv/medRxiv DOI, e.g. "
+            "10.1101/2021.09.30.462652 (paperfeed extension)"
+        ),
+    ],
 ) -> JSONResponse:
-    """One paper by id (versions and arxiv.org URLs are accepted and resolved)."""
+    """One paper by id (versions and arxiv.org URLs are accepted and resolved).
+
+    bioRxiv/medRxiv papers (paperfeed extension) carry `source`, and `identities` when known
+    by several ids; arXiv papers answer exactly as before.
+    """
     view = views.paper_view(db_of(request), arxiv_id, redirect=False)
     out = paper_json(view.paper, days=view.days, entry=view.entry)
     # authors: the Hub's flag, or a confirmed author of the paper commenting on it here.

@@ -2,30 +2,34 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 from fastapi import Query, Request
 from fastapi.responses import JSONResponse
+from pydantic import StringConstraints
 from starlette.responses import Response
 
 from paperfeed.models import FeedFilter
 from paperfeed.service import sources as source_service
 from paperfeed.web.context import db_of, path_for, render, settings_of, templates
 
+CATEGORY_PATTERN = r"^[A-Za-z][A-Za-z0-9\-]*(\.[A-Za-z0-9\-]+)?$"
+
+# The JSON API documents one value per parameter (repeat it); pages also take comma lists.
 SourceParam = Annotated[
-    list[str] | None,
+    list[Literal["arxiv", "biorxiv", "medrxiv"]] | None,
     Query(
-        max_length=200,
-        description="Only papers of these sources: arxiv, biorxiv, medrxiv (repeat or comma-separate)",
+        max_length=source_service.MAX_VALUES,
+        description="paperfeed extension: only papers of these sources (repeat the parameter)",
     ),
 ]
 CategoryParam = Annotated[
-    list[str] | None,
+    list[Annotated[str, StringConstraints(pattern=CATEGORY_PATTERN, max_length=80)]] | None,
     Query(
-        max_length=200,
-        description="Only papers in these categories: cs.CL, biorxiv.genomics, medrxiv (a server "
-        "or archive means all of it)",
+        max_length=source_service.MAX_VALUES,
+        description="paperfeed extension: only papers in these categories, e.g. cs.CL, "
+        "biorxiv.genomics, or a whole server or archive (medrxiv, cs)",
     ),
 ]
 
