@@ -391,3 +391,6 @@ def test_a_member_submits_a_preprint_by_url(sqlite_db: Database, upstream: Upstr
         )
     with pytest.raises(InvalidInput, match="not among PAPERFEED_SOURCES"):
         submissions.submit(sqlite_db, settings.with_(sources="arxiv"), user, TWIN, now=when)
+    with pytest.raises(InvalidInput, match="arxiv is not among PAPERFEED_SOURCES"):
+        bio_only = settings.with_(sources="biorxiv,medrxiv")
+        submissions.submit(sqlite_db, bio_only, user, "2401.01234", now=when)

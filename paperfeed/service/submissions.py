@@ -137,6 +137,10 @@ def submit(
         if paper is None:
             raise NotFound(f"bioRxiv and medRxiv have no preprint {pid}: check the DOI")
     if paper is None:
+        try:  # bio: a biology-only instance looks no arXiv paper up
+            check_harvest_enabled(settings, "arxiv-ids")
+        except ConfigError as exc:
+            raise InvalidInput(str(exc)) from None
         found = [p for p in lookup(settings, [pid]) if p.id == pid]
         if not found:
             raise NotFound(f"arXiv has no paper {pid}: check the id")
