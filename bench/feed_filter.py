@@ -17,8 +17,8 @@ from pathlib import Path
 from paperfeed.cli import SAMPLES
 from paperfeed.models import FeedFilter
 from paperfeed.pipeline import import_files
-from paperfeed.store import open_database
 from paperfeed.store import feed as feed_store
+from paperfeed.store import open_database
 
 
 def main() -> None:
