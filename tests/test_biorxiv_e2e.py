@@ -314,13 +314,17 @@ def test_a_doi_paper_matches_follows(sqlite_db: Database, tmp_path: Path) -> Non
     settings = Settings(database_url=db.url, data_dir=str(tmp_path / "data"), embed_model="hash")
     user = member(db)
     follow_service.follow(db, settings, user, "search", "adverse drug source:medrxiv")
+    follow_service.follow(db, settings, user, "search", "adverse drug source:biorxiv")
+    with db.write() as conn:  # a category is followed once some paper here lists it
+        store_records(conn, [_record("10.1101/2021.12.05.21267037")])
+    follow_service.follow(db, settings, user, "category", "medrxiv")
     assert match_new(db, settings).matches == 0
     with db.write() as conn:
         store_records(conn, [_record(MED)])
     assert match_new(db, settings).matches >= 1
     with db.read() as conn:
         matched = {(m.kind, m.paper_id) for m in follow_store.matches_for(conn, user.id)}
-    assert ("search", MED) in matched
+    assert matched == {("search", MED), ("category", MED)}  # not the bioRxiv-only search
 
 
 # --- 5. DOI look-ups on a loopback server replaying the recorded answers ---
