@@ -313,18 +313,22 @@ def test_a_doi_paper_matches_follows(sqlite_db: Database, tmp_path: Path) -> Non
     db = sqlite_db
     settings = Settings(database_url=db.url, data_dir=str(tmp_path / "data"), embed_model="hash")
     user = member(db)
+    older = _record(TWIN)
+    older.paper.version = 1  # followed at v1: the recorded v2 is a new version
+    with db.write() as conn:  # a category is followed once some paper here lists it
+        store_records(conn, [_record("10.1101/2021.12.05.21267037"), older])
     follow_service.follow(db, settings, user, "search", "adverse drug source:medrxiv")
     follow_service.follow(db, settings, user, "search", "adverse drug source:biorxiv")
-    with db.write() as conn:  # a category is followed once some paper here lists it
-        store_records(conn, [_record("10.1101/2021.12.05.21267037")])
     follow_service.follow(db, settings, user, "category", "medrxiv")
-    assert match_new(db, settings).matches == 0
+    follow_service.follow(db, settings, user, "paper_version", f"https://doi.org/{TWIN}")
+    assert match_new(db, settings).matches == 0  # what was there before the follows is old news
     with db.write() as conn:
-        store_records(conn, [_record(MED)])
+        store_records(conn, [_record(MED), _record(TWIN)])
     assert match_new(db, settings).matches >= 1
     with db.read() as conn:
         matched = {(m.kind, m.paper_id) for m in follow_store.matches_for(conn, user.id)}
-    assert matched == {("search", MED), ("category", MED)}  # not the bioRxiv-only search
+    # Not the bioRxiv-only search; the medRxiv category and the new version of the followed one.
+    assert matched == {("search", MED), ("category", MED), ("paper_version", TWIN)}
 
 
 # --- 5. DOI look-ups on a loopback server replaying the recorded answers ---
