@@ -157,6 +157,12 @@ def test_source_and_category_filters_and_their_errors(db: Database, tmp_path: Pa
     assert api.json()[0]["paper"]["source"] == "medrxiv"
     arxiv_only = client.get("/api/daily_papers", params={"date": str(DAY), "source": "arxiv"})
     assert "source" not in arxiv_only.json()[0]["paper"]  # arXiv papers answer as before
+    listed = client.get("/api/papers", params={"source": ["medrxiv", "biorxiv"]}).json()
+    assert {p["id"] for p in listed} == {MED}  # TWIN is linked to its arXiv record
+    assert {p["id"] for p in client.get("/api/papers", params={"cat": "cs"}).json()} == {
+        "2112.00001",
+        "2106.00002",
+    }
     latest = client.get("/api/daily_papers", params={"cat": "medrxiv"})
     assert [i["paper"]["id"] for i in latest.json()] == [MED]
     for bad in (
@@ -166,7 +172,14 @@ def test_source_and_category_filters_and_their_errors(db: Database, tmp_path: Pa
         {"cat": "../../etc"},
         {"source": ",".join(["arxiv"] * 30)},
     ):
-        for path in (day, "/", "/papers/feed.atom", "/papers/feed.bib", "/api/daily_papers"):
+        for path in (
+            day,
+            "/",
+            "/papers/feed.atom",
+            "/papers/feed.bib",
+            "/api/daily_papers",
+            "/api/papers",
+        ):
             r = client.get(path, params=bad)
             assert r.status_code == 400, (path, bad, r.status_code)
             if "json" not in r.headers["content-type"]:  # an HTML page escapes what it echoes

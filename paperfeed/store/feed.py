@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection
 from paperfeed.models import FeedEntry, FeedFilter, FeedItem
 from paperfeed.store import claims as claim_store
 from paperfeed.store.db import insert_for
-from paperfeed.store.papers import paper_columns, paper_from_row
+from paperfeed.store.papers import narrowed, paper_columns, paper_from_row
 from paperfeed.store.schema import feed_entries, papers, upvotes_expr
 
 
@@ -146,32 +146,6 @@ def day_after(conn: Connection, day: date, only: FeedFilter | None = None) -> da
     """The nearest later day with featured papers."""
     q = _day_query(sa.func.min, only).where(feed_entries.c.day > day)
     return conn.execute(q).scalar_one_or_none()
-
-
-# --- bio: feeds narrowed by source and category (docs/biorxiv.md) ---
-
-
-def _like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def category_clause(category: str) -> Any:
-    """Papers listing a category ('cs.cl'), or any category of an archive ('cs', 'biorxiv')."""
-    text = sa.cast(papers.c.categories, sa.Text)
-    exact = "." in category
-    pattern = f'%"{_like(category)}"%' if exact else f'%"{_like(category)}.%'
-    return text.ilike(pattern, escape="\\")
-
-
-def narrowed(q: Any, only: FeedFilter | None) -> Any:
-    """A select over papers narrowed to the filter's sources and categories."""
-    if not only:
-        return q
-    if only.sources:
-        q = q.where(papers.c.source.in_(list(only.sources)))
-    if only.categories:
-        q = q.where(sa.or_(*(category_clause(c) for c in only.categories)))
-    return q
 
 
 def days_for(conn: Connection, paper_id: str) -> list[date]:

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from paperfeed.models import Paper, UpsertCounts
+from paperfeed.models import FeedFilter, Paper, UpsertCounts
 from paperfeed.normalize import InvalidRecord, has_invalid
 from paperfeed.store import identities
 from paperfeed.store.authors import replace_authors
@@ -343,7 +343,11 @@ def set_hidden(conn: Connection, paper_id: str, hidden: bool) -> bool:
 
 
 def newest_published(
-    conn: Connection, *, after: tuple[datetime, str] | None = None, limit: int = 50
+    conn: Connection,
+    *,
+    after: tuple[datetime, str] | None = None,
+    limit: int = 50,
+    only: FeedFilter | None = None,
 ) -> list[Paper]:
     """Visible papers by publication time, newest first, after a (published, id) keyset cursor."""
     q = sa.select(*paper_columns()).where(
@@ -358,7 +362,7 @@ def newest_published(
             )
         )
     q = q.order_by(papers.c.published.desc(), papers.c.id.desc()).limit(limit)
-    return [paper_from_row(r) for r in conn.execute(q)]
+    return [paper_from_row(r) for r in conn.execute(narrowed(q, only))]
 
 
 def set_links(
@@ -387,3 +391,29 @@ def category_counts(conn: Connection) -> list[tuple[str, str, int]]:
         .order_by(papers.c.source, papers.c.primary_category)
     )
     return [(r[0], r[1], int(r[2])) for r in conn.execute(q)]
+
+
+# --- bio: selects narrowed by source and category (docs/biorxiv.md) ---
+
+
+def _like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def category_clause(category: str) -> Any:
+    """Papers listing a category ('cs.cl'), or any category of an archive ('cs', 'biorxiv')."""
+    text = sa.cast(papers.c.categories, sa.Text)
+    exact = "." in category
+    pattern = f'%"{_like(category)}"%' if exact else f'%"{_like(category)}.%'
+    return text.ilike(pattern, escape="\\")
+
+
+def narrowed(q: Any, only: FeedFilter | None) -> Any:
+    """A select over papers narrowed to the filter's sources and categories."""
+    if not only:
+        return q
+    if only.sources:
+        q = q.where(papers.c.source.in_(list(only.sources)))
+    if only.categories:
+        q = q.where(sa.or_(*(category_clause(c) for c in only.categories)))
+    return q

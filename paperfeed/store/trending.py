@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from paperfeed.models import FeedFilter, FeedItem, TrendingScore
-from paperfeed.store.feed import entries_for_many, item_columns, item_from_row, narrowed
-from paperfeed.store.papers import paper_columns, paper_from_row
+from paperfeed.store.feed import entries_for_many, item_columns, item_from_row
+from paperfeed.store.papers import narrowed, paper_columns, paper_from_row
 from paperfeed.store.schema import feed_entries, papers, signals, trending_scores
 
 

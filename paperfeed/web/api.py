@@ -356,11 +356,14 @@ def papers_list(
         ),
     ] = None,
     limit: Limit = API_DEFAULT_LIMIT,
+    source: source_pages.SourceParam = None,
+    cat: source_pages.CategoryParam = None,
 ) -> JSONResponse:
     """All papers, newest publication first; the Link header names the next page's cursor."""
     after = _parse_cursor(cursor) if cursor else None
+    only = source_pages.request_filter(request)
     with db_of(request).read() as conn:
-        papers = paper_store.newest_published(conn, after=after, limit=limit + 1)
+        papers = paper_store.newest_published(conn, after=after, limit=limit + 1, only=only)
         entries = feed_store.entries_for_many(conn, [p.id for p in papers[:limit]])
     body = [paper_json(p, entry=_first(entries.get(p.id))) for p in papers[:limit]]
     headers = {}
