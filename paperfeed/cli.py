@@ -110,6 +110,9 @@ def settings_of(ctx: click.Context) -> Settings:
 # --- core: init, import, export, serve, settings ---
 
 SAMPLE = Path(__file__).resolve().parent / "data" / "sample.jsonl.gz"
+# bio: the demo's bioRxiv/medRxiv slice (scripts/make_preprint_sample.py), loaded with SAMPLE.
+PREPRINT_SAMPLE = SAMPLE.with_name("sample_preprints.jsonl.gz")
+SAMPLES = [SAMPLE, PREPRINT_SAMPLE]
 
 
 def _open(settings: Settings) -> Database:
@@ -118,7 +121,9 @@ def _open(settings: Settings) -> Database:
 
 @main.command()
 @click.option(
-    "--sample", is_flag=True, help="Also load the bundled real sample (about 4,900 papers)."
+    "--sample",
+    is_flag=True,
+    help="Also load the bundled real sample (about 4,900 arXiv papers, 100 bioRxiv/medRxiv).",
 )
 @click.pass_context
 def init(ctx: click.Context, sample: bool) -> None:
@@ -130,7 +135,7 @@ def init(ctx: click.Context, sample: bool) -> None:
         f"database ready at {_shown_url(settings.database_url)} ({len(applied)} migration(s) applied)"
     )
     if sample:
-        _import(db, [SAMPLE], quiet=False)
+        _import(db, SAMPLES, quiet=False)
 
 
 @main.command("import")
@@ -234,7 +239,7 @@ def serve(
             empty = count_papers(conn) == 0
         if empty:
             click.echo("loading the bundled sample...", err=True)
-            _import(db, [SAMPLE], quiet=False)
+            _import(db, SAMPLES, quiet=False)
             _rank_at_latest_day(db, settings)
             from paperfeed.fulltext import load_bundled
 
@@ -552,6 +557,13 @@ def harvest_ids(ctx: click.Context, ids: tuple[str, ...], quiet: bool) -> None:
     help="Which preprint server to list.",
 )
 @click.option("--category", help="One subject, e.g. 'cell biology' (default: every subject).")
+@click.option(
+    "--doi",
+    "dois",
+    multiple=True,
+    help="Look one preprint up by DOI or link instead (repeatable; backfill), e.g. "
+    "--doi 10.1101/2021.09.30.462652.",
+)
 @_quiet
 @click.pass_context
 def harvest_biorxiv(
@@ -560,9 +572,15 @@ def harvest_biorxiv(
     to: str | None,
     server: str,
     category: str | None,
+    dois: tuple[str, ...],
     quiet: bool,
 ) -> None:
     """Harvest bioRxiv or medRxiv preprints posted in a date window, e.g. --from 2026-11-01."""
+    if dois:
+        if from_ or to or category:
+            raise click.UsageError("--doi looks DOIs up: it takes no --from, --to or --category")
+        _harvest_cli(ctx, "biorxiv-dois", quiet, dois=dois)
+        return
     _harvest_cli(ctx, "biorxiv", quiet, from_=from_, to=to, server=server, category=category)
 
 

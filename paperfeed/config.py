@@ -204,6 +204,16 @@ class Settings:
         "When the worker harvests bioRxiv/medRxiv (cron in UTC or interval, e.g. '0 4 * * *'); "
         "empty (the default) disables the job.",
     )
+    sources: str = setting(
+        "arxiv,biorxiv,medrxiv",
+        "Comma-separated paper sources this instance harvests and shows (arxiv, biorxiv, "
+        "medrxiv): the worker skips the others' jobs, feeds and search leave their papers out.",
+    )
+    categories: str = setting(
+        "",
+        "Comma-separated categories this instance harvests and shows (e.g. biorxiv.genomics,"
+        "medrxiv or cs.CL); a server or archive means all of it, empty means every category.",
+    )
     serve_scheduler: bool = setting(
         False, "Run the worker's scheduled jobs inside `paperfeed serve` (single-machine setups)."
     )
@@ -546,3 +556,30 @@ def settings_markdown() -> str:
     for name, default, help_ in describe():
         lines.append(f"| `{name}` | `{default}` | {help_.replace('|', '/')} |")
     return "\n".join(lines) + "\n"
+
+
+# --- bio: which paper sources an instance harvests (docs/biorxiv.md) ---
+
+PAPER_SOURCES = ("arxiv", "biorxiv", "medrxiv")
+# The paper source each harvest source feeds: Hugging Face's daily papers are arXiv papers.
+HARVEST_SOURCE_OF = {"arxiv": "arxiv", "hf": "arxiv", "arxiv-ids": "arxiv"}
+
+
+def enabled_sources(settings: Settings) -> tuple[str, ...]:
+    """The paper sources PAPERFEED_SOURCES lists (all three when it is empty)."""
+    listed = [s.strip().lower() for s in settings.sources.split(",") if s.strip()]
+    unknown = [s for s in listed if s not in PAPER_SOURCES]
+    if unknown:
+        raise ConfigError(
+            f"PAPERFEED_SOURCES names {', '.join(unknown)}: use some of {', '.join(PAPER_SOURCES)}"
+        )
+    return tuple(listed) or PAPER_SOURCES
+
+
+def check_harvest_enabled(settings: Settings, name: str, server: str | None = None) -> None:
+    """ConfigError when a harvest would fetch papers of a source this instance leaves out."""
+    source = HARVEST_SOURCE_OF.get(name) or server
+    if source and source not in enabled_sources(settings):
+        raise ConfigError(
+            f"{source} is not among PAPERFEED_SOURCES={settings.sources!r}: add it to harvest it"
+        )

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from paperfeed.config import Settings
+from paperfeed.config import Settings, check_harvest_enabled
 from paperfeed.errors import PaperfeedError
 from paperfeed.models import UpsertCounts
 from paperfeed.pipeline import store_records
@@ -254,6 +254,9 @@ def harvest(
     **options: Any,
 ) -> HarvestResult:
     """Build the named source from settings and options, and run one harvest of it."""
+    # bio: a biology-only instance never harvests arXiv, even when asked by hand.
+    server = options.get("server") or ("biorxiv" if name == "biorxiv" else None)
+    check_harvest_enabled(settings, name, server)
     own = client is None
     http = client or HttpClient(settings)
     try:

@@ -334,3 +334,24 @@ class TokenInfo:
     created_at: datetime
     last_used_at: datetime | None = None
     expires_at: datetime | None = None
+
+
+# --- bio: which papers a feed shows, by source and category (docs/biorxiv.md) ---
+
+
+@dataclass(slots=True, frozen=True)
+class FeedFilter:
+    """Which papers a feed shows: sources (arxiv, biorxiv, medrxiv) and categories; empty is all."""
+
+    sources: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()  # lower case; 'cs' or 'biorxiv' means the whole archive
+
+    def __bool__(self) -> bool:
+        return bool(self.sources or self.categories)
+
+    def within(self, other: FeedFilter) -> FeedFilter:
+        """This filter narrowed by an instance-wide one (a biology-only instance stays one)."""
+        sources = self.sources or other.sources
+        if self.sources and other.sources:
+            sources = tuple(s for s in self.sources if s in other.sources) or ("none",)
+        return FeedFilter(sources, self.categories or other.categories)

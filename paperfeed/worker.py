@@ -16,7 +16,7 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from paperfeed.config import Settings
+from paperfeed.config import Settings, enabled_sources
 from paperfeed.errors import ConfigError, PaperfeedError
 from paperfeed.harvest import harvest
 from paperfeed.store import Database, open_database
@@ -165,7 +165,7 @@ def scheduled_jobs(settings: Settings) -> list[tuple[Job, BaseTrigger]]:
             trigger = parse_schedule(str(getattr(settings, job.schedule_setting, "") or ""))
         except ConfigError as exc:
             raise ConfigError(f"PAPERFEED_{job.schedule_setting.upper()}: {exc}") from None
-        if trigger is not None:
+        if trigger is not None and _source_enabled(settings, job.name):
             out.append((job, trigger))
     return out
 
@@ -265,14 +265,26 @@ register_job(
 # --- bioRxiv / medRxiv ---
 
 
+def _biorxiv_servers(settings: Settings) -> list[str]:
+    listed = [s.strip() for s in settings.harvest_biorxiv_servers.split(",") if s.strip()]
+    return [s for s in listed if s in enabled_sources(settings)]  # PAPERFEED_SOURCES wins
+
+
+def _source_enabled(settings: Settings, job: str) -> bool:
+    """False for the harvest jobs of a source PAPERFEED_SOURCES leaves out (biology-only)."""
+    if job in ("harvest_arxiv", "harvest_hf"):
+        return "arxiv" in enabled_sources(settings)
+    if job == "harvest_biorxiv":
+        return bool(_biorxiv_servers(settings))
+    return True
+
+
 def _harvest_biorxiv(settings: Settings, db: Database) -> None:
-    servers = [s.strip() for s in settings.harvest_biorxiv_servers.split(",") if s.strip()]
-    cats: list[str | None] = [
-        c.strip() for c in settings.harvest_biorxiv_categories.split(",") if c.strip()
-    ]
+    from paperfeed.service.sources import harvest_subjects
+
     failures = []
-    for server in servers:
-        for category in cats or [None]:
+    for server in _biorxiv_servers(settings):
+        for category in harvest_subjects(settings, server):
             try:
                 log.info(
                     "%s", harvest(settings, db, "biorxiv", server=server, category=category).line()
@@ -288,7 +300,8 @@ register_job(
     "harvest_biorxiv",
     _harvest_biorxiv,
     schedule_setting="schedule_harvest_biorxiv",
-    help="Harvest bioRxiv/medRxiv for each server and subject in the harvest_biorxiv_* settings.",
+    help="Harvest bioRxiv/medRxiv for each server and subject in the harvest_biorxiv_* settings "
+    "(and PAPERFEED_SOURCES / PAPERFEED_CATEGORIES).",
 )
 
 

@@ -125,6 +125,14 @@ class PagesSite:
         admin = ["/admin/status", "/papers/2405.00003"]
         # --- full text: a licence that hides the text, a search matching only a body ---
         visitor += ["/papers/2405.00005", "/search?q=manipulator&mode=lexical"]
+        # --- bio: a medRxiv paper with its journal DOI (the identities partial), categories ---
+        visitor += [
+            f"/papers/{DOI_PAPER}",
+            "/categories",
+            "/?source=medrxiv",
+            f"/search?q=source:medrxiv+{DOI_WORD}&mode=lexical",
+            SitePage("visitor", "/?source=gopher", 400),
+        ]
         out: list[SitePage] = []
         for who, paths in (("visitor", visitor), ("member", member), ("admin", admin)):
             out += [
@@ -153,6 +161,26 @@ def _add_full_texts(db: Database) -> None:
         fulltext_store.save(conn, "2405.00002", "u", parsed("arxmliv_latexml_0903.1000.html.gz"))
         fulltext_store.save(conn, "2405.00005", "u", parsed("arxmliv_latexml_1307.8133.html.gz"))
         fulltext_store.save(conn, "2405.00001", "u", cites)
+
+
+# --- bio: one medRxiv paper from its recorded DOI look-up (three versions, a journal DOI) ---
+DOI_PAPER = "10.1101/2021.12.11.21267504"
+DOI_WORD = "adverse"
+_DOI_ANSWER = (
+    Path(__file__).resolve().parent
+    / "fixtures"
+    / "biorxiv_api"
+    / "details_medrxiv_doi_10.1101_2021.12.11.21267504.json"
+)
+
+
+def _add_preprint(db: Database) -> None:
+    from paperfeed.pipeline import store_records
+    from paperfeed.sources.biorxiv import parse_details
+
+    page, _, _ = parse_details(_DOI_ANSWER.read_bytes(), "medrxiv", "fixture")
+    with db.write() as conn:
+        store_records(conn, page.records)
 
 
 def _user(db: Database, email: str, name: str, role: str = "member") -> int:
@@ -251,6 +279,7 @@ def pages_site(tmp: Path) -> Iterator[PagesSite]:
         )
 
     _add_full_texts(db)
+    _add_preprint(db)  # bio
     run_index(db, settings, embed=False)
     rank(db, settings, now=datetime(2024, 7, 2))
     try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -37,11 +39,14 @@ def test_init_sample_import_export(tmp_path: Path) -> None:
     db = tmp_path / "pf.db"
     out = run("init", "--sample", db=db)
     assert out.returncode == 0, out.stderr
-    assert "4902 new" in out.stdout
+    assert "5003 new" in out.stdout  # 4,902 arXiv papers and 101 bioRxiv/medRxiv ones (bio)
     again = run("import", str(FIXTURES / "hf_raw_days" / "2026-08-21.json"), db=db)
     assert again.returncode == 0 and "0 error(s)" in again.stdout
     exported = run("export", "-o", str(tmp_path / "out.jsonl.gz"), db=db)
-    assert exported.returncode == 0 and "exported 4902 paper(s)" in exported.stderr
+    assert exported.returncode == 0 and "exported 5003 paper(s)" in exported.stderr
+    with gzip.open(tmp_path / "out.jsonl.gz", "rt") as fh:  # bio: DOI papers keep their server
+        sources = [json.loads(line).get("source", "arxiv") for line in fh]
+    assert sources.count("biorxiv") == 47 and sources.count("medrxiv") == 54
 
 
 def test_errors_are_one_line_without_traceback(tmp_path: Path) -> None:

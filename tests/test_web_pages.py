@@ -160,7 +160,7 @@ def test_paper_page_shows_everything(client: TestClient) -> None:
     assert 'href="https://github.com/example/repo"' in html and "★ 321" in html
     assert 'href="https://example.org/p"' in html
     assert 'class="tag tag-primary" title="primary category">cs.CL' in html
-    assert '<span class="tag">cs.LG</span>' in html
+    assert 'href="/categories#cat-cs.lg" class="tag">cs.LG</a>' in html  # links to its category
     assert "10 pages, 3 figures" in html and "J. Test. 1 (2024) 1" in html
     assert 'href="https://doi.org/10.1000/test.123"' in html
     assert "creativecommons.org/licenses/by/4.0" in html

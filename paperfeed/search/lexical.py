@@ -36,6 +36,7 @@ TEXT_FIELDS = [*TEXT_FIELDS, BODY_FIELD]
 BOOSTS = {**BOOSTS, BODY_FIELD: BODY_BOOST}
 Body = list[tuple[str, str]]  # (section label, section text) pairs of one paper
 # --- end full text ---
+SOURCE_FIELD = "source"  # bio: the paper's source, for source:biorxiv (docs/biorxiv.md)
 
 # --- similar (issue 16): a paper's keyphrases, HF's and ours, as a field of their own ---
 # A query matching a keyphrase ranks the paper a little higher. bench/relevance.py: at 0.2 both
@@ -73,6 +74,7 @@ def build_schema() -> tantivy.Schema:
     sb.add_integer_field("upvotes", indexed=False, fast=True)
     sb.add_text_field(BODY_FIELD, stored=False, tokenizer_name="en_stem")  # full text
     sb.add_text_field(KEYWORDS_FIELD, stored=True, tokenizer_name="en_stem")
+    sb.add_text_field(SOURCE_FIELD, tokenizer_name="raw")  # arxiv, biorxiv or medrxiv
     return sb.build()
 
 
@@ -100,6 +102,7 @@ def document(p: Paper, body: Body | None = None) -> tantivy.Document:
         doc.add_text(BODY_FIELD, text)
     for kw in paper_keywords(p):
         doc.add_text(KEYWORDS_FIELD, kw)
+    doc.add_text(SOURCE_FIELD, p.source)
     return doc
 
 
@@ -216,6 +219,8 @@ class LexicalIndex:
         out: list[Any] = []
         if q.categories:
             out.append(tantivy.Query.term_set_query(s, "cats", list(q.categories)))
+        if q.sources:
+            out.append(tantivy.Query.term_set_query(s, SOURCE_FIELD, list(q.sources)))
         for name in q.authors:
             if len(name) == 1:
                 out.append(tantivy.Query.term_query(s, "authors", name[0]))

@@ -35,7 +35,10 @@ _FIELDS = {
     "before": "to",
     "until": "to",
     "date": "date",
+    "source": "source",
+    "src": "source",
 }
+SOURCES = ("arxiv", "biorxiv", "medrxiv")  # the values of source: (models.SOURCE_NAMES)
 
 
 class QueryError(PaperfeedError, ValueError):
@@ -54,6 +57,7 @@ class Query:
     date_from: date | None = None
     date_to: date | None = None
     arxiv_id: str | None = None  # the whole query was an arXiv id or URL
+    sources: tuple[str, ...] = ()  # arxiv, biorxiv, medrxiv; empty means every source
     notes: tuple[str, ...] = field(default=())  # what was dropped or cut, for the user
 
     @property
@@ -71,7 +75,12 @@ class Query:
     def has_filters(self) -> bool:
         """True when categories, authors, dates or exclusions narrow the results."""
         return bool(
-            self.categories or self.authors or self.date_from or self.date_to or self.excluded
+            self.categories
+            or self.authors
+            or self.date_from
+            or self.date_to
+            or self.excluded
+            or self.sources
         )
 
     @property
@@ -95,9 +104,12 @@ class Query:
         authors: list[str] | None = None,
         date_from: str | date | None = None,
         date_to: str | date | None = None,
+        sources: list[str] | None = None,
     ) -> Query:
         """This query with extra filters from form fields (same syntax as in the query text)."""
         q = self
+        if sources:
+            q = replace(q, sources=q.sources + tuple(_clean_source(v) for v in sources if v))
         if categories:
             cats = [c.strip().lower() for c in categories if c and c.strip()]
             q = replace(q, categories=q.categories + tuple(_clean_cat(c) for c in cats))
@@ -129,6 +141,15 @@ def _clean_cat(value: str) -> str:
     if not v or not re.fullmatch(r"[a-z][a-z0-9\-]*(?:\.[a-z0-9\-]+)?", v):
         raise QueryError(
             f"cat:{value} is not an arXiv category: write e.g. cat:cs.CL, or cat:cs for all of cs"
+        )
+    return v
+
+
+def _clean_source(value: str) -> str:
+    v = value.strip().lower()
+    if v not in SOURCES:
+        raise QueryError(
+            f"source:{value[:40]} is not a source: write source:{' or source:'.join(SOURCES)}"
         )
     return v
 
@@ -180,6 +201,7 @@ def parse(text: str, *, lenient: bool = False) -> Query:
     phrases: list[tuple[str, ...]] = []
     excluded: list[tuple[str, ...]] = []
     cats: list[str] = []
+    srcs: list[str] = []
     authors: list[tuple[str, ...]] = []
     date_from: date | None = None
     date_to: date | None = None
@@ -205,6 +227,8 @@ def parse(text: str, *, lenient: bool = False) -> Query:
                     raise QueryError(f"{fname}: needs a value, e.g. {fname}:{_EXAMPLE[kind]}")
                 if kind == "cat":
                     cats.append(_clean_cat(value))
+                elif kind == "source":
+                    srcs.append(_clean_source(value))
                 elif kind == "author":
                     name = tuple(words(value))
                     if name:
@@ -260,6 +284,7 @@ def parse(text: str, *, lenient: bool = False) -> Query:
         phrases=tuple(dict.fromkeys(phrases)),
         excluded=tuple(dict.fromkeys(excluded[:MAX_WORDS])),
         categories=tuple(dict.fromkeys(cats)),
+        sources=tuple(dict.fromkeys(srcs)),
         authors=tuple(dict.fromkeys(authors)),
         date_from=date_from,
         date_to=date_to,
@@ -274,4 +299,5 @@ _EXAMPLE = {
     "from": "2025-01",
     "to": "2025-06-30",
     "date": "2025-01..2025-03",
+    "source": "biorxiv",
 }

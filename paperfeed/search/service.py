@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -20,7 +20,7 @@ from paperfeed.search.ann_usearch import UsearchFiles
 from paperfeed.search.embed import Embedder, get_embedder, paper_text
 from paperfeed.search.lexical import BODY_FIELD, SORTS, LexicalIndex, paper_keywords
 from paperfeed.search.publication import PUBLISHED, follower_for
-from paperfeed.search.query import Query, QueryError, parse
+from paperfeed.search.query import SOURCES, Query, QueryError, parse
 from paperfeed.search.sync import EmbedProgress, Layout, read_progress, search_dir
 from paperfeed.search.vectors import from_bytes
 from paperfeed.store import fulltexts as store_fulltexts
@@ -230,6 +230,7 @@ def search(
         return res
     if q.is_empty:
         return res
+    q = within_instance(q, settings)
     eng = engine_for(settings)
     eng.refresh()
     lex = eng.lexical
@@ -398,3 +399,18 @@ def similar_papers(db: Database, settings: Settings, paper_id: str, k: int = 6) 
     with db.read() as conn:
         found = store_papers.get_papers(conn, [h.paper_id for h in hits])
     return [found[h.paper_id] for h in hits if h.paper_id in found]
+
+
+# --- bio: a biology-only instance searches only its sources and categories (docs/biorxiv.md) ---
+
+
+def within_instance(q: Query, settings: Settings) -> Query:
+    """The query narrowed to PAPERFEED_SOURCES and PAPERFEED_CATEGORIES (never widened)."""
+    listed = [s.strip().lower() for s in settings.sources.split(",") if s.strip()]
+    if listed and set(SOURCES) - set(listed):
+        kept = tuple(s for s in q.sources if s in listed) if q.sources else tuple(listed)
+        q = replace(q, sources=kept or ("none",))
+    cats = [c.strip().lower() for c in settings.categories.split(",") if c.strip()]
+    if cats and not q.categories:
+        q = replace(q, categories=tuple(cats))
+    return q

@@ -23,7 +23,7 @@ from paperfeed.search import ann_pgvector
 from paperfeed.search import keywords as keyphrases
 from paperfeed.search.ann import configured, resolve
 from paperfeed.search.embed import Embedder, get_embedder, paper_text, text_hash, token_states
-from paperfeed.search.lexical import TEXT_FIELDS, Body, LexicalIndex, paper_key
+from paperfeed.search.lexical import SOURCE_FIELD, TEXT_FIELDS, Body, LexicalIndex, paper_key
 from paperfeed.search.publication import publish, publisher_for
 from paperfeed.search.vectors import VectorIndex, from_bytes, to_bytes
 from paperfeed.store import fulltexts as store_fulltexts
@@ -182,8 +182,9 @@ def sync_lexical(db: Database, layout: Layout, *, rebuild: bool = False) -> tupl
     """Bring the Tantivy index up to the store's paper watermark; returns (rev, changed, docs)."""
     layout.lexical_root.mkdir(parents=True, exist_ok=True)
     gen = None if rebuild else layout.lexical_generation()
-    if gen is not None and not LexicalIndex(layout.lexical_root / gen).has_fields(TEXT_FIELDS):
-        gen = None  # built before a text field existed (the full-text body): build anew
+    fields = [*TEXT_FIELDS, SOURCE_FIELD]
+    if gen is not None and not LexicalIndex(layout.lexical_root / gen).has_fields(fields):
+        gen = None  # built before a field existed (the full-text body, the source): build anew
     fresh = gen is None
     if gen is None:
         # A new generation is invisible to readers until complete; a build that crashed

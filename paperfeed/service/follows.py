@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from paperfeed.config import Settings
 from paperfeed.errors import InvalidId, InvalidInput, NotFound
 from paperfeed.models import User
-from paperfeed.normalize import author_slug, clean_text, parse_arxiv_id
+from paperfeed.normalize import author_slug, clean_text, parse_paper_id
 from paperfeed.search.query import QueryError, parse
 from paperfeed.store import Database
 from paperfeed.store import authors as store_authors
@@ -112,7 +112,7 @@ def _collection(db: Database, user: User, value: str, mode: str) -> Resolved:
 
 def _paper_version(db: Database, user: User, value: str, mode: str) -> Resolved:
     try:
-        pid = parse_arxiv_id(value[:100]).id
+        pid = parse_paper_id(value[:100]).id  # bio: a DOI paper too
     except InvalidId:
         raise InvalidInput(f"{value!r} is not a paper id") from None
     with db.read() as conn:
@@ -228,7 +228,7 @@ def target_key(kind: str, target: str, mode: str = "keywords") -> str:
         return key if mode != "meaning" else f"~{key}"
     if kind == "paper_version":
         try:
-            return parse_arxiv_id(text[:100]).id
+            return parse_paper_id(text[:100]).id
         except InvalidId:
             return text
     return text

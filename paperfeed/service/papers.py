@@ -10,6 +10,7 @@ from paperfeed.errors import InvalidId, NotFound, PaperfeedError
 from paperfeed.licenses import allows_full_text
 from paperfeed.models import (
     FeedEntry,
+    FeedFilter,
     FeedItem,
     Paper,
     StoredFullText,
@@ -64,11 +65,13 @@ class FeedView:
         return self.page * self.page_size + 1
 
 
-def _neighbours(db: Database, period: Period) -> tuple[Period | None, Period | None]:
+def _neighbours(
+    db: Database, period: Period, only: FeedFilter | None = None
+) -> tuple[Period | None, Period | None]:
     """The nearest earlier and later periods of the same kind that have entries."""
     with db.read() as conn:
-        before = feed_store.day_before(conn, period.start)
-        after = feed_store.day_after(conn, period.end)
+        before = feed_store.day_before(conn, period.start, only)
+        after = feed_store.day_after(conn, period.end, only)
     make = {"day": day_period, "week": week_period, "month": month_period}[period.kind]
     return (make(before) if before else None, make(after) if after else None)
 
@@ -80,10 +83,13 @@ def feed_view(
     page: int = 0,
     page_size: int = 50,
     submitted_by: str | None = None,
+    only: FeedFilter | None = None,
 ) -> FeedView:
     """The papers featured in a period (optionally by one submitter), most upvoted first."""
     with db.read() as conn:
-        total = feed_store.count_between(conn, period.start, period.end, submitted_by=submitted_by)
+        total = feed_store.count_between(
+            conn, period.start, period.end, submitted_by=submitted_by, only=only
+        )
         items = feed_store.feed_between(
             conn,
             period.start,
@@ -91,18 +97,24 @@ def feed_view(
             limit=page_size,
             offset=page * page_size,
             submitted_by=submitted_by,
+            only=only,
         )
-    prev, nxt = _neighbours(db, period)
+    prev, nxt = _neighbours(db, period, only)
     return FeedView(period, items, total, page, page_size, prev, nxt)
 
 
 def newest_items(
-    db: Database, *, submitted_by: str | None, page: int = 0, page_size: int = 50
+    db: Database,
+    *,
+    submitted_by: str | None,
+    page: int = 0,
+    page_size: int = 50,
+    only: FeedFilter | None = None,
 ) -> tuple[list[FeedItem], int]:
     """Featured papers over all days (optionally by one submitter), newest day first."""
     start, end = date.min, date.max
     with db.read() as conn:
-        total = feed_store.count_between(conn, start, end, submitted_by=submitted_by)
+        total = feed_store.count_between(conn, start, end, submitted_by=submitted_by, only=only)
         items = feed_store.feed_between(
             conn,
             start,
@@ -111,23 +123,26 @@ def newest_items(
             offset=page * page_size,
             submitted_by=submitted_by,
             newest_first=True,
+            only=only,
         )
     return items, total
 
 
-def latest_period(db: Database) -> Period | None:
-    """The latest day with featured papers, or None for an empty store."""
+def latest_period(db: Database, only: FeedFilter | None = None) -> Period | None:
+    """The latest day with featured papers (the filter keeps), or None for an empty store."""
     with db.read() as conn:
-        day = feed_store.latest_day(conn)
+        day = feed_store.latest_day(conn, only)
     return day_period(day) if day else None
 
 
-def latest_view(db: Database, *, page: int = 0, page_size: int = 50) -> FeedView:
+def latest_view(
+    db: Database, *, page: int = 0, page_size: int = 50, only: FeedFilter | None = None
+) -> FeedView:
     """The latest day's feed (an empty view when nothing was imported yet)."""
-    period = latest_period(db)
+    period = latest_period(db, only)
     if period is None:
         return FeedView(None, page_size=page_size)
-    return feed_view(db, period, page=page, page_size=page_size)
+    return feed_view(db, period, page=page, page_size=page_size, only=only)
 
 
 @dataclass(slots=True)
@@ -201,6 +216,7 @@ def sorted_items(
     submitter: str | None,
     page: int,
     size: int,
+    only: FeedFilter | None = None,
 ) -> tuple[list[FeedItem], int]:
     """A period's feed (all days when None) by upvotes, publishedAt or trending score."""
     start, end = (period.start, period.end) if period else (None, None)
@@ -213,8 +229,9 @@ def sorted_items(
             sort=sort,
             limit=size,
             offset=page * size,
+            only=only,
         )
-        total = trending_store.count_sorted(conn, start, end, submitter=submitter)
+        total = trending_store.count_sorted(conn, start, end, submitter=submitter, only=only)
     return items, total
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from paperfeed.config import Settings
+from paperfeed.config import Settings, check_harvest_enabled
 from paperfeed.errors import (
+    ConfigError,
     Conflict,
     InvalidId,
     InvalidInput,
@@ -35,6 +36,16 @@ def lookup_arxiv(settings: Settings, ids: list[str]) -> list[Paper]:
 
     with HttpClient(settings) as client:
         return list(fetch_ids(client, settings.arxiv_api_url, ids).papers)
+
+
+def lookup_preprint(settings: Settings, doi: str) -> Paper | None:
+    """Fetch a bioRxiv/medRxiv preprint by DOI with every version (the /details DOI look-up)."""
+    from paperfeed.sources.biorxiv import fetch_doi
+    from paperfeed.sources.http import HttpClient
+
+    with HttpClient(settings) as client:
+        page = fetch_doi(client, settings.biorxiv_api_url, doi)
+    return page.records[0].paper if page.records else None
 
 
 def _parse(raw: str) -> str:
@@ -81,6 +92,7 @@ def submit(
     *,
     now: datetime | None = None,
     lookup: Callable[[Settings, list[str]], list[Paper]] = lookup_arxiv,
+    lookup_doi: Callable[[Settings, str], Paper | None] = lookup_preprint,
 ) -> Paper:
     """Apply the submission rules and feature a paper on today's feed as submitted by the user."""
     check_confirmed(user)
@@ -116,9 +128,19 @@ def submit(
         )
     fetched = None
     if paper is None and is_doi_id(pid):
-        # DOI look-ups go through the harvest (`paperfeed harvest biorxiv`), not the arXiv API.
-        raise NotFound(f"{pid} is not in this feed yet: bioRxiv/medRxiv papers arrive by harvest")
+        # bio: a bioRxiv/medRxiv DOI is looked up on its server (every version, journal DOI).
+        try:
+            check_harvest_enabled(settings, "biorxiv", parse_paper_id(raw).source)
+        except ConfigError as exc:
+            raise InvalidInput(str(exc)) from None
+        fetched = paper = lookup_doi(settings, pid)
+        if paper is None:
+            raise NotFound(f"bioRxiv and medRxiv have no preprint {pid}: check the DOI")
     if paper is None:
+        try:  # bio: a biology-only instance looks no arXiv paper up
+            check_harvest_enabled(settings, "arxiv-ids")
+        except ConfigError as exc:
+            raise InvalidInput(str(exc)) from None
         found = [p for p in lookup(settings, [pid]) if p.id == pid]
         if not found:
             raise NotFound(f"arXiv has no paper {pid}: check the id")

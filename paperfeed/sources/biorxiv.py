@@ -274,6 +274,64 @@ def lookup_doi(client: HttpClient, base_url: str, server: str, doi: str) -> Page
     return page
 
 
+def fetch_doi(client: HttpClient, base_url: str, doi: str) -> Page:
+    """Every version of one preprint by DOI or link, asking the other server when the first has none."""
+    pid = parse_paper_id(doi)
+    if pid.source not in SERVERS:
+        raise InvalidId(f"{doi[:60]!r} is an arXiv id, not a bioRxiv/medRxiv DOI")
+    page = Page()
+    # The server a bare DOI's shape suggests first; old-style DOIs may be on either.
+    for server in (pid.source, *(s for s in SERVERS if s != pid.source)):
+        page = lookup_doi(client, base_url, server, pid.id)
+        page.records = [r for r in page.records if r.paper.id == pid.id]
+        if page.records or page.errors:
+            break
+    if not page.records and not page.errors:
+        page.errors.append(f"{pid.id}: not found on bioRxiv or medRxiv")
+    return page
+
+
+class BiorxivDoisSource:
+    """DOI look-ups (/details/{server}/{doi}), one page per DOI: backfill and submissions."""
+
+    name = "biorxiv-dois"
+
+    def __init__(self, client: HttpClient, base_url: str, *, dois: tuple[str, ...] = ()) -> None:
+        if not dois:
+            raise ConfigError("give at least one DOI to look up, e.g. 10.1101/2021.09.30.462652")
+        self.client = client
+        self.base_url = base_url
+        ids = []
+        for d in dois:
+            pid = parse_paper_id(d)
+            if pid.source not in SERVERS:
+                raise ConfigError(f"--doi {d!r} is an arXiv id: use `paperfeed harvest ids`")
+            ids.append(pid.id)
+        self.dois = list(dict.fromkeys(ids))
+
+    def key(self) -> str:
+        """Look-ups have no cursor of their own; runs are still recorded under this name."""
+        return "biorxiv-dois"
+
+    def plan(self, cursor: str | None, today: date) -> dict[str, str]:
+        """The window is the DOI list itself."""
+        return {"ids": ",".join(self.dois)}
+
+    def cursor_after(self, window: Window) -> str | None:
+        """DOI look-ups leave no cursor."""
+        return None
+
+    def pages(self, window: Window, resume: str | None) -> Iterator[Page]:
+        """One page per DOI; the resume marker is the index of the next DOI."""
+        dois = window["ids"].split(",")
+        for i in range(int(resume or 0), len(dois)):
+            page = fetch_doi(self.client, self.base_url, dois[i])
+            page.resume = str(i + 1) if i + 1 < len(dois) else None
+            page.total = len(dois)
+            page.label = f"doi {i + 1}/{len(dois)}"
+            yield page
+
+
 def _as_day(value: str | None, option: str) -> date | None:
     if not value:
         return None

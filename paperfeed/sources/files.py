@@ -22,6 +22,7 @@ from paperfeed.normalize import (
     clean_text,
     first_version_date,
     parse_arxiv_id,
+    parse_paper_id,
     parse_version,
     split_authors,
     split_categories,
@@ -253,9 +254,24 @@ def parse_corpus(obj: dict[str, Any]) -> ImportRecord:
     return ImportRecord(paper)
 
 
+def _export_id(obj: dict[str, Any]) -> tuple[str, str]:
+    """The id and source of an export line: arXiv ids, and bioRxiv/medRxiv DOIs (bio)."""
+    raw = obj.get("id")
+    if not isinstance(raw, str):
+        raise ImportFormatError("record has no 'id'")
+    try:
+        pid = parse_paper_id(raw)
+    except InvalidId as exc:
+        raise ImportFormatError(str(exc)) from None
+    source = obj.get("source")
+    if pid.source == "arxiv" or source not in ("biorxiv", "medrxiv"):
+        source = pid.source  # an arXiv id is arXiv's; a DOI without a valid source: its shape
+    return pid.id, str(source)
+
+
 def parse_export(obj: dict[str, Any]) -> ImportRecord:
     """One line of paperfeed's own JSONL export."""
-    pid, _ = _require_id(obj)
+    pid, source = _export_id(obj)
 
     def when(key: str) -> datetime | None:
         v = obj.get(key)
@@ -285,6 +301,7 @@ def parse_export(obj: dict[str, Any]) -> ImportRecord:
         discussion_id=obj.get("discussion_id"),
         thumbnail=obj.get("thumbnail"),
         media_urls=list(obj.get("media_urls") or []),
+        source=source,
     )
     if not paper.title:
         raise ImportFormatError(f"{pid}: record has no title")
@@ -362,4 +379,6 @@ def export_record(paper: Paper, entries: list[FeedEntry]) -> dict[str, Any]:
             }
             for e in entries
         ],
+        # bio: bioRxiv/medRxiv papers say their server (arXiv lines stay as they were).
+        **({"source": paper.source} if paper.source != "arxiv" else {}),
     }

@@ -10,7 +10,7 @@ from paperfeed.errors import ConfigError
 from paperfeed.sources.arxiv_api import ArxivIdsSource
 from paperfeed.sources.arxiv_oai import ArxivOaiSource
 from paperfeed.sources.base import Source
-from paperfeed.sources.biorxiv import BiorxivSource
+from paperfeed.sources.biorxiv import BiorxivDoisSource, BiorxivSource
 from paperfeed.sources.hf_daily import HfDailySource
 from paperfeed.sources.http import HttpClient
 
@@ -37,11 +37,16 @@ def _biorxiv(settings: Settings, client: HttpClient, **options: Any) -> Source:
     return BiorxivSource(client, settings.biorxiv_api_url, **options)
 
 
+def _biorxiv_dois(settings: Settings, client: HttpClient, **options: Any) -> Source:
+    return BiorxivDoisSource(client, settings.biorxiv_api_url, **options)
+
+
 SOURCES: dict[str, tuple[Factory, str]] = {
     "arxiv": (_arxiv, "arXiv OAI-PMH ListRecords by date window and set"),
     "hf": (_hf, "Hugging Face daily papers, one day at a time"),
     "arxiv-ids": (_ids, "arXiv API lookups of listed ids"),
     "biorxiv": (_biorxiv, "bioRxiv/medRxiv interval listing by date window, server and category"),
+    "biorxiv-dois": (_biorxiv_dois, "bioRxiv/medRxiv look-ups of listed DOIs"),
 }
 
 

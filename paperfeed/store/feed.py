@@ -9,10 +9,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from paperfeed.models import FeedEntry, FeedItem
+from paperfeed.models import FeedEntry, FeedFilter, FeedItem
 from paperfeed.store import claims as claim_store
 from paperfeed.store.db import insert_for
-from paperfeed.store.papers import paper_columns, paper_from_row
+from paperfeed.store.papers import narrowed, paper_columns, paper_from_row
 from paperfeed.store.schema import feed_entries, papers, upvotes_expr
 
 
@@ -84,6 +84,7 @@ def feed_between(
     offset: int = 0,
     submitted_by: str | None = None,
     newest_first: bool = False,
+    only: FeedFilter | None = None,
 ) -> list[FeedItem]:
     """Papers featured from start to end inclusive, most upvoted (or newest) first, then by id."""
     if newest_first:
@@ -100,11 +101,16 @@ def feed_between(
     )
     if submitted_by is not None:  # the web API's ?submitter= filter
         q = q.where(feed_entries.c.submitted_by == submitted_by)
-    return [item_from_row(r) for r in conn.execute(q)]
+    return [item_from_row(r) for r in conn.execute(narrowed(q, only))]
 
 
 def count_between(
-    conn: Connection, start: date, end: date, *, submitted_by: str | None = None
+    conn: Connection,
+    start: date,
+    end: date,
+    *,
+    submitted_by: str | None = None,
+    only: FeedFilter | None = None,
 ) -> int:
     """How many visible papers were featured from start to end inclusive."""
     q = (
@@ -114,23 +120,31 @@ def count_between(
     )
     if submitted_by is not None:
         q = q.where(feed_entries.c.submitted_by == submitted_by)
-    return int(conn.execute(q).scalar_one())
+    return int(conn.execute(narrowed(q, only)).scalar_one())
 
 
-def latest_day(conn: Connection) -> date | None:
-    """The most recent day with a featured paper."""
-    return conn.execute(sa.select(sa.func.max(feed_entries.c.day))).scalar_one_or_none()
+def _day_query(agg: Any, only: FeedFilter | None) -> Any:
+    q = sa.select(agg(feed_entries.c.day))
+    if only:  # only days with a paper the filter keeps (a visible one)
+        q = q.select_from(feed_entries.join(papers, feed_entries.c.paper_id == papers.c.id))
+        q = q.where(papers.c.hidden == sa.false())
+    return narrowed(q, only)
 
 
-def day_before(conn: Connection, day: date) -> date | None:
+def latest_day(conn: Connection, only: FeedFilter | None = None) -> date | None:
+    """The most recent day with a featured paper (that the filter keeps)."""
+    return conn.execute(_day_query(sa.func.max, only)).scalar_one_or_none()
+
+
+def day_before(conn: Connection, day: date, only: FeedFilter | None = None) -> date | None:
     """The nearest earlier day with featured papers."""
-    q = sa.select(sa.func.max(feed_entries.c.day)).where(feed_entries.c.day < day)
+    q = _day_query(sa.func.max, only).where(feed_entries.c.day < day)
     return conn.execute(q).scalar_one_or_none()
 
 
-def day_after(conn: Connection, day: date) -> date | None:
+def day_after(conn: Connection, day: date, only: FeedFilter | None = None) -> date | None:
     """The nearest later day with featured papers."""
-    q = sa.select(sa.func.min(feed_entries.c.day)).where(feed_entries.c.day > day)
+    q = _day_query(sa.func.min, only).where(feed_entries.c.day > day)
     return conn.execute(q).scalar_one_or_none()
 
 

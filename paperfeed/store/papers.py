@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from paperfeed.models import Paper, UpsertCounts
+from paperfeed.models import FeedFilter, Paper, UpsertCounts
 from paperfeed.normalize import InvalidRecord, has_invalid
 from paperfeed.store import identities
 from paperfeed.store.authors import replace_authors
@@ -345,7 +345,11 @@ def set_hidden(conn: Connection, paper_id: str, hidden: bool) -> bool:
 
 
 def newest_published(
-    conn: Connection, *, after: tuple[datetime, str] | None = None, limit: int = 50
+    conn: Connection,
+    *,
+    after: tuple[datetime, str] | None = None,
+    limit: int = 50,
+    only: FeedFilter | None = None,
 ) -> list[Paper]:
     """Visible papers by publication time, newest first, after a (published, id) keyset cursor."""
     q = sa.select(*paper_columns()).where(
@@ -360,7 +364,7 @@ def newest_published(
             )
         )
     q = q.order_by(papers.c.published.desc(), papers.c.id.desc()).limit(limit)
-    return [paper_from_row(r) for r in conn.execute(q)]
+    return [paper_from_row(r) for r in conn.execute(narrowed(q, only))]
 
 
 def set_links(
@@ -383,3 +387,44 @@ def set_links(
         )
     )
     return bool(res.rowcount)
+
+
+# --- bio: the categories to browse, per source (docs/biorxiv.md) ---
+
+
+def category_counts(conn: Connection) -> list[tuple[str, str, int]]:
+    """(source, primary category, visible papers) for every primary category in use."""
+    n = sa.func.count()
+    q = (
+        sa.select(papers.c.source, papers.c.primary_category, n)
+        .where(papers.c.hidden == sa.false(), papers.c.primary_category.is_not(None))
+        .group_by(papers.c.source, papers.c.primary_category)
+        .order_by(papers.c.source, papers.c.primary_category)
+    )
+    return [(r[0], r[1], int(r[2])) for r in conn.execute(q)]
+
+
+# --- bio: selects narrowed by source and category (docs/biorxiv.md) ---
+
+
+def _like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def category_clause(category: str) -> Any:
+    """Papers listing a category ('cs.cl'), or any category of an archive ('cs', 'biorxiv')."""
+    text = sa.cast(papers.c.categories, sa.Text)
+    exact = "." in category
+    pattern = f'%"{_like(category)}"%' if exact else f'%"{_like(category)}.%'
+    return text.ilike(pattern, escape="\\")
+
+
+def narrowed(q: Any, only: FeedFilter | None) -> Any:
+    """A select over papers narrowed to the filter's sources and categories."""
+    if not only:
+        return q
+    if only.sources:
+        q = q.where(papers.c.source.in_(list(only.sources)))
+    if only.categories:
+        q = q.where(sa.or_(*(category_clause(c) for c in only.categories)))
+    return q

@@ -9,9 +9,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from paperfeed.models import FeedItem, TrendingScore
+from paperfeed.models import FeedFilter, FeedItem, TrendingScore
 from paperfeed.store.feed import entries_for_many, item_columns, item_from_row
-from paperfeed.store.papers import paper_columns, paper_from_row
+from paperfeed.store.papers import narrowed, paper_columns, paper_from_row
 from paperfeed.store.schema import feed_entries, papers, signals, trending_scores
 
 
@@ -171,6 +171,7 @@ def feed_sorted(
     sort: str = "upvotes",
     limit: int = 50,
     offset: int = 0,
+    only: FeedFilter | None = None,
 ) -> list[FeedItem]:
     """Featured papers in a period (or all days), optionally by one submitter, in a chosen order."""
     from paperfeed.store.schema import upvotes_expr
@@ -191,11 +192,16 @@ def feed_sorted(
         .limit(limit)
         .offset(offset)
     )
-    return [item_from_row(r) for r in conn.execute(q)]
+    return [item_from_row(r) for r in conn.execute(narrowed(q, only))]
 
 
 def count_sorted(
-    conn: Connection, start: date | None, end: date | None, *, submitter: str | None = None
+    conn: Connection,
+    start: date | None,
+    end: date | None,
+    *,
+    submitter: str | None = None,
+    only: FeedFilter | None = None,
 ) -> int:
     """How many rows feed_sorted has in total."""
     q = (
@@ -203,4 +209,4 @@ def count_sorted(
         .select_from(feed_entries.join(papers, feed_entries.c.paper_id == papers.c.id))
         .where(*_feed_filter(start, end, submitter))
     )
-    return int(conn.execute(q).scalar_one())
+    return int(conn.execute(narrowed(q, only)).scalar_one())

@@ -21,6 +21,7 @@ from paperfeed.store import claims as claim_store
 from paperfeed.store import feed as feed_store
 from paperfeed.store import papers as paper_store
 from paperfeed.web import feeds, views
+from paperfeed.web import sources as source_pages  # bio: source=/cat= filters
 from paperfeed.web.context import db_of, settings_of
 
 API_DEFAULT_LIMIT = 50  # huggingface_hub documents 50 as the daily_papers default
@@ -125,6 +126,9 @@ def paper_json(
     }
     if days is not None:
         out["arxiv"]["featuredOn"] = [d.isoformat() for d in days]
+    if paper.source != "arxiv":
+        # bio: a DOI paper says which server it is from (docs/biorxiv.md, "The JSON API").
+        out["source"] = paper.source
     return out
 
 
@@ -218,12 +222,16 @@ def daily_papers(
         Literal["publishedAt", "trending"] | None,
         Query(description="publishedAt: newest first; trending: by trending score"),
     ] = None,
+    source: source_pages.SourceParam = None,
+    cat: source_pages.CategoryParam = None,
 ) -> JSONResponse:
     """The papers of a day, ISO week or month, most upvoted first.
 
     Without a period this is the latest day; with submitter or sort=trending it is all days.
+    source= and cat= (paperfeed's extension) keep papers of some sources or categories.
     """
     db = db_of(request)
+    only = source_pages.request_filter(request)
     if date is not None:
         period: views.Period | None = views.parse_day(date)
     elif week is not None:
@@ -233,18 +241,22 @@ def daily_papers(
     elif submitter or sort == "trending":
         period = None  # a submitter's papers, or what trends, across every day
     else:
-        period = views.latest_period(db)
+        period = views.latest_period(db, only)
         if period is None:
             return JSONResponse([], headers={"X-Total-Count": "0"})
     if sort is not None:
         # community: newest first, or by the stored trending score (`paperfeed rank`).
         items, total = feeds.sorted_items(
-            db, period, sort=sort, submitter=submitter or None, page=p, size=limit
+            db, period, sort=sort, submitter=submitter or None, page=p, size=limit, only=only
         )
     elif period is None:
-        items, total = views.newest_items(db, submitted_by=submitter, page=p, page_size=limit)
+        items, total = views.newest_items(
+            db, submitted_by=submitter, page=p, page_size=limit, only=only
+        )
     else:
-        view = views.feed_view(db, period, page=p, page_size=limit, submitted_by=submitter or None)
+        view = views.feed_view(
+            db, period, page=p, page_size=limit, submitted_by=submitter or None, only=only
+        )
         items, total = view.items, view.total
     body = [daily_item_json(i) for i in items]
     return _paged(request, body, total=total, page=p, size=limit)
@@ -259,9 +271,20 @@ def _api_id(arxiv_id: str) -> str:
 
 
 def paper(
-    request: Request, arxiv_id: Annotated[str, Path(description="An arXiv id, e.g. 2405.18407")]
+    request: Request,
+    arxiv_id: Annotated[
+        str,
+        Path(
+            description="An arXiv id, e.g. 2405.18407, or a bioRxiv/medRxiv DOI, e.g. "
+            "10.1101/2021.09.30.462652 (paperfeed extension)"
+        ),
+    ],
 ) -> JSONResponse:
-    """One paper by id (versions and arxiv.org URLs are accepted and resolved)."""
+    """One paper by id (versions and arxiv.org URLs are accepted and resolved).
+
+    bioRxiv/medRxiv papers (paperfeed extension) carry `source`, and `identities` when known
+    by several ids; arXiv papers answer exactly as before.
+    """
     view = views.paper_view(db_of(request), arxiv_id, redirect=False)
     out = paper_json(view.paper, days=view.days, entry=view.entry)
     # authors: the Hub's flag, or a confirmed author of the paper commenting on it here.
@@ -270,6 +293,9 @@ def paper(
         db_of(request), view.paper.id
     )
     out.update(extras_json(view))
+    if len(view.identities) > 1:
+        # bio: every identity (arXiv id, preprint DOI, journal DOI) when there is more than one.
+        out["identities"] = [{"kind": k, "value": v} for k, v in view.identities]
     return JSONResponse(out)
 
 
@@ -336,11 +362,14 @@ def papers_list(
         ),
     ] = None,
     limit: Limit = API_DEFAULT_LIMIT,
+    source: source_pages.SourceParam = None,
+    cat: source_pages.CategoryParam = None,
 ) -> JSONResponse:
     """All papers, newest publication first; the Link header names the next page's cursor."""
     after = _parse_cursor(cursor) if cursor else None
+    only = source_pages.request_filter(request)
     with db_of(request).read() as conn:
-        papers = paper_store.newest_published(conn, after=after, limit=limit + 1)
+        papers = paper_store.newest_published(conn, after=after, limit=limit + 1, only=only)
         entries = feed_store.entries_for_many(conn, [p.id for p in papers[:limit]])
     body = [paper_json(p, entry=_first(entries.get(p.id))) for p in papers[:limit]]
     headers = {}

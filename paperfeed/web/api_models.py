@@ -93,6 +93,38 @@ class HubPaper(_Links):
         None, description="/api/papers/{id}: a confirmed author commented here (or the Hub says so)"
     )
     arxiv: ArxivMeta
+    # --- bio: the extension for bioRxiv/medRxiv papers (docs/biorxiv.md) ---
+    source: Literal["biorxiv", "medrxiv"] | None = Field(
+        None,
+        description="paperfeed extension: only on bioRxiv/medRxiv papers, whose id is a DOI "
+        "(10.1101/...) and whose `arxiv` object holds the server's version, category, journal "
+        "DOI, licence and links; absent on arXiv papers, which answer exactly as the Hub's",
+    )
+
+
+class Identity(_Model):
+    """One identity of a paper (paperfeed extension): its kind and value."""
+
+    kind: Literal["arxiv", "biorxiv", "medrxiv", "journal"]
+    value: str
+
+
+class CategoryOut(_Model):
+    """One browsable category with the number of visible papers in it."""
+
+    category: str = Field(description="e.g. cs.CL, biorxiv.cell-biology")
+    label: str
+    count: int
+    feedUrl: str = Field(description="the latest day of this category, ?cat=")
+
+
+class SourceCategoriesOut(_Model):
+    """One source's categories: every listed one for bioRxiv/medRxiv, those in use for arXiv."""
+
+    source: Literal["arxiv", "biorxiv", "medrxiv"]
+    name: str
+    total: int
+    categories: list[CategoryOut]
 
 
 class HubPaperDetail(HubPaper):
@@ -108,6 +140,11 @@ class HubPaperDetail(HubPaper):
         None, description="who wrote ai_summary: Hugging Face, or a model run by this instance"
     )
     aiSummaryModel: str | None = Field(None, description="the model that wrote a paperfeed summary")
+    identities: list[Identity] | None = Field(
+        None,
+        description="paperfeed extension: every identity (arXiv id, bioRxiv/medRxiv DOI, "
+        "journal DOI) when the paper has more than one",
+    )
 
 
 class DailyItem(_Links):
@@ -197,6 +234,7 @@ MODELS: dict[str, Any] = {
     "api_comments": list[CommentOut],
     "api_paper": HubPaperDetail,
     "api_arxiv_repos": LinkedRepos,
+    "api_categories": list[SourceCategoriesOut],  # bio
 }
 
 _ERROR = {"model": ApiError}

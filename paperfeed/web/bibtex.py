@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from paperfeed.models import Paper
+from paperfeed.models import SOURCE_NAMES, Paper
 from paperfeed.normalize import clean_text, id_month
 
 # BibTeX counts braces without regard to backslashes, so "\}" still closes a field: text
@@ -82,8 +82,8 @@ def bib_name(name: str) -> str:
 
 
 def bib_key(paper: Paper) -> str:
-    """A BibTeX key such as arxiv2401.01234 (old-style slashes become underscores)."""
-    return "arxiv" + re.sub(r"[^A-Za-z0-9.\-]", "_", paper.id)
+    """A BibTeX key such as arxiv2401.01234 or biorxiv10.1101_001768 (slashes become underscores)."""
+    return paper.source + re.sub(r"[^A-Za-z0-9.\-]", "_", paper.id)
 
 
 def bibtex_entry(paper: Paper) -> str:
@@ -96,6 +96,9 @@ def bibtex_entry(paper: Paper) -> str:
     ]
     if when:
         fields.append(("year", str(when.year)))
+    if paper.source != "arxiv":
+        # bio: a preprint's own DOI is its identity; the journal version's goes in a note.
+        return _preprint_entry(paper, fields)
     fields += [("eprint", bib_text(paper.id)), ("archivePrefix", "arXiv")]
     if paper.primary_category:
         fields.append(("primaryClass", bib_text(paper.primary_category)))
@@ -112,3 +115,17 @@ def bibtex_entry(paper: Paper) -> str:
 def bibtex(papers: Sequence[Paper]) -> str:
     """Many papers as one BibTeX file."""
     return "\n".join(bibtex_entry(p) for p in papers)
+
+
+def _preprint_entry(paper: Paper, fields: list[tuple[str, str]]) -> str:
+    """A bioRxiv/medRxiv preprint: its DOI, the server, and the journal DOI when published."""
+    fields += [
+        ("doi", bib_text(paper.id)),
+        ("howpublished", SOURCE_NAMES.get(paper.source, paper.source)),
+        ("publisher", "Cold Spring Harbor Laboratory"),
+    ]
+    if clean_text(paper.doi):
+        fields.append(("note", "Journal version: doi:" + bib_text(paper.doi or "")))
+    fields.append(("url", bib_text(paper.abs_url)))
+    body = ",\n".join(f"  {k} = {{{v}}}" for k, v in fields)
+    return f"@misc{{{bib_key(paper)},\n{body}\n}}\n"

@@ -17,9 +17,10 @@ from starlette.responses import Response
 
 from paperfeed.config import Settings
 from paperfeed.errors import NotFound
-from paperfeed.models import FeedItem, Paper
+from paperfeed.models import FeedFilter, FeedItem, Paper
 from paperfeed.service import papers
 from paperfeed.store import Database
+from paperfeed.web import sources as source_pages  # bio: source=/cat= filters
 from paperfeed.web import views
 from paperfeed.web.bibtex import bib_key, bibtex, bibtex_entry
 from paperfeed.web.context import db_of, path_for, render, settings_of
@@ -274,7 +275,11 @@ def _period_from_query(request: Request, db: Database) -> views.Period | None:
         return views.parse_week(q["week"])
     if q.get("month"):
         return views.parse_month(q["month"])
-    return views.latest_period(db)
+    return views.latest_period(db, _filter(request))
+
+
+def _filter(request: Request) -> FeedFilter:
+    return source_pages.request_filter(request)
 
 
 def _period_query(period: views.Period | None) -> str:
@@ -286,6 +291,7 @@ def _period_query(period: views.Period | None) -> str:
 def period_links(request: Request, period: views.Period | None, *, latest: bool) -> FeedLinks:
     """The feeds of a day, week or month page (of the home page, following the latest day)."""
     query = "" if latest else _period_query(period)
+    query += source_pages.filter_query(request, first=not query)
     label = "latest day" if latest or period is None else period.label
     return FeedLinks(
         f"Daily Papers – {label}",
@@ -306,7 +312,9 @@ def _period_view(request: Request) -> tuple[views.Period | None, views.FeedView]
     period = _period_from_query(request, db)
     if period is None:
         return None, views.FeedView(None, page_size=FEED_ITEMS)
-    return period, views.feed_view(db, period, page=feed_page(request), page_size=FEED_ITEMS)
+    only = _filter(request)
+    view = views.feed_view(db, period, page=feed_page(request), page_size=FEED_ITEMS, only=only)
+    return period, view
 
 
 def _feed_items(request: Request) -> tuple[views.Period | None, list[FeedItem]]:

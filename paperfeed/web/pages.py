@@ -12,6 +12,7 @@ from starlette.responses import Response
 from paperfeed.errors import NotFound
 from paperfeed.service import papers
 from paperfeed.web import feeds, fulltext, views  # noqa: F401  (fulltext: the page's template global)
+from paperfeed.web import sources as source_pages  # bio: source=/cat= filters
 from paperfeed.web.context import db_of, path_for, render, settings_of
 from paperfeed.web.pagecache import visitor_page
 
@@ -30,7 +31,8 @@ def period_path(request: Request, period: views.Period) -> str:
 
 
 def _page_url(request: Request, base: str, page: int) -> str:
-    return base if page == 0 else f"{base}?p={page + 1}"
+    url = base if page == 0 else f"{base}?p={page + 1}"
+    return source_pages.with_filter(request, url) or url
 
 
 def _feed_page(
@@ -43,8 +45,12 @@ def _feed_page(
         "view": view,
         "period": period,
         "anchor": period.start if period else None,
-        "prev_url": period_path(request, view.prev) if view.prev else None,
-        "next_url": period_path(request, view.next) if view.next else None,
+        "prev_url": source_pages.with_filter(
+            request, period_path(request, view.prev) if view.prev else None
+        ),
+        "next_url": source_pages.with_filter(
+            request, period_path(request, view.next) if view.next else None
+        ),
         "prev_page_url": _page_url(request, base, view.page - 1) if view.page > 0 else None,
         "next_page_url": (
             _page_url(request, base, view.page + 1) if view.page + 1 < view.pages else None
@@ -67,14 +73,16 @@ def _page_param(request: Request) -> int:
 def home(request: Request) -> Response:
     """The latest day with featured papers, most upvoted first."""
     db, settings = db_of(request), settings_of(request)
-    view = views.latest_view(db, page=_page_param(request), page_size=settings.page_size)
+    only = source_pages.request_filter(request)
+    view = views.latest_view(db, page=_page_param(request), page_size=settings.page_size, only=only)
     return _feed_page(request, view, base=path_for(request, "home"), latest=True)
 
 
 def _period_page(request: Request, period: views.Period) -> Response:
     settings = settings_of(request)
+    only = source_pages.request_filter(request)
     view = views.feed_view(
-        db_of(request), period, page=_page_param(request), page_size=settings.page_size
+        db_of(request), period, page=_page_param(request), page_size=settings.page_size, only=only
     )
     # A valid date with nothing featured is a 404, but the page still offers the neighbours.
     return _feed_page(

@@ -33,6 +33,7 @@ from paperfeed.web import (
     votes,
 )
 from paperfeed.web import chat as chat_pages  # chat push
+from paperfeed.web import sources as source_pages  # bio: categories
 from paperfeed.web.health import healthz
 from paperfeed.web.metrics import metrics as metrics_page
 
@@ -283,6 +284,12 @@ ROUTES += [
     ),
 ]
 
+# --- bio: categories of every source with counts, and its JSON twin (docs/biorxiv.md) ---
+ROUTES += [
+    Route("/categories", source_pages.categories_page, "categories"),
+    Route("/api/categories", source_pages.categories_api, "api_categories", api=True),
+]
+
 CATCH_ALL: list[Route] = [
     Route("/api/papers/{arxiv_id:path}", api.paper, "api_paper", api=True),
     Route("/papers/{arxiv_id:path}", pages.paper_page, "paper"),
@@ -327,6 +334,7 @@ def register(app: FastAPI, routes: list[Route] | None = None) -> None:
     authors.install()  # authors: author links and claim badges in templates
     notifications.install()  # follows: the header's unread count
     follows.install()  # follows: the Follow buttons' state
+    source_pages.install()  # bio: readable category names
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
