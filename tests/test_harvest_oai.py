@@ -357,7 +357,9 @@ def test_unknown_format_and_bad_dates_name_the_fix(sqlite_db: Database, upstream
         harvest(settings, sqlite_db, "arxiv", prefix="marc")
     with pytest.raises(ConfigError, match="2026-11-01"):
         harvest(settings, sqlite_db, "arxiv", from_="yesterday")
-    with pytest.raises(ConfigError, match="valid sources are arxiv, arxiv-ids, biorxiv, biorxiv-dois, hf"):
+    with pytest.raises(
+        ConfigError, match="valid sources are arxiv, arxiv-ids, biorxiv, biorxiv-dois, hf"
+    ):
         harvest(settings, sqlite_db, "pubmed")
     assert upstream.requests == []
 
