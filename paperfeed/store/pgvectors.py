@@ -27,6 +27,10 @@ EF_SEARCH = 200
 # Most index tuples one iterative scan visits before it gives up on a narrow filter; past
 # that PostgreSQL's planner prefers the exact path anyway (an index on papers, then a sort).
 MAX_SCAN_TUPLES = 100_000
+# Categories holding at most this many papers are ranked exactly (every paper of them, from
+# m0026's GIN index): about 9 ms at 4.5 µs a paper, where a graph walk past the other
+# categories' neighbours took 100-300 ms and could still miss some (docs/benchmarks.md).
+EXACT_MAX = 2_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,19 +191,15 @@ def get(conn: Connection, paper_id: str, model: str) -> np.ndarray | None:
 
 # Every filter is always in the SQL and switched off by a NULL parameter, so the text is
 # constant; PostgreSQL plans each call with its values and drops the switched-off conditions.
-# relaxed_order may hand back neighbours slightly out of order: the outer query re-sorts
-# (pgvector's documented pattern, a MATERIALIZED CTE so the sort is not folded away). DIM is
-# replaced by the dimension: the HNSW index is on that very expression.
-_NEAREST = (
-    "WITH hits AS MATERIALIZED ("
-    " SELECT e.paper_id, e.embedding::halfvec(DIM) <=> CAST(:q AS halfvec(DIM)) AS dist"
+# DIM is replaced by the dimension: the HNSW index is on that very expression.
+_DIST = "e.embedding::halfvec(DIM) <=> CAST(:q AS halfvec(DIM))"
+# S608: every piece is a constant of this module; values go in as bound parameters.
+_MATCHING = (
+    f" SELECT e.paper_id, {_DIST} AS dist"  # noqa: S608
     " FROM paper_embeddings e JOIN papers p ON p.id = e.paper_id"
     " WHERE e.model = :m AND NOT p.hidden"
-    # The keyword index's rule: 'cs.cl' matches that category, 'cs' every cs.* category.
-    " AND (CAST(:cats AS text[]) IS NULL OR EXISTS ("
-    "  SELECT 1 FROM json_array_elements_text(CAST(p.categories AS json)) AS c(value)"
-    "  WHERE lower(c.value) = ANY(CAST(:cats AS text[]))"
-    "   OR split_part(lower(c.value), '.', 1) = ANY(CAST(:cats AS text[]))))"
+    # The keyword index's rule ('cs.cl' that category, 'cs' every cs.* one), on m0026's terms.
+    " AND (CAST(:cats AS text[]) IS NULL OR p.category_terms && CAST(:cats AS text[]))"
     # Every author pattern matches some author (authors are AND, as in the keyword index).
     " AND (CAST(:authors AS text[]) IS NULL OR NOT EXISTS ("
     "  SELECT 1 FROM unnest(CAST(:authors AS text[])) AS r(re) WHERE NOT EXISTS ("
@@ -209,9 +209,23 @@ _NEAREST = (
     " AND (CAST(:dto AS date) IS NULL OR COALESCE(p.published, p.updated) < CAST(:dto AS date) + 1)"
     " AND (CAST(:sources AS text[]) IS NULL OR p.source = ANY(CAST(:sources AS text[])))"
     " AND (CAST(:ex AS text) IS NULL OR e.paper_id <> CAST(:ex AS text))"
-    " ORDER BY e.embedding::halfvec(DIM) <=> CAST(:q AS halfvec(DIM))"
-    " LIMIT :k"
-    ") SELECT paper_id, dist FROM hits ORDER BY dist, paper_id"
+)
+# The HNSW scan. relaxed_order may hand back neighbours slightly out of order: the outer query
+# re-sorts (pgvector's documented pattern, a MATERIALIZED CTE so the sort is not folded away).
+_NEAREST = (
+    f"WITH hits AS MATERIALIZED ({_MATCHING} ORDER BY {_DIST} LIMIT :k)"  # noqa: S608
+    " SELECT paper_id, dist FROM hits ORDER BY dist, paper_id"
+)
+# Every match ranked: the distances are computed inside the CTE, which has no ORDER BY the
+# planner could answer from the HNSW index, so none is skipped.
+_EXACT = (
+    f"WITH hits AS MATERIALIZED ({_MATCHING})"  # noqa: S608
+    " SELECT paper_id, dist FROM hits ORDER BY dist, paper_id LIMIT :k"
+)
+# How many papers the categories hold, counted through m0026's GIN index up to a cap.
+_IN_CATEGORIES = (
+    "SELECT count(*) FROM (SELECT 1 FROM papers"
+    " WHERE category_terms && CAST(:cats AS text[]) LIMIT :cap) AS few"
 )
 
 
@@ -255,16 +269,33 @@ def nearest(
     The filters sit in the same query as the HNSW scan; with pgvector's iterative scans the
     index keeps yielding neighbours until k of them pass (or MAX_SCAN_TUPLES were visited), so
     a narrow filter returns every match instead of whatever survived a fixed over-fetch.
+    Categories of at most EXACT_MAX papers skip the graph: every paper in them is ranked.
     """
     if k <= 0:
         return []
-    params = {
-        "m": model,
-        "q": literal(vector),
-        "k": int(k),
-        **_filter_params(filters or Filters(), exclude),
-    }
-    d = int(dim)
+    _scan_settings(conn, ef_search)
+    sql, params = _nearest_query(conn, model, dim, vector, k, filters, exclude)
+    rows = conn.execute(sql, params).all()
+    return [(r.paper_id, 1.0 - float(r.dist)) for r in rows]
+
+
+def explain_nearest(
+    conn: Connection,
+    model: str,
+    dim: int,
+    vector: np.ndarray,
+    k: int,
+    filters: Filters | None = None,
+    *,
+    ef_search: int = EF_SEARCH,
+) -> list[str]:
+    """PostgreSQL's plan for nearest() with these arguments, one line a step."""
+    _scan_settings(conn, ef_search)
+    sql, params = _nearest_query(conn, model, dim, vector, k, filters, None)
+    return [r[0] for r in conn.execute(sa.text("EXPLAIN " + sql.text), params)]
+
+
+def _scan_settings(conn: Connection, ef_search: int) -> None:
     # One round trip for the three scan settings (transaction-local, like SET LOCAL).
     conn.execute(
         sa.text(
@@ -273,15 +304,31 @@ def nearest(
         ),
         {"ef": str(int(ef_search)), "mx": str(MAX_SCAN_TUPLES)},
     )
-    sql = _NEAREST.replace("DIM", str(d))
-    rows = conn.execute(sa.text(sql), params).all()
-    return [(r.paper_id, 1.0 - float(r.dist)) for r in rows]
+
+
+def _nearest_query(
+    conn: Connection,
+    model: str,
+    dim: int,
+    vector: np.ndarray,
+    k: int,
+    filters: Filters | None,
+    exclude: str | None,
+    *,
+    exact: bool = False,
+) -> tuple[sa.TextClause, dict[str, object]]:
+    """The SQL and parameters of one nearest() call: exact when its categories are small."""
+    f = filters or Filters()
+    params = {"m": model, "q": literal(vector), "k": int(k), **_filter_params(f, exclude)}
+    if f.categories and not exact:
+        few = conn.execute(sa.text(_IN_CATEGORIES), {**params, "cap": EXACT_MAX + 1}).scalar()
+        exact = int(few or 0) <= EXACT_MAX
+    return sa.text((_EXACT if exact else _NEAREST).replace("DIM", str(int(dim)))), params
 
 
 def exact_nearest(
     conn: Connection, model: str, dim: int, vector: np.ndarray, k: int, filters: Filters
 ) -> list[tuple[str, float]]:
-    """The same answer as nearest() computed without the index (a sequential scan), for tests."""
-    with conn.begin_nested():
-        conn.execute(sa.text("SET LOCAL enable_indexscan = off"))
-        return nearest(conn, model, dim, vector, k, filters)
+    """The same answer as nearest() computed without the index (every match ranked), for tests."""
+    sql, params = _nearest_query(conn, model, dim, vector, k, filters, None, exact=True)
+    return [(r.paper_id, 1.0 - float(r.dist)) for r in conn.execute(sql, params).all()]
