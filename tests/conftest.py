@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,17 +18,26 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 PG_URL = os.environ.get("PAPERFEED_TEST_DATABASE_URL", "")
 
 
-def _pg_database(schema_name: str) -> tuple[str, object]:
-    """Create an empty schema on the test server and return a URL whose search_path is it."""
+@contextmanager
+def _pg_schema() -> Iterator[str]:
+    """A URL whose search_path is a fresh schema on the PostgreSQL test server, dropped after."""
+    if not PG_URL:
+        pytest.skip("PostgreSQL not configured: set PAPERFEED_TEST_DATABASE_URL (CI always does)")
     import sqlalchemy as sa
 
     from paperfeed.store.db import normalize_url
 
+    name = f"t_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(normalize_url(PG_URL), isolation_level="AUTOCOMMIT")
     with admin.connect() as c:
-        c.execute(sa.text(f'CREATE SCHEMA "{schema_name}"'))
+        c.execute(sa.text(f'CREATE SCHEMA "{name}"'))
     sep = "&" if "?" in PG_URL else "?"
-    return f"{PG_URL}{sep}options=-csearch_path%3D{schema_name}", admin
+    try:
+        yield f"{PG_URL}{sep}options=-csearch_path%3D{name}"
+    finally:
+        with admin.connect() as c:
+            c.execute(sa.text(f'DROP SCHEMA "{name}" CASCADE'))
+        admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -36,16 +46,15 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'test.db'}"
         return
-    if not PG_URL:
-        pytest.skip("PostgreSQL not configured: set PAPERFEED_TEST_DATABASE_URL (CI always does)")
-    import sqlalchemy as sa
+    with _pg_schema() as url:
+        yield url
 
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    url, admin = _pg_database(name)
-    yield url
-    with admin.connect() as c:  # type: ignore[attr-defined]
-        c.execute(sa.text(f'DROP SCHEMA "{name}" CASCADE'))
-    admin.dispose()  # type: ignore[attr-defined]
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh schema on the PostgreSQL test server, for tests that need PostgreSQL itself."""
+    with _pg_schema() as url:
+        yield url
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -19,7 +18,7 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
-from conftest import PG_URL, ROOT
+from conftest import ROOT
 
 from paperfeed.cli import main
 from paperfeed.config import Settings
@@ -30,7 +29,6 @@ from paperfeed.search.embed import HashEmbedder, execution_providers
 from paperfeed.search.sync import embed_missing
 from paperfeed.store import Database, open_database
 from paperfeed.store import jobqueue as queue_store
-from paperfeed.store.db import normalize_url
 from paperfeed.store.papers import upsert_papers
 from paperfeed.store.vectors import count_to_embed, count_vectors, embed_ranges
 
@@ -178,22 +176,6 @@ def test_a_queued_part_embeds_its_range_in_batches_of_embed_batch(
 
 
 # --- PostgreSQL: real worker processes ---
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A URL whose search_path is a fresh schema of the test server, dropped afterwards."""
-    if not PG_URL:
-        pytest.skip("PostgreSQL not configured: set PAPERFEED_TEST_DATABASE_URL (CI always does)")
-    name = f"q_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(normalize_url(PG_URL), isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(sa.text(f'CREATE SCHEMA "{name}"'))
-    sep = "&" if "?" in PG_URL else "?"
-    yield f"{PG_URL}{sep}options=-csearch_path%3D{name}"
-    with admin.connect() as c:
-        c.execute(sa.text(f'DROP SCHEMA "{name}" CASCADE'))
-    admin.dispose()
 
 
 @pytest.mark.postgres

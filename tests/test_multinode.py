@@ -8,15 +8,12 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import sqlalchemy as sa
-from conftest import FIXTURES, PG_URL, ROOT, _pg_database
+from conftest import FIXTURES, ROOT
 
 from paperfeed.models import Paper
 from paperfeed.search.publication import PARTIAL, DirectoryPublisher
@@ -49,19 +46,6 @@ publication._copy_hashed = slow
 from paperfeed.cli import main
 main(["index", "--no-embed", "-q"])
 """
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A fresh schema on the PostgreSQL test server (multinode needs a shared server)."""
-    if not PG_URL:
-        pytest.skip("PostgreSQL not configured: set PAPERFEED_TEST_DATABASE_URL (CI always does)")
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    url, admin = _pg_database(name)
-    yield url
-    with admin.connect() as c:  # type: ignore[attr-defined]
-        c.execute(sa.text(f'DROP SCHEMA "{name}" CASCADE'))
-    admin.dispose()  # type: ignore[attr-defined]
 
 
 def _free_port() -> int:
