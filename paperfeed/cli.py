@@ -254,8 +254,9 @@ def serve(
         _fetch_published(settings)  # publish mode: the worker indexes, web processes never do
     elif settings.index_on_start:
         from paperfeed.search.sync import index_in_background
+        from paperfeed.worker import queued
 
-        index_in_background(db, settings)
+        index_in_background(db, settings, workers_embed=queued(settings))
     from paperfeed.worker import maybe_start_scheduler
 
     scheduler = maybe_start_scheduler(settings, db)

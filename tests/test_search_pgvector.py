@@ -25,6 +25,7 @@ from paperfeed.search.ann import configured, resolve
 from paperfeed.search.embed import get_embedder
 from paperfeed.search.sync import Layout, run_index, search_dir
 from paperfeed.store import Database, pgvectors
+from paperfeed.store import vectors as store_vectors
 from paperfeed.store.papers import set_hidden, upsert_papers
 
 
@@ -180,6 +181,27 @@ def test_a_rare_category_is_ranked_exactly_through_its_own_index(
     with pgdb.read() as conn:
         found = pgvectors.nearest(conn, emb.name, emb.dim, qv, 10, f)
     assert len(found) == 10 and all(p.startswith("2401.") for p, _ in found)
+
+
+@pytest.mark.pgvector
+def test_serve_in_queue_mode_leaves_pgvector_embedding_to_the_workers(
+    pgdb: Database, tmp_path: Path
+) -> None:
+    from paperfeed.search.sync import index_in_background
+
+    load(pgdb)
+    s = settings_for(pgdb, tmp_path / "web")
+    # job_queue=postgres on pgvector: keywords at once, no embedding thread in the web process.
+    assert index_in_background(pgdb, s, workers_embed=True) is None
+    assert ids(search(pgdb, s, "dark matter", mode="lexical"))[0] == "2503.00003"
+    with pgdb.read() as conn:
+        assert store_vectors.count_vectors(conn, "hash-64") == 0
+    # A usearch web machine still builds its own vector file (the workers' vectors, or these).
+    us = settings_for(pgdb, tmp_path / "us", vector_backend="usearch")
+    thread = index_in_background(pgdb, us, workers_embed=True)
+    assert thread is not None
+    thread.join(timeout=60)
+    assert Layout(search_dir(us)).ann.exists()
 
 
 @pytest.mark.pgvector

@@ -649,18 +649,25 @@ def no_progress() -> tuple[Any, Progress | None]:
     return nullcontext(), None
 
 
-def index_in_background(db: Database, settings: Settings) -> threading.Thread | None:
+def index_in_background(
+    db: Database, settings: Settings, *, workers_embed: bool = False
+) -> threading.Thread | None:
     """Build the keyword index now (seconds), then embed and build vectors in a daemon thread.
 
     For `paperfeed serve`: keyword search works at once and semantic search joins when the
     thread is done; another indexer already running is not an error. With more papers to embed
     than `index_on_start_max_embed` there is no thread: hours of embedding inside the server
     would take the CPU from its web workers, so that is left to `paperfeed index` or the worker.
+    workers_embed (job_queue=postgres): on pgvector, where the vectors are the database's, the
+    queue workers embed and serve builds nothing more.
     """
     try:
         run_index(db, settings, embed=False)
     except PaperfeedError as exc:
         log.info("keyword index not built at start: %s", exc)
+    if workers_embed and vector_backend(db, settings) == "pgvector":
+        log.info("search by meaning: the queue workers embed into PostgreSQL; serve embeds nothing")
+        return None
     embedder = get_embedder(settings.embed_model, threads=settings.embed_threads)
     with db.read() as conn:
         pending = store_vectors.count_to_embed(conn, embedder.name)
