@@ -33,6 +33,24 @@ def ids(res: object) -> list[str]:
     return [h.paper_id for h in res.hits]  # type: ignore[attr-defined]
 
 
+def crowd(
+    prefix: str, n: int, title: str, abstract: str, author: str, cats: list[str]
+) -> list[Paper]:
+    """n papers alike: ids prefix.00000 on, the title numbered, published on the prefix's month."""
+    month = datetime(2000 + int(prefix[:2]), int(prefix[2:]), 1)
+    return [
+        Paper(
+            id=f"{prefix}.{i:05d}",
+            title=f"{title} {i}",
+            abstract=abstract,
+            authors=[author],
+            categories=cats,
+            published=month,
+        )
+        for i in range(n)
+    ]
+
+
 @pytest.mark.pgvector
 def test_semantic_hybrid_and_similar_run_in_postgresql(pgdb: Database, tmp_path: Path) -> None:
     load(pgdb)
@@ -67,28 +85,22 @@ def test_narrow_filter_returns_every_hit_where_post_filtering_misses(
     # 300 cs.CL papers say exactly the query; 6 astro-ph papers share one word of it. The
     # usearch path fetches 5 x 10 neighbours and filters afterwards, so it finds no astro-ph
     # paper; pgvector's iterative scan keeps going until the filter is satisfied.
-    near = [
-        Paper(
-            id=f"2401.{i:05d}",
-            title=f"Sparse attention transformers for language modeling {i}",
-            abstract="Sparse attention transformers language modeling long sequences.",
-            authors=["Ada Lovelace"],
-            categories=["cs.CL"],
-            published=datetime(2024, 1, 1),
-        )
-        for i in range(300)
-    ]
-    far = [
-        Paper(
-            id=f"2501.{i:05d}",
-            title=f"Attention to galaxy cluster lensing systematics {i}",
-            abstract="Weak lensing mass profiles of galaxy clusters and dark matter halos.",
-            authors=["Vera Rubin"],
-            categories=["astro-ph.CO"],
-            published=datetime(2025, 1, 1),
-        )
-        for i in range(6)
-    ]
+    near = crowd(
+        "2401",
+        300,
+        "Sparse attention transformers for language modeling",
+        "Sparse attention transformers language modeling long sequences.",
+        "Ada Lovelace",
+        ["cs.CL"],
+    )
+    far = crowd(
+        "2501",
+        6,
+        "Attention to galaxy cluster lensing systematics",
+        "Weak lensing mass profiles of galaxy clusters and dark matter halos.",
+        "Vera Rubin",
+        ["astro-ph.CO"],
+    )
     load(pgdb, near + far)
     pg = settings_for(pgdb, tmp_path / "pg", search_candidates=10)
     run_index(pgdb, pg)
@@ -118,28 +130,22 @@ def test_a_rare_category_is_ranked_exactly_through_its_own_index(
     # 1,500 cs.CL papers and 4 econ.GN ones. The category's GIN-indexed terms (m0026) show
     # econ.GN is small, so its 4 papers are ranked exactly instead of walking the HNSW graph
     # past every cs.CL neighbour, a walk that may give up before it reaches them.
-    common = [
-        Paper(
-            id=f"2401.{i:05d}",
-            title=f"Sparse attention transformers for language modeling {i}",
-            abstract="Sparse attention transformers language modeling long sequences.",
-            authors=["Ada Lovelace"],
-            categories=["cs.CL", "cs.LG"],
-            published=datetime(2024, 1, 1),
-        )
-        for i in range(1500)
-    ]
-    rare = [
-        Paper(
-            id=f"2502.{i:05d}",
-            title=f"Labour markets and minimum wages {i}",
-            abstract="Employment effects of minimum wage changes in regional labour markets.",
-            authors=["Joan Robinson"],
-            categories=["econ.GN"],
-            published=datetime(2025, 2, 1),
-        )
-        for i in range(4)
-    ]
+    common = crowd(
+        "2401",
+        1500,
+        "Sparse attention transformers for language modeling",
+        "Sparse attention transformers language modeling long sequences.",
+        "Ada Lovelace",
+        ["cs.CL", "cs.LG"],
+    )
+    rare = crowd(
+        "2502",
+        4,
+        "Labour markets and minimum wages",
+        "Employment effects of minimum wage changes in regional labour markets.",
+        "Joan Robinson",
+        ["econ.GN"],
+    )
     load(pgdb, common + rare)
     run_index(pgdb, settings_for(pgdb, tmp_path / "pg"))
     with pgdb.write() as conn:
