@@ -24,8 +24,8 @@ HNSW_M = 16
 HNSW_EF_CONSTRUCTION = 64
 # Candidates each HNSW scan keeps; 200 matches the usearch engine's 192 (docs/benchmarks.md).
 EF_SEARCH = 200
-# Most index tuples one iterative scan visits before it gives up on a narrow filter; past
-# that PostgreSQL's planner prefers the exact path anyway (an index on papers, then a sort).
+# Most index tuples one iterative scan visits before it gives up on a narrow filter (categories
+# small enough never walk the graph: EXACT_MAX below).
 MAX_SCAN_TUPLES = 100_000
 # Categories holding at most this many papers are ranked exactly (every paper of them, from
 # m0026's GIN index): about 9 ms at 4.5 µs a paper, where a graph walk past the other
