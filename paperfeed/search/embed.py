@@ -163,6 +163,10 @@ class OnnxMiniLM:
         if threads:
             opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
+        # Idle intra-op threads would otherwise spin for a while after every run, taking the
+        # cores a web process shares with its keyword thread and PostgreSQL: hybrid search at
+        # 1M on pgvector had p95 86 ms with spinning, 35 ms without; bulk speed is the same.
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(
             str(model), sess_options=opts, providers=execution_providers(ort, providers)
         )
