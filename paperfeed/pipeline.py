@@ -15,10 +15,12 @@ from paperfeed.sources.files import LineError, export_record, read_file
 from paperfeed.store import Database
 from paperfeed.store import feed as feed_store
 from paperfeed.store import identities as identity_store
+from paperfeed.store import ops as store_ops
 from paperfeed.store import papers as paper_store
 from paperfeed.store import signals as signal_store
 
 BATCH = 1000  # records per write transaction: large enough to amortise commits, small for memory
+ANALYZE_AFTER = 5000  # new or changed papers in one import that refresh the planner statistics
 
 
 def store_records(conn: Connection, records: Sequence[ImportRecord]) -> UpsertCounts:
@@ -81,6 +83,10 @@ def import_files(
                 _flush(db, batch, summary, on_progress)
                 batch = []
         _flush(db, batch, summary, on_progress)
+    if summary.counts.new + summary.counts.updated >= ANALYZE_AFTER:
+        # A bulk load leaves the planner without row counts until autovacuum runs.
+        with db.write() as conn:
+            store_ops.analyze(conn)
     return summary
 
 

@@ -8,8 +8,11 @@ import shutil
 from datetime import date
 from pathlib import Path
 
+import pytest
+import sqlalchemy as sa
 from conftest import FIXTURES
 
+from paperfeed import pipeline
 from paperfeed.pipeline import export_jsonl, import_files
 from paperfeed.store import Database
 from paperfeed.store import feed as feed_store
@@ -18,6 +21,21 @@ from paperfeed.store import signals as signal_store
 
 SNAPSHOT = FIXTURES / "arxiv-metadata-oai-snapshot.first200.jsonl"
 HF_DAYS = sorted((FIXTURES / "hf_raw_days").glob("*.json"))
+
+
+def test_a_bulk_import_leaves_the_planner_with_statistics(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Until autovacuum got to a freshly filled table, PostgreSQL planned without row counts.
+    monkeypatch.setattr(pipeline, "ANALYZE_AFTER", 150)
+    import_files(db, [SNAPSHOT])
+    with db.read() as conn:
+        if db.dialect == "postgresql":
+            q = "SELECT reltuples FROM pg_class WHERE oid = to_regclass('papers')"
+            assert conn.execute(sa.text(q)).scalar_one() == 200
+        else:
+            q = "SELECT 1 FROM sqlite_stat1 WHERE tbl = 'papers'"
+            assert conn.execute(sa.text(q)).first() is not None
 
 
 def test_arxiv_snapshot_imports_every_record_with_versions_and_metadata(db: Database) -> None:

@@ -190,6 +190,18 @@ def test_a_rare_category_is_ranked_exactly_through_its_own_index(
 
 
 @pytest.mark.pgvector
+def test_the_first_copy_leaves_the_planner_with_row_counts(pgdb: Database, tmp_path: Path) -> None:
+    # Right after a bulk copy the tables had no statistics until autovacuum came by: at 20k
+    # vectors PostgreSQL then ranked every vector instead of walking the new HNSW index.
+    load(pgdb, crowd("2401", 500, "Sparse attention", "Attention.", "Ada Lovelace", ["cs.CL"]))
+    run_index(pgdb, settings_for(pgdb, tmp_path))
+    q = sa.text("SELECT reltuples FROM pg_class WHERE oid = to_regclass(:t)")
+    with pgdb.read() as conn:
+        for table in (pgvectors.TABLE, "papers"):
+            assert conn.execute(q, {"t": table}).scalar_one() == 500, table
+
+
+@pytest.mark.pgvector
 def test_serve_in_queue_mode_leaves_pgvector_embedding_to_the_workers(
     pgdb: Database, tmp_path: Path
 ) -> None:

@@ -12,11 +12,12 @@ from paperfeed.config import Settings
 from paperfeed.search.lexical import paper_key
 from paperfeed.search.query import Query
 from paperfeed.search.vectors import from_bytes
-from paperfeed.store import pgvectors
+from paperfeed.store import ops, pgvectors
 from paperfeed.store import vectors as store_vectors
 from paperfeed.store.db import Database
 
 COPY_BATCH = 2000  # vectors copied from paper_vectors per transaction (about 3 MB of text)
+ANALYZE_SHARE = 10  # a copy of at least 1/10 of the table refreshes the planner's statistics
 READY_TTL = 10.0  # seconds a web process trusts its "vectors exist" answer before asking again
 
 log = logging.getLogger(__name__)
@@ -144,4 +145,10 @@ def sync(
             time.monotonic() - t1,
         )
     with db.read() as conn:
-        return pgvectors.count(conn, model), changed
+        size = pgvectors.count(conn, model)
+    if changed and (not indexed or changed * ANALYZE_SHARE >= size):
+        # Planner statistics now, not when autovacuum gets to it: without them PostgreSQL
+        # ranked every vector instead of walking the new index.
+        with db.write() as conn:
+            ops.analyze(conn, (pgvectors.TABLE, "papers"))
+    return size, changed

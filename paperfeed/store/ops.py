@@ -27,6 +27,27 @@ class OpsSnapshot:
     outbox: dict[str, int] = field(default_factory=dict)  # status -> rows
 
 
+def analyze(conn: Connection, tables: tuple[str, ...] = ()) -> None:
+    """Refresh the query planner's statistics after a bulk write (all tables when none named)."""
+    # Until autovacuum gets to a freshly filled table the planner has no row counts: PostgreSQL
+    # then skipped the HNSW index for a full scan (54 ms instead of 8.5 at 20k vectors).
+    names = [_identifier(t) for t in tables]
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("ANALYZE " + ", ".join(names)))
+        return
+    # SQLite samples at most this many index rows a table, so a million papers take well under
+    # a second (the limit is SQLite's advice for PRAGMA optimize).
+    conn.execute(sa.text("PRAGMA analysis_limit=400"))
+    for name in names or [""]:
+        conn.execute(sa.text(f"ANALYZE {name}"))
+
+
+def _identifier(name: str) -> str:
+    if not name.replace("_", "").isalnum():
+        raise ValueError(f"not a table name: {name!r}")
+    return name
+
+
 def ping(conn: Connection) -> bool:
     """True when the database answers a trivial query."""
     return conn.execute(sa.text("SELECT 1")).scalar_one() == 1
