@@ -28,9 +28,11 @@ EF_SEARCH = 200
 # small enough never walk the graph: EXACT_MAX below).
 MAX_SCAN_TUPLES = 100_000
 # Categories holding at most this many papers are ranked exactly (every paper of them, from
-# m0026's GIN index): about 9 ms at 4.5 µs a paper, where a graph walk past the other
-# categories' neighbours took 100-300 ms and could still miss some (docs/benchmarks.md).
-EXACT_MAX = 2_000
+# m0026's GIN index). At 1M papers a graph walk past the other categories' neighbours took
+# 110 / 162 ms (p50 / p95) for 2,720 papers and 57 / 92 ms for 5,394, at recall 0.83-0.85;
+# ranking them exactly took 33 / 36 and 63 / 75 ms at recall 1.0. From about 7,500 papers the
+# walk is faster (docs/benchmarks.md).
+EXACT_MAX = 5_000
 
 
 @dataclass(frozen=True, slots=True)
