@@ -66,7 +66,7 @@ def pct(xs: list[float], p: float) -> float:
 
 def real_papers(shared: Path) -> list[dict[str, Any]]:
     """All real corpus records."""
-    out = []
+    out: list[dict[str, Any]] = []
     for f in sorted((shared / "arxiv_corpus").glob("part-*.jsonl.gz")):
         with gzip.open(f, "rt") as fh:
             out.extend(json.loads(line) for line in fh)

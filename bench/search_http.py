@@ -67,7 +67,7 @@ def measure(s: Settings, db: Any, repeats: int, *, baseline: bool) -> dict[str, 
             for r in range(repeats * len(sessions)):
                 key = list(sessions)[r % len(sessions)]
                 if sessions[key] is not None:
-                    emb.session = sessions[key]  # type: ignore[union-attr]
+                    emb.session = sessions[key]  # type: ignore[attr-defined]
                 for q in QUERIES:
                     t = time.perf_counter()
                     res = c.get("/api/papers/search", params={"q": q, "mode": mode, "limit": 10})
@@ -80,7 +80,7 @@ def measure(s: Settings, db: Any, repeats: int, *, baseline: bool) -> dict[str, 
                 out[f"{mode}{key}_max_ms"] = max(xs) * 1000
             print(mode, {k: round(v, 1) for k, v in out.items() if k.startswith(mode)}, flush=True)
             if sessions[""] is not None:
-                emb.session = sessions[""]  # type: ignore[union-attr]
+                emb.session = sessions[""]  # type: ignore[attr-defined]
     return out
 
 
