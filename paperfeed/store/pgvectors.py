@@ -29,9 +29,9 @@ EF_SEARCH = 200
 MAX_SCAN_TUPLES = 100_000
 # Categories holding at most this many papers are ranked exactly (every paper of them, from
 # m0026's GIN index). At 1M papers a graph walk past the other categories' neighbours took
-# 110 / 162 ms (p50 / p95) for 2,720 papers and 57 / 92 ms for 5,394, at recall 0.83-0.85;
-# ranking them exactly took 33 / 36 and 63 / 75 ms at recall 1.0. From about 7,500 papers the
-# walk is faster (docs/benchmarks.md).
+# 126 / 199 ms (p50 / p95) for 2,712 papers and 66 / 138 ms for 5,394, at recall 0.83-0.86;
+# ranking them exactly took 41 / 46 and 66 / 77 ms at recall 1.0. From about 7,500 papers the
+# walk's median is lower (bench/pgvector_categories.py, docs/benchmarks.md).
 EXACT_MAX = 5_000
 
 
