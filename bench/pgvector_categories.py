@@ -25,8 +25,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "tests"))
 
-import _pgvector_server  # noqa: E402
 from search import pct, real_embeddings, real_papers  # noqa: E402
+from vectors_pg import start_kept  # noqa: E402
 
 from paperfeed.search.embed import get_embedder  # noqa: E402
 from paperfeed.store import open_database, pgvectors  # noqa: E402
@@ -43,14 +43,11 @@ def main() -> None:
     ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
     ap.add_argument("--work", type=Path, default=ROOT / "bench-data")
     args = ap.parse_args()
-    if not (args.pg_dir / "papers-imported").exists():
-        sys.exit(f"{args.pg_dir} holds no store: run bench/vectors_pg.py --keep {args.pg_dir}")
     real = real_papers(args.shared)
     _, _, titles = real_embeddings(args.work, real, 2000)
     queries = titles[: args.queries]
     emb = get_embedder("minilm")
-    server = _pgvector_server.start(("shared_buffers=2GB",), root=args.pg_dir)
-    out = []
+    server = start_kept(args.pg_dir, ("shared_buffers=2GB",))
     try:
         db = open_database(server.url)
         with db.read() as conn:
@@ -84,7 +81,6 @@ def main() -> None:
                     "p95_ms": round(pct(lat, 95), 1),
                 }
             print(json.dumps(row), flush=True)
-            out.append(row)
         db.dispose()
     finally:
         server.stop()

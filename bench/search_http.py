@@ -24,8 +24,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "tests"))
 
-import _pgvector_server  # noqa: E402
 from search import QUERIES, pct, served  # noqa: E402
+from vectors_pg import start_kept  # noqa: E402
 
 from paperfeed.config import Settings  # noqa: E402
 from paperfeed.search import service  # noqa: E402
@@ -95,11 +95,7 @@ def main() -> None:
     args = ap.parse_args()
     server = None
     if args.pg_dir:
-        if not (args.pg_dir / "papers-imported").exists():
-            sys.exit(f"{args.pg_dir} holds no store: run bench/vectors_pg.py --keep {args.pg_dir}")
-        server = _pgvector_server.start(
-            (f"shared_buffers={args.shared_buffers}",), root=args.pg_dir
-        )
+        server = start_kept(args.pg_dir, (f"shared_buffers={args.shared_buffers}",))
         url, data_dir = server.url, args.pg_dir / "app"
     elif args.database_url and args.data_dir:
         url, data_dir = args.database_url, args.data_dir

@@ -77,6 +77,13 @@ def pick_category(cats: list[list[str]], share: float) -> str:
 KEPT = "papers-imported"  # in a --keep folder: how many papers its store holds
 
 
+def start_kept(pg_dir: Path, settings: tuple[str, ...]) -> _pgvector_server.Server:
+    """The PostgreSQL of a folder kept by --keep, started again; exits when it holds no store."""
+    if not (pg_dir / KEPT).exists():
+        sys.exit(f"{pg_dir} holds no store: run bench/vectors_pg.py --keep {pg_dir}")
+    return _pgvector_server.start(settings, root=pg_dir)
+
+
 def import_store(
     db: Any, s: Settings, papers: list[Any], vecs: np.ndarray, out: dict[str, Any], *, lexical: bool
 ) -> None:
@@ -195,7 +202,7 @@ def main() -> None:
     )
     marker = args.keep / KEPT if args.keep else None
     reuse = marker is not None and marker.exists()
-    if reuse and marker is not None and int(marker.read_text()) != n:
+    if marker is not None and reuse and int(marker.read_text()) != n:
         server.stop()
         sys.exit(f"{args.keep} holds {marker.read_text()} papers, not {n}: name another folder")
     try:
@@ -242,8 +249,8 @@ def main() -> None:
             print("pgvector", label, json.dumps(pg[label]), flush=True)
         out["pgvector"] = pg
         if not args.no_http:
-            # The corpus is not a web process's: its millions of objects made the collector's
-            # full passes show up as request latency.
+            # A web process holds no corpus: free it, so the collector's full passes do not walk
+            # its millions of objects during requests (how much they cost was not measured).
             del papers, vecs, cats
             gc.collect()
             out["http_pgvector"] = bench_http(s, db, args.repeats)
