@@ -30,6 +30,9 @@ class Received:
         return msg
 
 
+GATE_WAIT = 15.0  # how long a closed data_gate holds DATA before the server gives in
+
+
 @dataclass
 class RecordingHandler:
     """Records delivered messages; answers RCPT with a fixed reply for chosen addresses."""
@@ -38,6 +41,8 @@ class RecordingHandler:
         default_factory=dict
     )  # address -> "550 5.1.1 no such user"
     data_delay: float = 0.0  # seconds to wait before accepting DATA (a slow server)
+    # While set and not opened, DATA waits (at most GATE_WAIT s): a server that has not answered.
+    data_gate: threading.Event | None = None
     rcpt_delay: float = 0.0  # seconds to wait before answering RCPT
     reply_delay: float = 0.0  # seconds between filing a message and answering 250 (crash window)
     mail_reply: str = ""  # e.g. "421 4.7.0 try again later" to every MAIL FROM
@@ -74,6 +79,10 @@ class RecordingHandler:
         self.calls["DATA"] = self.calls.get("DATA", 0) + 1
         if self.data_delay:
             await asyncio.sleep(self.data_delay)
+        if self.data_gate is not None:
+            end = time.monotonic() + GATE_WAIT
+            while not self.data_gate.is_set() and time.monotonic() < end:
+                await asyncio.sleep(0.02)
         first = envelope.rcpt_tos[0].lower() if envelope.rcpt_tos else ""
         reply = self.data_replies.get(first) or self.data_reply
         if reply:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
@@ -284,15 +283,15 @@ def parsed_pages(records: list[dict[str, Any]]) -> list[Page]:
     return pages
 
 
-Site = tuple[Database, Settings, TestClient, float]
+Site = tuple[Database, Settings, TestClient]
 
 
 @pytest.fixture
 def hostile_site(db: Database, tmp_path: Path) -> Iterator[Site]:
-    """The web app on the test database (search index in a temporary folder) and a start time."""
+    """The web app on the test database, its search index in a temporary folder."""
     s = Settings(database_url=db.url, data_dir=str(tmp_path / "data"), site_name="hostile")
     with TestClient(create_app(s, db), raise_server_exceptions=False) as client:
-        yield db, s, client, time.monotonic()
+        yield db, s, client
 
 
 def _pages(client: TestClient, ids: list[str]) -> list[str]:
@@ -320,7 +319,7 @@ def _pages(client: TestClient, ids: list[str]) -> list[str]:
 
 
 @settings(
-    max_examples=40,  # ~0.3 s each on either database
+    max_examples=40,  # 0.3-1 s each; the count, not a clock, bounds the cost
     deadline=None,
     derandomize=True,  # the same examples on every run: a bounded, repeatable cost
     phases=[Phase.explicit, Phase.generate],  # no shrinking: it would rerun pages for minutes
@@ -332,7 +331,7 @@ def test_hostile_records_are_stored_cleanly_and_every_page_renders(
     tmp_path_factory: pytest.TempPathFactory,
     records: list[dict[str, Any]],
 ) -> None:
-    db, s, client, started = hostile_site
+    db, s, client = hostile_site
     folder = tmp_path_factory.mktemp("hostile")
     summary = import_files(db, write_files(folder, records))
     assert summary.files == 6
@@ -370,14 +369,13 @@ def test_hostile_records_are_stored_cleanly_and_every_page_renders(
     )
     message = digest_message(s, row, {p.id: p for p in stored})
     assert message.as_bytes()  # both bodies render and the MIME message serialises
-    assert time.monotonic() - started < 40  # per database: the module stays under 90 s
 
 
 def test_a_control_character_in_a_category_keeps_every_atom_feed_working(
     hostile_site: Site, tmp_path: Path
 ) -> None:
     # The category reached an XML attribute unchanged and three feeds answered 500.
-    db, s, client, _ = hostile_site
+    db, s, client = hostile_site
     line = {
         "paperfeed": 1,
         "id": "2408.00001",

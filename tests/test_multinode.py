@@ -108,10 +108,8 @@ class Web:
             time.sleep(0.2)
 
     def search(self, q: str) -> Any:
-        started = time.monotonic()
+        # Never waits for an indexer: the client's 5 s timeout fails a request that would.
         r = self.client.get("/api/papers/search", params={"q": q, "mode": "lexical", "limit": 20})
-        # Never waits for an indexer: answering takes milliseconds, the 5 s timeout is slack.
-        assert time.monotonic() - started < 5
         assert r.status_code == 200, r.text[:300]
         return r.json()
 
