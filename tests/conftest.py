@@ -10,8 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from paperfeed.store import Database, open_database
+
+# Hypothesis fails any example slower than 200 ms by default: a timed assert under another name.
+hypothesis_settings.register_profile("paperfeed", deadline=None)
+hypothesis_settings.load_profile("paperfeed")
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from hypothesis import settings
+
 CLOCKS = {"monotonic", "perf_counter", "time", "monotonic_ns", "perf_counter_ns", "time_ns"}
 
 
@@ -28,7 +30,7 @@ def _is_duration(node: ast.AST, durations: set[str]) -> bool:
 
 
 def timed_asserts(source: str) -> list[int]:
-    """Lines whose assert bounds a measured duration from above."""
+    """Lines whose assert bounds a measured duration from above, or that give Hypothesis a deadline."""
     tree = ast.parse(source)
     durations: set[str] = set()
     for node in ast.walk(tree):
@@ -36,6 +38,9 @@ def timed_asserts(source: str) -> list[int]:
             durations |= {t.id for t in node.targets if isinstance(t, ast.Name)}
     found = []
     for node in ast.walk(tree):
+        if isinstance(node, ast.keyword) and node.arg == "deadline":  # Hypothesis's own timer
+            if not (isinstance(node.value, ast.Constant) and node.value.value is None):
+                found.append(node.value.lineno)
         if not (isinstance(node, ast.Assert) and isinstance(node.test, ast.Compare)):
             continue
         sides = [node.test.left, *node.test.comparators]
@@ -56,6 +61,12 @@ def test_the_rule_catches_the_forms_it_is_for() -> None:
     assert timed_asserts("assert 5 > time.time() - t0\n") == [1]
     assert not timed_asserts("assert time.monotonic() < deadline, 'server did not start'\n")
     assert not timed_asserts("elapsed = time.time() - start\nassert len(rows) <= elapsed / 2\n")
+    assert timed_asserts("@settings(max_examples=9, deadline=500)\ndef f(): pass\n") == [1]
+    assert not timed_asserts("@settings(deadline=None)\ndef f(): pass\n")
+
+
+def test_hypothesis_sets_no_deadline_unless_a_test_asks() -> None:
+    assert settings().deadline is None  # conftest's profile: an example is never timed
 
 
 def test_no_test_bounds_a_duration() -> None:
