@@ -30,20 +30,21 @@ from fastapi.testclient import TestClient
 from paperfeed.cli import PREPRINT_SAMPLE, SAMPLES, main
 from paperfeed.config import Settings
 from paperfeed.digest import send
-from paperfeed.errors import ConfigError, InvalidInput
+from paperfeed.errors import ConfigError, Conflict, InvalidInput, NotFound
 from paperfeed.harvest import harvest
 from paperfeed.matching import match_new
 from paperfeed.models import FeedEntry, ImportRecord, Paper
 from paperfeed.pipeline import import_files, store_records
 from paperfeed.search.sync import run_index
+from paperfeed.service import comments, library, submissions, votes
 from paperfeed.service import follows as follow_service
 from paperfeed.service import sources as source_service
-from paperfeed.service import submissions
 from paperfeed.sources.biorxiv import parse_details
 from paperfeed.store import Database, identities
 from paperfeed.store import feed as feed_store
 from paperfeed.store import follows as follow_store
-from paperfeed.store.papers import get_paper
+from paperfeed.store import votes as vote_store
+from paperfeed.store.papers import get_paper, upsert_papers
 from paperfeed.web import create_app
 from paperfeed.worker import scheduled_jobs
 
@@ -415,3 +416,67 @@ def test_a_member_submits_a_preprint_by_url(sqlite_db: Database, upstream: Upstr
     with pytest.raises(InvalidInput, match="arxiv is not among PAPERFEED_SOURCES"):
         bio_only = settings.with_(sources="biorxiv,medrxiv")
         submissions.submit(sqlite_db, bio_only, user, "2401.01234", now=when)
+
+
+def _never(*_: Any) -> Any:
+    raise AssertionError("a stored paper was looked up upstream")
+
+
+def test_submitting_another_sources_id_features_the_stored_paper(db: Database) -> None:
+    # The medRxiv DOI an arXiv paper names is that paper: submitting it features the arXiv paper
+    # and asks no server (before, it was looked up and stored as a link, and the submission of
+    # the DOI itself broke the foreign key: a 500).
+    with db.write() as conn:
+        upsert_papers(conn, [_arxiv("2106.00002", "The arXiv twin", doi=TWIN).paper])  # no day yet
+    user = member(db)
+    when = datetime(2022, 1, 5, 9, 0)
+    paper = submissions.submit(
+        db, Settings(), user, TWIN, now=when, lookup=_never, lookup_doi=_never
+    )
+    assert paper.id == "2106.00002"
+    with db.read() as conn:
+        assert feed_store.days_for(conn, "2106.00002") == [when.date()]
+    with pytest.raises(Conflict, match="2106.00002 was already submitted"):
+        submissions.submit(db, Settings(), user, "2106.00002", now=when, lookup=_never)
+
+
+def test_a_fetched_preprint_that_joins_a_stored_paper_features_that_paper(db: Database) -> None:
+    # Not stored yet, so the DOI is looked up; its journal DOI is an arXiv paper's, so the record
+    # becomes that paper's identity and the submission goes to the arXiv paper.
+    with db.write() as conn:
+        arxiv = _arxiv("2106.00003", "Published as", doi="10.1093/jamia/ocab243")
+        upsert_papers(conn, [arxiv.paper])
+    user = member(db)
+    asked: list[str] = []
+
+    def lookup_doi(_: Settings, doi: str) -> Paper:
+        asked.append(doi)
+        return _record(TWIN).paper
+
+    when = datetime(2021, 6, 20, 9, 0)  # six days after its first version
+    paper = submissions.submit(db, Settings(), user, TWIN, now=when, lookup_doi=lookup_doi)
+    assert asked == [TWIN] and paper.id == "2106.00003"
+    with db.read() as conn:
+        assert identities.canonical(conn, TWIN) == "2106.00003"
+        assert feed_store.days_for(conn, "2106.00003") == [when.date()]
+    with pytest.raises(Conflict, match="already submitted"):
+        submissions.submit(db, Settings(), user, TWIN, now=when, lookup_doi=_never)
+
+
+def test_every_member_action_on_a_linked_id_reaches_the_paper(db: Database) -> None:
+    _seed(db)  # TWIN is the arXiv paper 2106.00002's medRxiv record
+    user = member(db)
+    assert votes.vote(db, user, TWIN).paper_id == "2106.00002"
+    assert library.save(db, user, TWIN, []).paper_id == "2106.00002"
+    assert library.hide(db, user, f"doi:{TWIN}") == "2106.00002"
+    assert comments.add(db, Settings(), user, TWIN, "Same paper, two servers.").paper_id == (
+        "2106.00002"
+    )
+    assert [c.body for c in comments.list_for(db, TWIN)] == ["Same paper, two servers."]
+    followed = follow_service.resolve(db, user, "paper_version", TWIN)
+    assert followed.target == "2106.00002"
+    with db.read() as conn:
+        assert vote_store.upvotes_of(conn, "2106.00002") == 1
+    assert library.unsave(db, user, TWIN, None) == ("2106.00002", 1)
+    with pytest.raises(NotFound):  # an id no paper has is still refused, not invented
+        votes.vote(db, user, "10.1101/2099.01.01.000001")

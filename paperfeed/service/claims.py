@@ -12,6 +12,7 @@ from paperfeed.errors import Conflict, InvalidInput, NotFound, PermissionDenied,
 from paperfeed.models import AuthorClaim, Paper, User
 from paperfeed.normalize import author_slug
 from paperfeed.service.members import check_confirmed, check_curator
+from paperfeed.service.papers import member_paper_id
 from paperfeed.sources.orcid import WorkIds, arxiv_key, parse_orcid
 from paperfeed.store import Database
 from paperfeed.store import claims as claim_store
@@ -54,10 +55,11 @@ def evidence_for(paper: Paper, works: WorkIds) -> str | None:
 
 
 def _paper(db: Database, paper_id: str) -> Paper:
+    pid = member_paper_id(db, paper_id)
     with db.read() as conn:
-        paper = paper_store.get_paper(conn, paper_id[:200])
+        paper = paper_store.get_paper(conn, pid) if pid else None
     if paper is None:
-        raise NotFound(f"no paper {paper_id!r} in this feed")
+        raise NotFound(f"no paper {paper_id[:100]!r} in this feed")
     return paper
 
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from paperfeed.config import Settings
-from paperfeed.errors import InvalidId, InvalidInput, NotFound, PermissionDenied
+from paperfeed.errors import InvalidInput, NotFound, PermissionDenied
 from paperfeed.models import Comment, User
-from paperfeed.normalize import parse_paper_id
 from paperfeed.service import notifications
 from paperfeed.service.members import check_confirmed
+from paperfeed.service.papers import member_paper_id
 from paperfeed.store import Database
 from paperfeed.store import comments as comment_store
 from paperfeed.store import papers as paper_store
@@ -29,10 +29,9 @@ def check_body(settings: Settings, body: str) -> str:
 def add(db: Database, settings: Settings, user: User, paper_id: str, body: str) -> Comment:
     """Add the member's comment to a paper."""
     check_confirmed(user)
-    try:
-        pid = parse_paper_id(paper_id[:100]).id
-    except InvalidId:
-        raise InvalidInput("no such paper to comment on") from None
+    pid = member_paper_id(db, paper_id)
+    if not pid:
+        raise InvalidInput("no such paper to comment on")
     body = check_body(settings, body)
     with db.write() as conn:
         comment = comment_store.add_comment(conn, pid, user.id, body)
@@ -70,10 +69,9 @@ def delete(db: Database, user: User, comment_id: int) -> Comment:
 
 def list_for(db: Database, paper_id: str) -> list[Comment]:
     """A listed paper's comments, oldest first (NotFound for an unknown or hidden paper)."""
-    try:
-        pid = parse_paper_id(paper_id[:200]).id
-    except InvalidId as exc:
-        raise NotFound(str(exc)) from None
+    pid = member_paper_id(db, paper_id)
+    if not pid:
+        raise NotFound(f"no paper {paper_id[:100]!r} in this feed")
     with db.read() as conn:
         if paper_store.get_paper(conn, pid) is None:
             raise NotFound(f"no paper {pid} in this feed")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import date
 
-from paperfeed.errors import InvalidId, InvalidInput, NotFound
+from paperfeed.errors import InvalidInput, NotFound
 from paperfeed.models import User
-from paperfeed.normalize import parse_paper_id
 from paperfeed.service.members import check_confirmed, check_curator
+from paperfeed.service.papers import member_paper_id
 from paperfeed.store import Database
 from paperfeed.store import papers as paper_store
 from paperfeed.store import submissions as submission_store
@@ -16,10 +16,9 @@ from paperfeed.store import submissions as submission_store
 def curate(db: Database, user: User, paper_id: str, action: str, *, today: date) -> str:
     """Apply a curator's action to a paper; returns the paper's canonical id."""
     check_curator(check_confirmed(user))
-    try:
-        pid = parse_paper_id(paper_id[:100]).id
-    except InvalidId:
-        raise InvalidInput("no such paper") from None
+    pid = member_paper_id(db, paper_id)
+    if not pid:
+        raise InvalidInput("no such paper")
     with db.write() as conn:
         if paper_store.get_paper(conn, pid, include_hidden=True) is None:
             raise NotFound(f"no paper {pid} in this feed")

@@ -10,6 +10,7 @@ from paperfeed.errors import InvalidId, InvalidInput, NotFound
 from paperfeed.models import User
 from paperfeed.normalize import author_slug, clean_text, parse_paper_id
 from paperfeed.search.query import QueryError, parse
+from paperfeed.service.papers import member_paper_id
 from paperfeed.store import Database
 from paperfeed.store import authors as store_authors
 from paperfeed.store import follows as store_follows
@@ -111,10 +112,9 @@ def _collection(db: Database, user: User, value: str, mode: str) -> Resolved:
 
 
 def _paper_version(db: Database, user: User, value: str, mode: str) -> Resolved:
-    try:
-        pid = parse_paper_id(value[:100]).id  # bio: a DOI paper too
-    except InvalidId:
-        raise InvalidInput(f"{value!r} is not a paper id") from None
+    pid = member_paper_id(db, value)  # bio: a DOI paper too
+    if not pid:
+        raise InvalidInput(f"{value[:100]!r} is not a paper id")
     with db.read() as conn:
         paper = store_papers.get_paper(conn, pid)
     if paper is None:

@@ -8,6 +8,7 @@ from paperfeed.errors import Conflict, InvalidId, InvalidInput, NotFound
 from paperfeed.models import Paper, User
 from paperfeed.normalize import parse_paper_id
 from paperfeed.recommend import imports
+from paperfeed.service.papers import member_paper_id
 from paperfeed.store import Database
 from paperfeed.store import library as store_library
 from paperfeed.store import papers as store_papers
@@ -38,8 +39,8 @@ def paper_id(value: str) -> str:
         return ""
 
 
-def _checked(value: str, missing: str) -> str:
-    pid = paper_id(value)
+def _checked(db: Database, value: str, missing: str) -> str:
+    pid = member_paper_id(db, value)
     if not pid:
         raise InvalidInput(missing)
     return pid
@@ -58,7 +59,7 @@ def save(
     db: Database, user: User, paper: str, collection_ids: list[int], new_collection: str = ""
 ) -> Saved:
     """Save a paper into the chosen collections and/or a new one (the default one if none)."""
-    pid = _checked(paper, "no such paper to save")
+    pid = _checked(db, paper, "no such paper to save")
     ids = list(collection_ids)
     new_name = new_collection.strip()
     with db.write() as conn:
@@ -76,14 +77,14 @@ def save(
 
 def unsave(db: Database, user: User, paper: str, collection_id: int | None) -> tuple[str, int]:
     """Take a paper out of one collection (or the whole library): its id and rows removed."""
-    pid = paper_id(paper)
+    pid = member_paper_id(db, paper)
     with db.write() as conn:
         return pid, store_library.unsave(conn, user.id, pid, collection_id)
 
 
 def hide(db: Database, user: User, paper: str, *, undo: bool = False) -> str:
     """Keep a paper out of the member's recommendations (undo: let it back in); its id."""
-    pid = _checked(paper, "no such paper")
+    pid = _checked(db, paper, "no such paper")
     with db.write() as conn:
         if undo:
             store_library.unhide(conn, user.id, pid)

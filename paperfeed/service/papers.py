@@ -168,6 +168,20 @@ def resolve_id(raw: str) -> str:
     return parse_paper_id(raw).id
 
 
+def member_paper_id(db: Database, raw: str) -> str:
+    """The stored paper a member names by id, link or another source's id; "" when none parses."""
+    try:
+        pid = parse_paper_id(raw).id if 0 < len(raw) < 200 else ""
+    except InvalidId:
+        return ""
+    if not pid:
+        return ""
+    with db.read() as conn:
+        # A record linked to another source's paper (the bioRxiv DOI an arXiv paper names) is
+        # that paper: votes, saves and comments on it go where its page redirects.
+        return identity_store.canonical(conn, pid) or pid
+
+
 def paper_view(db: Database, raw_id: str, *, redirect: bool = True) -> PaperView:
     """A paper by id; CanonicalRedirect for non-canonical forms when redirect is set."""
     if len(raw_id) > 200:

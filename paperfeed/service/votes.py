@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from paperfeed.errors import InvalidId, InvalidInput
+from paperfeed.errors import InvalidInput
 from paperfeed.models import User
-from paperfeed.normalize import parse_paper_id
 from paperfeed.service.members import check_confirmed
+from paperfeed.service.papers import member_paper_id
 from paperfeed.store import Database
 from paperfeed.store import votes as vote_store
 
@@ -24,10 +24,7 @@ class VoteResult:
 def vote(db: Database, user: User, paper_id: str, action: str = "up") -> VoteResult:
     """Add (action "up") or remove ("remove") the member's upvote on a paper."""
     check_confirmed(user)
-    try:
-        pid = parse_paper_id(paper_id).id if len(paper_id) < 100 else ""
-    except InvalidId:
-        pid = ""
+    pid = member_paper_id(db, paper_id)
     if not pid:
         raise InvalidInput("no such paper to vote on")
     with db.write() as conn:
