@@ -7,7 +7,8 @@ Run from the repository root against a folder kept by bench/vectors_pg.py --keep
 For each share it takes the category whose size is closest, computes the exact top 10 (every
 paper of it ranked, store/pgvectors.exact_nearest) as the truth, and prints recall@10 and
 p50/p95 of nearest() forced onto the graph walk and forced onto the exact path, in one process
-against one warm server. store/pgvectors.EXACT_MAX sits where the two cross.
+against one warm server. The pgvector_exact_max setting (default store/pgvectors.EXACT_MAX)
+sits where the two cross.
 """
 
 from __future__ import annotations
@@ -67,12 +68,11 @@ def main() -> None:
                 truth.append({p for p, _ in found})
             row: dict[str, object] = {"category": cat, "papers": sizes[cat]}
             for path, cap in (("graph", 0), ("exact", 10**9)):
-                pgvectors.EXACT_MAX = cap  # forces the path; nearest() reads it per call
                 lat, hits = [], 0
                 for q, want in zip(queries, truth, strict=True):
                     t = time.perf_counter()
                     with db.read() as conn:
-                        got = pgvectors.nearest(conn, emb.name, emb.dim, q, 10, f)
+                        got = pgvectors.nearest(conn, emb.name, emb.dim, q, 10, f, exact_max=cap)
                     lat.append(time.perf_counter() - t)
                     hits += len({p for p, _ in got} & want)
                 row[path] = {

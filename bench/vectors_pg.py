@@ -10,7 +10,7 @@ synthetic_vectors); queries are real title vectors. Both engines hold the same v
 pgvector through paperfeed's own copy step (search/ann_pgvector.sync), usearch as the file the
 SQLite deployment builds. "Filtered" keeps one category of about 10%, 1% or 0.1% of the
 papers: pgvector filters inside its iterative index scan, or ranks every paper of a category
-of at most store/pgvectors.EXACT_MAX papers exactly; usearch filters the way search/service.py
+of at most PAPERFEED_PGVECTOR_EXACT_MAX papers exactly; usearch filters the way search/service.py
 does, fetching 5x search_candidates (1,000) neighbours and filtering afterwards.
 """
 

@@ -479,6 +479,10 @@ class Settings:
         200,
         "pgvector: HNSW candidates kept per search (hnsw.ef_search); higher is slower and finds more.",
     )
+    pgvector_exact_max: int = setting(
+        5000,
+        "pgvector: a category filter matching at most this many papers ranks all of them exactly instead of walking the HNSW graph (recall 1.0; the walk wins from about 7,500 papers at 1M, docs/benchmarks.md).",
+    )
     pgvector_build_memory: str = setting(
         "1GB",
         "pgvector: maintenance_work_mem for building the HNSW index; about 1 GB per million vectors keeps the build in memory.",

@@ -22,6 +22,7 @@ from paperfeed.models import Paper
 from paperfeed.search import search, similar
 from paperfeed.search import service as search_service
 from paperfeed.search.ann import configured, resolve
+from paperfeed.search.ann_pgvector import PgvectorTables
 from paperfeed.search.embed import get_embedder
 from paperfeed.search.sync import Layout, run_index, search_dir
 from paperfeed.store import Database, pgvectors
@@ -184,13 +185,16 @@ def test_a_rare_category_is_ranked_exactly_through_its_own_index(
         found, plan = nearest(cats)
         assert "hnsw" not in plan, plan
         assert found == {p.id for p in rare}
-    # Above EXACT_MAX the graph query is used (the planner may still pick the category
+    # Above exact_max the graph query is used (the planner may still pick the category
     # index for it), and 'cs' still means every cs.* category.
-    monkeypatch.setattr(pgvectors, "EXACT_MAX", 1000)
     f = pgvectors.Filters(categories=("cs",))
     with pgdb.read() as conn:
-        found = pgvectors.nearest(conn, emb.name, emb.dim, qv, 10, f)
+        found = pgvectors.nearest(conn, emb.name, emb.dim, qv, 10, f, exact_max=1000)
     assert len(found) == 10 and all(p.startswith("2401.") for p, _ in found)
+    # The setting is what the search passes on (0: every category walks the graph).
+    walk = settings_for(pgdb, tmp_path / "pg").with_(pgvector_exact_max=0)
+    backend = PgvectorTables(walk).current(emb.name, emb.dim)
+    assert backend is not None and backend.exact_max == 0
 
 
 @pytest.mark.pgvector

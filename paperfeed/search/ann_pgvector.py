@@ -36,11 +36,14 @@ class PgvectorBackend:
     name = "pgvector"
     filters_in_query = True
 
-    def __init__(self, db: Database, model: str, dim: int, *, ef_search: int) -> None:
+    def __init__(
+        self, db: Database, model: str, dim: int, *, ef_search: int, exact_max: int
+    ) -> None:
         self.db = db
         self.model = model
         self.dim = dim
         self.ef_search = ef_search
+        self.exact_max = exact_max
 
     def __len__(self) -> int:
         with self.db.read() as conn:
@@ -64,6 +67,7 @@ class PgvectorBackend:
                 filters_of(q),
                 exclude=exclude,
                 ef_search=self.ef_search,
+                exact_max=self.exact_max,
             )
         return [(paper_key(pid), score) for pid, score in found]
 
@@ -100,7 +104,13 @@ class PgvectorTables:
             self._ready[model] = (now, ok)
         if not ok:
             return None
-        return PgvectorBackend(self.db, model, dim, ef_search=self.settings.pgvector_ef_search)
+        return PgvectorBackend(
+            self.db,
+            model,
+            dim,
+            ef_search=self.settings.pgvector_ef_search,
+            exact_max=self.settings.pgvector_exact_max,
+        )
 
 
 def sync(

@@ -28,7 +28,7 @@ EF_SEARCH = 200
 # small enough never walk the graph: EXACT_MAX below).
 MAX_SCAN_TUPLES = 100_000
 # Categories holding at most this many papers are ranked exactly (every paper of them, from
-# m0026's GIN index). At 1M papers a graph walk past the other categories' neighbours took
+# m0026's GIN index); the default of the pgvector_exact_max setting. At 1M papers a graph walk past the other categories' neighbours took
 # 126 / 199 ms (p50 / p95) for 2,712 papers and 66 / 138 ms for 5,394, at recall 0.83-0.86;
 # ranking them exactly took 41 / 46 and 66 / 77 ms at recall 1.0. From about 7,500 papers the
 # walk's median is lower (bench/pgvector_categories.py, docs/benchmarks.md).
@@ -265,18 +265,19 @@ def nearest(
     *,
     exclude: str | None = None,
     ef_search: int = EF_SEARCH,
+    exact_max: int = EXACT_MAX,
 ) -> list[tuple[str, float]]:
     """Up to k (paper_id, cosine similarity) of visible papers passing filters, most similar first.
 
     The filters sit in the same query as the HNSW scan; with pgvector's iterative scans the
     index keeps yielding neighbours until k of them pass (or MAX_SCAN_TUPLES were visited), so
     a narrow filter returns every match instead of whatever survived a fixed over-fetch.
-    Categories of at most EXACT_MAX papers skip the graph: every paper in them is ranked.
+    Categories of at most exact_max papers skip the graph: every paper in them is ranked.
     """
     if k <= 0:
         return []
     _scan_settings(conn, ef_search)
-    sql, params = _nearest_query(conn, model, dim, vector, k, filters, exclude)
+    sql, params = _nearest_query(conn, model, dim, vector, k, filters, exclude, exact_max)
     rows = conn.execute(sql, params).all()
     return [(r.paper_id, 1.0 - float(r.dist)) for r in rows]
 
@@ -290,10 +291,11 @@ def explain_nearest(
     filters: Filters | None = None,
     *,
     ef_search: int = EF_SEARCH,
+    exact_max: int = EXACT_MAX,
 ) -> list[str]:
     """PostgreSQL's plan for nearest() with these arguments, one line a step."""
     _scan_settings(conn, ef_search)
-    sql, params = _nearest_query(conn, model, dim, vector, k, filters, None)
+    sql, params = _nearest_query(conn, model, dim, vector, k, filters, None, exact_max)
     return [r[0] for r in conn.execute(sa.text("EXPLAIN " + sql.text), params)]
 
 
@@ -316,6 +318,7 @@ def _nearest_query(
     k: int,
     filters: Filters | None,
     exclude: str | None,
+    exact_max: int,
     *,
     exact: bool = False,
 ) -> tuple[sa.TextClause, dict[str, object]]:
@@ -323,8 +326,8 @@ def _nearest_query(
     f = filters or Filters()
     params = {"m": model, "q": literal(vector), "k": int(k), **_filter_params(f, exclude)}
     if f.categories and not exact:
-        few = conn.execute(sa.text(_IN_CATEGORIES), {**params, "cap": EXACT_MAX + 1}).scalar()
-        exact = int(few or 0) <= EXACT_MAX
+        few = conn.execute(sa.text(_IN_CATEGORIES), {**params, "cap": exact_max + 1}).scalar()
+        exact = int(few or 0) <= exact_max
     return sa.text((_EXACT if exact else _NEAREST).replace("DIM", str(int(dim)))), params
 
 
@@ -332,5 +335,5 @@ def exact_nearest(
     conn: Connection, model: str, dim: int, vector: np.ndarray, k: int, filters: Filters
 ) -> list[tuple[str, float]]:
     """The same answer as nearest() computed without the index (every match ranked), for tests."""
-    sql, params = _nearest_query(conn, model, dim, vector, k, filters, None, exact=True)
+    sql, params = _nearest_query(conn, model, dim, vector, k, filters, None, 0, exact=True)
     return [(r.paper_id, 1.0 - float(r.dist)) for r in conn.execute(sql, params).all()]
