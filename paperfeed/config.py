@@ -34,6 +34,10 @@ class Settings:
         "http://127.0.0.1:8000", "Public URL of this instance, used in feeds and emails."
     )
     site_name: str = setting("paperfeed", "Name shown in page titles and emails.")
+    crawlers: str = setting(
+        "allow",
+        "Search engines: 'allow' opens the public pages (feed days, papers, authors) in robots.txt and lists them in /sitemap.xml; 'deny' closes the whole site (robots.txt Disallow: /, X-Robots-Tag: noindex on every answer).",
+    )
     page_size: int = setting(50, "Papers per feed page.")
     contact_email: str = setting(
         "", "Operator's contact address, sent in the User-Agent to upstream services."

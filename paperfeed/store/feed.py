@@ -183,3 +183,31 @@ def entries_for_many(conn: Connection, paper_ids: Sequence[str]) -> dict[str, li
 def _entry(r: Any) -> FeedEntry:
     m = r._mapping
     return FeedEntry(r.paper_id, source=r.source, **{f: m[f] for f in _ENTRY_FIELDS})
+
+
+def day_counts(conn: Connection) -> list[tuple[date, int, Any]]:
+    """Every day with visible featured papers: the day, how many, and when one last changed."""
+    q = (
+        sa.select(feed_entries.c.day, sa.func.count(), sa.func.max(papers.c.modified_at))
+        .join(papers, feed_entries.c.paper_id == papers.c.id)
+        .where(papers.c.hidden == sa.false())
+        .group_by(feed_entries.c.day)
+        .order_by(feed_entries.c.day)
+    )
+    return [(r[0], int(r[1]), r[2]) for r in conn.execute(q)]
+
+
+def featured_ids(
+    conn: Connection, start: date, end: date, *, limit: int, offset: int = 0
+) -> list[tuple[str, Any]]:
+    """Visible papers featured from start to end inclusive, by id, with when each last changed."""
+    q = (
+        sa.select(papers.c.id, papers.c.modified_at)
+        .join(feed_entries, feed_entries.c.paper_id == papers.c.id)
+        .where(feed_entries.c.day.between(start, end), papers.c.hidden == sa.false())
+        .group_by(papers.c.id, papers.c.modified_at)
+        .order_by(papers.c.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return [(r[0], r[1]) for r in conn.execute(q)]

@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from paperfeed.config import Settings
 from paperfeed.digest import chat as chat_push
 from paperfeed.digest import postbox
-from paperfeed.errors import InvalidId, NotFound
+from paperfeed.errors import ConfigError, InvalidId, NotFound
 from paperfeed.store import Database, open_database
 from paperfeed.web import auth, metrics, pagecache, params, routes
 from paperfeed.web.context import STATIC_DIR, error_response
@@ -39,10 +39,14 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "strict-origin-when-cross-origin",
     "X-Frame-Options": "DENY",
 }
+# The headers each PAPERFEED_CRAWLERS value adds to every answer.
+CRAWLERS: dict[str, dict[str, str]] = {"allow": {}, "deny": {"X-Robots-Tag": "noindex, nofollow"}}
 
 
 def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     """Build the web app on a database (opened from settings.database_url when not given)."""
+    if settings.crawlers not in CRAWLERS:
+        raise ConfigError(f"PAPERFEED_CRAWLERS must be allow or deny, not {settings.crawlers!r}")
     owns_db = db is None
     database = open_database(settings.database_url) if db is None else db
 
@@ -78,15 +82,17 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     _add_error_handlers(app)
 
     pagecache.install(app, database, settings.visitor_cache_seconds)  # signed-out feed pages
-    app.add_middleware(SecurityHeaders)
+    # A closed site also says so on every answer: robots.txt alone keeps a linked page listed.
+    app.add_middleware(SecurityHeaders, extra=CRAWLERS[settings.crawlers])
     return app
 
 
 class SecurityHeaders:
-    """ASGI middleware adding SECURITY_HEADERS to every HTTP response that lacks them."""
+    """ASGI middleware adding SECURITY_HEADERS (and any extra) to every HTTP response lacking them."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, extra: dict[str, str] | None = None) -> None:
         self.app = app
+        self.headers = {**SECURITY_HEADERS, **(extra or {})}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -96,7 +102,7 @@ class SecurityHeaders:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                for name, value in SECURITY_HEADERS.items():
+                for name, value in self.headers.items():
                     if name not in headers:
                         headers[name] = value
             await send(message)

@@ -18,6 +18,7 @@ from paperfeed.web import (
     claims,
     comments,
     community,
+    crawlers,
     curation,
     digests,
     feeds,
@@ -48,21 +49,24 @@ class Route:
     methods: tuple[str, ...] = ("GET",)
     api: bool = False  # JSON twin: listed in the OpenAPI schema
     status: int = 200  # the success status the OpenAPI schema documents (201 for creations)
+    # A public page search engines may index (robots.txt); every other route is disallowed, so a
+    # new member or API route stays out of search engines unless it says otherwise.
+    crawl: bool = False
 
 
 # Add new features here, each page next to its JSON twin. Order matters only against the
 # catch-all paper routes, which live in CATCH_ALL and are registered after everything else.
 ROUTES: list[Route] = [
     # Feed: latest day, day, ISO week, month.
-    Route("/", pages.home, "home"),
-    Route("/papers/date", pages.day_pick, "papers_day_pick"),
-    Route("/papers/date/{day}", pages.day_page, "papers_day"),
-    Route("/papers/week", pages.latest_week, "papers_week_latest"),
-    Route("/papers/week/{week}", pages.week_page, "papers_week"),
-    Route("/papers/month", pages.latest_month, "papers_month_latest"),
-    Route("/papers/month/{month}", pages.month_page, "papers_month"),
+    Route("/", pages.home, "home", crawl=True),
+    Route("/papers/date", pages.day_pick, "papers_day_pick", crawl=True),
+    Route("/papers/date/{day}", pages.day_page, "papers_day", crawl=True),
+    Route("/papers/week", pages.latest_week, "papers_week_latest", crawl=True),
+    Route("/papers/week/{week}", pages.week_page, "papers_week", crawl=True),
+    Route("/papers/month", pages.latest_month, "papers_month_latest", crawl=True),
+    Route("/papers/month/{month}", pages.month_page, "papers_month", crawl=True),
     Route("/api/daily_papers", api.daily_papers, "api_daily_papers", api=True),
-    Route("/favicon.ico", pages.favicon, "favicon"),
+    Route("/favicon.ico", pages.favicon, "favicon", crawl=True),
 ]
 
 # --- search: keyword/meaning/hybrid search page, its Hub-shaped JSON twin, similar papers ---
@@ -105,10 +109,10 @@ ROUTES += [
         "/comments/{comment_id:int}/delete", comments.comment_delete, "comment_delete", ("POST",)
     ),
     Route("/curate", curation.curate, "curate", ("POST",)),
-    Route("/papers/trending", feeds.trending_page, "trending"),
+    Route("/papers/trending", feeds.trending_page, "trending", crawl=True),
     Route("/api/trending", api.api_trending, "api_trending", api=True),
-    Route("/papers/feed.atom", feeds.daily_atom, "feed_atom"),
-    Route("/papers/trending.atom", feeds.trending_atom, "trending_atom"),
+    Route("/papers/feed.atom", feeds.daily_atom, "feed_atom", crawl=True),
+    Route("/papers/trending.atom", feeds.trending_atom, "trending_atom", crawl=True),
     Route("/papers/feed.bib", feeds.feed_bibtex, "feed_bibtex"),
     Route("/papers/trending.bib", feeds.trending_bibtex, "trending_bibtex"),
     Route("/papers/{arxiv_id:path}.bib", feeds.paper_bibtex, "paper_bibtex"),
@@ -175,11 +179,11 @@ ROUTES += [
 
 # --- authors: author and organization pages, authorship claims, an author's paper links ---
 ROUTES += [
-    Route("/authors/{slug}/feed.atom", authors.author_atom, "author_atom"),
-    Route("/orgs/{org_name}/feed.atom", authors.org_atom, "org_atom"),
-    Route("/authors/{slug}", authors.author_page, "author"),
+    Route("/authors/{slug}/feed.atom", authors.author_atom, "author_atom", crawl=True),
+    Route("/orgs/{org_name}/feed.atom", authors.org_atom, "org_atom", crawl=True),
+    Route("/authors/{slug}", authors.author_page, "author", crawl=True),
     Route("/api/authors/{slug}", authors.author_api, "api_author", api=True),
-    Route("/orgs/{org_name}", authors.org_page, "org"),
+    Route("/orgs/{org_name}", authors.org_page, "org", crawl=True),
     Route("/api/orgs/{org_name}", authors.org_api, "api_org", api=True),
     Route("/claims", claims.claims_page, "claims"),
     Route("/claims", claims.claim_post, "claim_post", ("POST",)),
@@ -286,13 +290,21 @@ ROUTES += [
 
 # --- bio: categories of every source with counts, and its JSON twin (docs/biorxiv.md) ---
 ROUTES += [
-    Route("/categories", source_pages.categories_page, "categories"),
+    Route("/categories", source_pages.categories_page, "categories", crawl=True),
     Route("/api/categories", source_pages.categories_api, "api_categories", api=True),
 ]
 
 CATCH_ALL: list[Route] = [
     Route("/api/papers/{arxiv_id:path}", api.paper, "api_paper", api=True),
-    Route("/papers/{arxiv_id:path}", pages.paper_page, "paper"),
+    Route("/papers/{arxiv_id:path}", pages.paper_page, "paper", crawl=True),
+]
+
+# --- crawlers: robots.txt from this table's crawl flags, the sitemap of days and papers ---
+ROUTES += [
+    Route("/robots.txt", crawlers.robots_txt, "robots_txt", crawl=True),
+    Route("/sitemap.xml", crawlers.sitemap_index, "sitemap", crawl=True),
+    Route("/sitemaps/days.xml", crawlers.sitemap_days, "sitemap_days", crawl=True),
+    Route("/sitemaps/papers/{part}.xml", crawlers.sitemap_papers, "sitemap_papers", crawl=True),
 ]
 
 # --- chat push: a member's Apprise channels (docs/chat.md) ---
@@ -302,9 +314,39 @@ ROUTES += [
 ]
 
 
+def robots_rules(table: list[Route]) -> list[str]:
+    """The Disallow paths that keep crawlers to the routes marked crawl (RFC 9309 patterns)."""
+    open_ = [_pattern(r.path) for r in table if r.crawl and "GET" in r.methods]
+    closed = [_pattern(r.path) for r in table if not r.crawl and "GET" in r.methods]
+    rules: list[str] = []
+    for path in closed:
+        # The shortest prefix that closes this route and opens nothing: its first segment when
+        # no public route starts with it (/api/, /settings), else the route's own pattern.
+        first = "/" + path.split("/")[1] if path != "/" else path
+        candidates = [first + "/", first] if first != path else [path]
+        rule = next((c for c in candidates if not any(robots_match(c, o) for o in open_)), path)
+        rules.append(rule)
+    # A rule that another, shorter one already covers says nothing more.
+    rules = sorted(set(rules), key=lambda r: (len(r), r))
+    return [r for i, r in enumerate(rules) if not any(robots_match(s, r) for s in rules[:i])]
+
+
+def _pattern(path: str) -> str:
+    """A route path as a robots.txt pattern: each {parameter} matches anything (*)."""
+    # Patterns match from the start of a path, so a trailing * adds nothing.
+    return re.sub(r"\{[^}]*\}", "*", path).rstrip("*") or "/"
+
+
+def robots_match(pattern: str, path: str) -> bool:
+    """Whether an RFC 9309 pattern (* any characters, $ the end) matches a path's start."""
+    regex = "".join(".*" if c == "*" else "$" if c == "$" else re.escape(c) for c in pattern)
+    return re.match(regex, path) is not None
+
+
 def register(app: FastAPI, routes: list[Route] | None = None) -> None:
     """Add the URL table (ROUTES, then CATCH_ALL) to an app."""
     table = [*(ROUTES if routes is None else routes), *CATCH_ALL]
+    app.state.robots_rules = robots_rules(table)
     for r in table:
         app.add_api_route(
             r.path,
