@@ -14,6 +14,7 @@ import pytest
 from _search_helpers import PAPERS, load, settings_for
 from _web_helpers import serve
 from fastapi.testclient import TestClient
+from lxml import etree
 
 from paperfeed.search.sync import run_index
 from paperfeed.store import Database
@@ -216,3 +217,27 @@ def test_search_snippets_render_latex_and_keep_highlights(db: Database, tmp_path
     assert card.count('<span class="math"') == 2  # the title's formula and the snippet's
     visible = re.sub(r'title="[^"]*"', "", card)  # the LaTeX source stays only as a tooltip
     assert "$" not in visible and "\\propto" not in visible and "masses beyond" in visible
+
+
+def test_browsers_can_add_the_search_to_their_bar(client: TestClient) -> None:
+    # OpenSearch 1.1: every page links the description, whose template runs the site's search.
+    home = client.get("/").text
+    link = re.search(
+        r'<link rel="search" type="application/opensearchdescription\+xml"[^>]*>', home
+    )
+    assert link and 'href="/opensearch.xml"' in link.group(0)
+    r = client.get("/opensearch.xml")
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("application/opensearchdescription+xml")
+    ns = {"os": "http://a9.com/-/spec/opensearch/1.1/"}
+    doc = etree.fromstring(r.content)
+    short = doc.findtext("os:ShortName", namespaces=ns)
+    assert short and len(short) <= 16
+    urls = {u.get("type"): u.get("template") for u in doc.findall("os:Url", ns)}
+    html = urls["text/html"]
+    assert html and html.endswith("/search?q={searchTerms}")
+    path = html.split("://", 1)[1].split("/", 1)[1].replace("{searchTerms}", "sparse+attention")
+    found = client.get("/" + path)
+    assert found.status_code == 200 and "Sparse" in found.text
+    atom = urls["application/atom+xml"]
+    assert atom and atom.endswith("/search.atom?q={searchTerms}")

@@ -77,6 +77,7 @@ ROUTES += [
     Route("/api/arxiv/{arxiv_id:path}/repos", api.arxiv_repos, "api_arxiv_repos", api=True),
     Route("/search.atom", search_pages.search_atom, "search_atom"),
     Route("/search.bib", search_pages.search_bibtex, "search_bibtex"),
+    Route("/opensearch.xml", search_pages.opensearch, "opensearch"),  # the browser's search bar
     Route(
         "/api/papers/{arxiv_id:path}/similar",
         search_pages.similar_api,

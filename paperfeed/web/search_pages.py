@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 
 from fastapi import HTTPException, Request
 from fastapi.responses import JSONResponse, RedirectResponse
+from lxml import etree
 from starlette.responses import Response
 
 from paperfeed.errors import NotFound, PaperfeedError
@@ -170,3 +171,39 @@ def search_bibtex(request: Request) -> Response:
 
 # The paper page template calls this to show its "Similar papers" section.
 templates.env.globals["similar_to"] = similar_to
+
+
+OPENSEARCH_NS = "http://a9.com/-/spec/opensearch/1.1/"
+OPENSEARCH_TYPE = "application/opensearchdescription+xml; charset=utf-8"
+
+
+def opensearch(request: Request) -> Response:
+    """The OpenSearch 1.1 description that lets a browser add this site's search to its bar."""
+    settings = settings_of(request)
+    base = settings.base_url.rstrip("/")
+    doc = etree.Element(f"{{{OPENSEARCH_NS}}}OpenSearchDescription", nsmap={None: OPENSEARCH_NS})
+
+    def sub(tag: str, text: str | None = None, **attrs: str) -> None:
+        el = etree.SubElement(doc, f"{{{OPENSEARCH_NS}}}{tag}", attrs)
+        el.text = text
+
+    # The spec caps ShortName at 16 characters and Description at 1,024.
+    sub("ShortName", feeds.xml_safe(settings.site_name)[:16] or "paperfeed")
+    sub("Description", feeds.xml_safe(f"Search the papers of {settings.site_name}")[:1024])
+    sub("InputEncoding", "UTF-8")
+    icon = base + path_for(request, "static", path="/favicon.svg")
+    sub("Image", icon, type="image/svg+xml", width="64", height="64")
+    search_url = base + path_for(request, "search") + "?q={searchTerms}"
+    sub("Url", type="text/html", method="get", template=search_url)
+    atom_url = base + path_for(request, "search_atom") + "?q={searchTerms}"
+    sub("Url", type="application/atom+xml", method="get", template=atom_url)
+    sub(
+        "Url",
+        type="application/opensearchdescription+xml",
+        rel="self",
+        template=base + path_for(request, "opensearch"),
+    )
+    body = etree.tostring(doc, xml_declaration=True, encoding="UTF-8")
+    return Response(
+        body, media_type=OPENSEARCH_TYPE, headers={"Cache-Control": "public, max-age=86400"}
+    )
