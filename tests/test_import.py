@@ -13,8 +13,9 @@ import sqlalchemy as sa
 from conftest import FIXTURES
 
 from paperfeed import pipeline
+from paperfeed.models import Paper
 from paperfeed.pipeline import export_jsonl, import_files
-from paperfeed.store import Database
+from paperfeed.store import Database, open_database
 from paperfeed.store import feed as feed_store
 from paperfeed.store import papers as paper_store
 from paperfeed.store import signals as signal_store
@@ -36,6 +37,23 @@ def test_a_bulk_import_leaves_the_planner_with_statistics(
         else:  # SQLite keeps its built-in estimates: no statistics table appears
             q = "SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'"
             assert conn.execute(sa.text(q)).first() is None
+
+
+def test_no_statement_keeps_a_plan_made_for_a_smaller_table(pg_url: str) -> None:
+    # psycopg prepared a statement on the server after 5 runs, and PostgreSQL then kept one
+    # generic plan made while the table was nearly empty: a sequential scan that every later
+    # lookup of a growing import repeated (a 60k-paper import: 1.1 s, then 17 s per 5,000).
+    db = open_database(pg_url)
+    with db.write() as conn:
+        for n in range(12):  # one lookup statement, run while the table grows
+            batch = [
+                Paper(f"2401.{n * 500 + i:05d}", "A title", "An abstract.", ["A. B"], ["cs.LG"])
+                for i in range(500)
+            ]
+            paper_store.upsert_papers(conn, batch)
+        kept = conn.execute(sa.text("SELECT count(*) FROM pg_prepared_statements")).scalar_one()
+    db.dispose()
+    assert kept == 0
 
 
 def test_arxiv_snapshot_imports_every_record_with_versions_and_metadata(db: Database) -> None:
