@@ -146,7 +146,7 @@ def test_a_month_larger_than_a_sitemap_is_split(
     assert got == [["2607.00001"], ["2608.00001", "2608.00002"], ["2608.00003"]]
     lastmod = re.search(r"<lastmod>([^<]+)</lastmod>", index)
     assert lastmod and datetime.fromisoformat(lastmod.group(1)).tzinfo is not None
-    for bad in ("2026-08-1", "2026-08-3", "2026-13", "1999-01", "x" * 300):
+    for bad in ("2026-08-1", "2026-08-01", "2026-08-3", "2026-13", "1999-01", "x" * 300):
         r = client.get(f"/sitemaps/papers/{bad}.xml")
         assert r.status_code == 404, bad
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from paperfeed.errors import Conflict, InvalidId, InvalidInput, NotFound
+from paperfeed.errors import Conflict, InvalidInput, NotFound
 from paperfeed.models import Paper, User
-from paperfeed.normalize import parse_paper_id
 from paperfeed.recommend import imports
 from paperfeed.service.papers import member_paper_id
 from paperfeed.store import Database
@@ -29,14 +28,6 @@ class Saved:
     paper_id: str
     added: int
     collections: list[int]
-
-
-def paper_id(value: str) -> str:
-    """The canonical id of a paper named in a form, or "" when it names none."""
-    try:
-        return parse_paper_id(value).id if 0 < len(value) < 100 else ""
-    except InvalidId:
-        return ""
 
 
 def _checked(db: Database, value: str, missing: str) -> str:

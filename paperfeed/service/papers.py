@@ -168,12 +168,17 @@ def resolve_id(raw: str) -> str:
     return parse_paper_id(raw).id
 
 
-def member_paper_id(db: Database, raw: str) -> str:
-    """The stored paper a member names by id, link or another source's id; "" when none parses."""
+def named_id(raw: str) -> str:
+    """The canonical form of a paper id or link a member sent, or "" when it names no paper."""
     try:
-        pid = parse_paper_id(raw).id if 0 < len(raw) < 200 else ""
+        return parse_paper_id(raw).id if 0 < len(raw) < 200 else ""
     except InvalidId:
         return ""
+
+
+def member_paper_id(db: Database, raw: str) -> str:
+    """The stored paper a member names by id, link or another source's id; "" when none parses."""
+    pid = named_id(raw)
     if not pid:
         return ""
     with db.read() as conn:

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from paperfeed.errors import NotFound
-from paperfeed.service.periods import InvalidPeriod, month_period, parse_month
+from paperfeed.service.periods import InvalidPeriod, parse_month
 from paperfeed.store import Database
 from paperfeed.store import feed as feed_store
 
 # The sitemap protocol's limit of URLs in one file (sitemaps.org); a larger month is split.
 PART_SIZE = 50_000
-_PART_RE = re.compile(r"^(\d{4}-\d{2})(?:-(\d{1,4}))?$")
+# A month's first part has no number; the slices after it are -2, -3, ... (one spelling each).
+_PART_RE = re.compile(r"^(\d{4}-\d{2})(?:-([2-9]|[1-9]\d{1,3}))?$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,22 +42,25 @@ class Sitemap:
     days: list[Day]
     parts: list[Part]
 
+    @property
+    def days_lastmod(self) -> datetime | None:
+        """When a paper of any feed day last changed."""
+        return latest(d.lastmod for d in self.days)
+
 
 def sitemap(db: Database) -> Sitemap:
     """The feed days and the paper-page parts, oldest first."""
     with db.read() as conn:
         counts = feed_store.day_counts(conn)
-    months: dict[date, tuple[int, datetime | None]] = {}
+    months: dict[str, list[tuple[int, datetime | None]]] = {}
     for day, n, changed in counts:
-        start = month_period(day).start
-        total, last = months.get(start, (0, None))
-        months[start] = (total + n, _later(last, changed))
+        months.setdefault(f"{day:%Y-%m}", []).append((n, changed))
     parts = []
-    for start, (entries, changed) in months.items():
+    for key, days in months.items():
+        changed = latest(c for _, c in days)
         # Entries can exceed distinct papers (a paper featured twice in a month), so a last
         # slice may come out short; never one too few.
-        for i in range(1, max(1, math.ceil(entries / PART_SIZE)) + 1):
-            key = start.strftime("%Y-%m")
+        for i in range(1, max(1, math.ceil(sum(n for n, _ in days) / PART_SIZE)) + 1):
             parts.append(Part(key if i == 1 else f"{key}-{i}", changed))
     return Sitemap([Day(d, changed) for d, _, changed in counts], parts)
 
@@ -67,9 +72,9 @@ def part_papers(db: Database, name: str) -> list[tuple[str, datetime | None]]:
         month = parse_month(m.group(1)) if m else None
     except InvalidPeriod:
         month = None
-    index = int(m.group(2)) if m and m.group(2) else 1
-    if month is None or index < 1 or (m and m.group(2) == "1"):
+    if m is None or month is None:
         raise NotFound(f"no sitemap part {name[:40]!r}: parts are named like 2026-08 or 2026-08-2")
+    index = int(m.group(2) or 1)
     with db.read() as conn:
         found = feed_store.featured_ids(
             conn, month.start, month.end, limit=PART_SIZE, offset=(index - 1) * PART_SIZE
@@ -79,7 +84,6 @@ def part_papers(db: Database, name: str) -> list[tuple[str, datetime | None]]:
     return found
 
 
-def _later(a: datetime | None, b: datetime | None) -> datetime | None:
-    if a is None or b is None:
-        return a or b
-    return max(a, b)
+def latest(values: Iterable[datetime | None]) -> datetime | None:
+    """The latest of some times, None when none is known."""
+    return max((v for v in values if v is not None), default=None)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from fastapi import Request
@@ -36,7 +35,7 @@ def sitemap_index(request: Request) -> Response:
     """The sitemap index: the feed days, then one part of paper pages per month (or slice)."""
     _open(request)
     found = sitemap_service.sitemap(db_of(request))
-    entries = [(path_for(request, "sitemap_days"), _latest(d.lastmod for d in found.days))]
+    entries = [(path_for(request, "sitemap_days"), found.days_lastmod)]
     entries += [(path_for(request, "sitemap_papers", part=p.name), p.lastmod) for p in found.parts]
     return _document(request, "sitemapindex", "sitemap", entries)
 
@@ -60,10 +59,6 @@ def sitemap_papers(request: Request, part: str) -> Response:
 def _open(request: Request) -> None:
     if settings_of(request).crawlers == "deny":
         raise NotFound("this site asks search engines not to index it (PAPERFEED_CRAWLERS=deny)")
-
-
-def _latest(values: Iterable[datetime | None]) -> datetime | None:
-    return max((v for v in values if v is not None), default=None)
 
 
 def _absolute(request: Request, path: str) -> str:

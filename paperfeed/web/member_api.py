@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 
 from paperfeed.errors import InvalidInput, NotFound, Unauthorized
 from paperfeed.models import User
-from paperfeed.service import comments, library, submissions, tokens, votes
+from paperfeed.service import comments, library, papers, submissions, tokens, votes
 from paperfeed.service import follows as follow_service
 from paperfeed.store.library import Collection
 from paperfeed.web import auth, forms
@@ -48,7 +48,7 @@ def member(request: Request, *, write: bool) -> User:
 def _paper(raw: str) -> str:
     """The canonical id of the paper a request names; NotFound when it names none."""
     # A string that is no paper id names no paper: 404, as GET /api/papers/{id} answers.
-    pid = library.paper_id(raw.strip())
+    pid = papers.named_id(raw.strip())
     if not pid:
         raise NotFound(
             f"no paper {raw[:100]!r}: send an arXiv id such as 2401.01234 or an arxiv.org/abs/ link"
